@@ -1,0 +1,17 @@
+import { z } from 'zod';
+import { env, loadConfig, type Env } from '../platform/config.js';
+
+export const discoveryConfigSchema = z.object({
+  INSTANCE_NAME: z.string().min(1).default('discovery-1'),
+  HOST: env.host('127.0.0.1'),
+  PORT: env.port(8500),
+  LEASE_MS: env.milliseconds(5_000),
+  TICKET_TTL_MS: env.milliseconds(30_000),
+  LOG_LEVEL: env.logLevel(),
+});
+
+export type DiscoveryConfig = Readonly<z.infer<typeof discoveryConfigSchema>>;
+
+export function loadDiscoveryConfig(environment: Env = process.env): DiscoveryConfig {
+  return loadConfig(discoveryConfigSchema, environment);
+}

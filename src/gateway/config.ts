@@ -1,0 +1,24 @@
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+import { env, loadConfig, type Env } from '../platform/config.js';
+
+export const gatewayConfigSchema = z.object({
+  INSTANCE_NAME: z.string().min(1).default('gateway'),
+  /** The gateway is the public entry point; bind 0.0.0.0 to expose it. */
+  HOST: env.host('127.0.0.1'),
+  PORT: env.port(8080),
+  /** Node cluster workers; defaults to one per core. */
+  GATEWAY_WORKERS: env.positiveInt(availableParallelism()),
+  DISCOVERY_ADDRESSES: env.addressList('127.0.0.1:8500,127.0.0.1:8501'),
+  RPC_BALANCING: z.enum(['snapshot', 'ticket']).default('snapshot'),
+  /** The cache ring: "name=host:port,..." */
+  REDIS_NODES: z.string().default('cache-1=127.0.0.1:6380,cache-2=127.0.0.1:6381,cache-3=127.0.0.1:6382,cache-4=127.0.0.1:6383'),
+  LOG_LEVEL: env.logLevel(),
+  EASEL_TEST_MODE: env.boolean(false),
+});
+
+export type GatewayConfig = Readonly<z.infer<typeof gatewayConfigSchema>>;
+
+export function loadGatewayConfig(environment: Env = process.env): GatewayConfig {
+  return loadConfig(gatewayConfigSchema, environment);
+}

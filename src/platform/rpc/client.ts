@@ -1,0 +1,132 @@
+import { Pool } from 'undici';
+import { AppError, isErrorCode } from '../errors.js';
+import {
+  decodeHeaderJson, encodeHeaderJson, rpcHeaders, rpcPath,
+  type InputOf, type OutputOf, type RpcMethod, type RpcMethods, type RpcService,
+} from './contract.js';
+
+// The caller's side of RPC. `createRpcClient` turns a contract into typed methods; a transport
+// decides where each call goes (one fixed address, or balanced over discovered replicas with
+// retries and breakers) and performs the HTTP exchange.
+
+export interface RpcCallOptions {
+  /** Total time budget for the call, retries included. */
+  timeoutMs?: number;
+  /** Makes a non-idempotent call safe to retry; the callee answers a repeated key with the first answer. */
+  idempotencyKey?: string;
+  requestId?: string;
+}
+
+export interface RpcRequest {
+  serviceName: string;
+  path: string;
+  /** Safe to retry on another replica: declared idempotent or carrying an idempotency key. */
+  retryable: boolean;
+  headers: Record<string, string>;
+  body: Buffer | string;
+  deadline: number;
+}
+
+export interface RpcResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+export interface RpcTransport {
+  send(request: RpcRequest): Promise<RpcResponse>;
+  close?(): Promise<void>;
+}
+
+export type RpcClient<M extends RpcMethods> = {
+  [K in keyof M]: (input: InputOf<M[K]>, options?: RpcCallOptions) => Promise<OutputOf<M[K]>>;
+};
+
+export const defaultRpcTimeoutMs = 5_000;
+
+export function createRpcClient<M extends RpcMethods>(service: RpcService<M>, transport: RpcTransport): RpcClient<M> {
+  const client = {} as Record<string, (input: unknown, options?: RpcCallOptions) => Promise<unknown>>;
+  for (const [methodName, method] of Object.entries(service.methods)) {
+    client[methodName] = (input, options = {}) => callMethod(service, methodName, method, input, options, transport);
+  }
+  return client as RpcClient<M>;
+}
+
+async function callMethod(service: RpcService, methodName: string, method: RpcMethod, input: unknown, options: RpcCallOptions, transport: RpcTransport): Promise<unknown> {
+  const timeoutMs = options.timeoutMs ?? defaultRpcTimeoutMs;
+  const headers: Record<string, string> = {};
+  let body: Buffer | string;
+  if (method.bytesIn) {
+    const { [method.bytesIn]: bytes, ...rest } = input as Record<string, unknown>;
+    headers['content-type'] = 'application/octet-stream';
+    headers[rpcHeaders.args] = encodeHeaderJson(rest);
+    body = Buffer.isBuffer(bytes) ? bytes : Buffer.alloc(0);
+  } else {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(input ?? {});
+  }
+  if (options.idempotencyKey) headers[rpcHeaders.idempotencyKey] = options.idempotencyKey;
+  if (options.requestId) headers[rpcHeaders.requestId] = options.requestId;
+  const response = await transport.send({
+    serviceName: service.serviceName,
+    path: rpcPath(service.name, methodName),
+    retryable: method.idempotent || options.idempotencyKey !== undefined,
+    headers,
+    body,
+    deadline: Date.now() + timeoutMs,
+  });
+  return decodeResponse(method, response);
+}
+
+export function decodeResponse(method: RpcMethod, response: RpcResponse): unknown {
+  if (response.status >= 400) throw errorFromResponse(response);
+  if (method.bytesOut) {
+    const resultHeader = response.headers[rpcHeaders.result];
+    const rest = typeof resultHeader === 'string' ? (decodeHeaderJson(resultHeader) as Record<string, unknown>) : {};
+    return { ...rest, [method.bytesOut]: response.body };
+  }
+  return response.body.length === 0 ? {} : JSON.parse(response.body.toString('utf8'));
+}
+
+/** Rebuilds the callee's AppError from `{code, message}`; anything else is UNAVAILABLE. */
+export function errorFromResponse(response: RpcResponse): AppError {
+  try {
+    const parsed = JSON.parse(response.body.toString('utf8')) as { code?: unknown; message?: unknown; details?: Record<string, unknown>; retryAfterSeconds?: number };
+    if (isErrorCode(parsed.code) && typeof parsed.message === 'string') {
+      return new AppError(parsed.code, parsed.message, { details: parsed.details, retryAfterSeconds: parsed.retryAfterSeconds });
+    }
+  } catch {
+    // fall through: not our error shape
+  }
+  return new AppError('UNAVAILABLE', `upstream answered ${response.status}`);
+}
+
+/** Sends one request to a fixed origin through a keep-alive pool: the building block of every transport. */
+export async function sendToOrigin(pool: Pool, request: RpcRequest, perTryTimeoutMs: number): Promise<RpcResponse> {
+  const remaining = request.deadline - Date.now();
+  if (remaining <= 0) throw new AppError('DEADLINE_EXCEEDED', 'deadline exceeded before the call was sent');
+  const timeout = Math.min(remaining, perTryTimeoutMs);
+  const response = await pool.request({
+    method: 'POST',
+    path: request.path,
+    headers: { ...request.headers, [rpcHeaders.timeout]: String(timeout) },
+    body: request.body,
+    headersTimeout: timeout,
+    bodyTimeout: timeout,
+    signal: AbortSignal.timeout(timeout),
+  });
+  const body = Buffer.from(await response.body.arrayBuffer());
+  return { status: response.statusCode, headers: response.headers as RpcResponse['headers'], body };
+}
+
+/** A transport to one fixed address (tests, and callers that were given an address). */
+export function fixedTransport(origin: string, options: { perTryTimeoutMs?: number; connections?: number } = {}): RpcTransport {
+  const pool = new Pool(origin, { connections: options.connections ?? 32, pipelining: 1 });
+  return {
+    send: (request) => sendToOrigin(pool, request, options.perTryTimeoutMs ?? defaultRpcTimeoutMs).catch((error: unknown) => {
+      if (error instanceof AppError) throw error;
+      throw new AppError('UNAVAILABLE', `${request.serviceName} unreachable`, { cause: error });
+    }),
+    close: () => pool.close(),
+  };
+}

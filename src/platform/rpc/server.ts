@@ -1,0 +1,86 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Logger } from '../log.js';
+import { AppError, httpStatusFor, invalidArgument, toAppError } from '../errors.js';
+import type { z } from 'zod';
+import { decodeHeaderJson, encodeHeaderJson, rpcHeaders, rpcPath, type RpcMethods, type RpcService } from './contract.js';
+
+export interface RpcContext {
+  requestId: string;
+  /** Epoch milliseconds after which the caller no longer waits. Pass it on to downstream calls. */
+  deadline: number;
+  idempotencyKey: string | undefined;
+  log: Logger;
+}
+
+export type RpcHandlers<M extends RpcMethods> = {
+  [K in keyof M]: (input: z.output<M[K]['input']>, context: RpcContext) => Promise<z.input<M[K]['output']>>;
+};
+
+const defaultTimeoutMs = 10_000;
+
+/**
+ * Serves a contract on `POST /rpc/<Service>.<Method>`: validates the input, runs the handler,
+ * validates nothing more on the way out (the handler's type does that), and answers errors as
+ * `{code, message}` with the matching status.
+ */
+export function registerRpcService<M extends RpcMethods>(app: FastifyInstance, service: RpcService<M>, handlers: RpcHandlers<M>): void {
+  if (!app.hasContentTypeParser('application/octet-stream')) {
+    app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 64 * 1024 * 1024 }, (_req, body, done) => done(null, body));
+  }
+  for (const [methodName, method] of Object.entries(service.methods)) {
+    const handler = handlers[methodName as keyof M];
+    app.post(rpcPath(service.name, methodName), async (request, reply) => {
+      try {
+        const raw = readInput(request, method.bytesIn);
+        const parsed = method.input.safeParse(raw);
+        if (!parsed.success) {
+          const first = parsed.error.issues[0];
+          throw invalidArgument(`${first?.path.join('.') || 'input'}: ${first?.message ?? 'invalid'}`);
+        }
+        const timeoutHeader = Number(request.headers[rpcHeaders.timeout]);
+        const context: RpcContext = {
+          requestId: request.id,
+          deadline: Date.now() + (Number.isFinite(timeoutHeader) && timeoutHeader > 0 ? timeoutHeader : defaultTimeoutMs),
+          idempotencyKey: headerValue(request.headers[rpcHeaders.idempotencyKey]),
+          log: request.log as unknown as Logger,
+        };
+        const output = (await handler(parsed.data as never, context)) as Record<string, unknown>;
+        if (method.bytesOut) {
+          const { [method.bytesOut]: body, ...rest } = output;
+          reply.header(rpcHeaders.result, encodeHeaderJson(rest));
+          reply.header('content-type', 'application/octet-stream');
+          return reply.send(body as Buffer);
+        }
+        return reply.send(output ?? {});
+      } catch (error) {
+        const appError = toAppError(error);
+        if (appError.code === 'INTERNAL') request.log.error({ err: error, method: methodName }, 'rpc handler failed');
+        if (appError.retryAfterSeconds !== undefined) reply.header('retry-after', String(appError.retryAfterSeconds));
+        return reply.status(httpStatusFor(appError.code)).send(rpcErrorBody(appError));
+      }
+    });
+  }
+}
+
+function rpcErrorBody(error: AppError) {
+  return { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}), ...(error.retryAfterSeconds !== undefined ? { retryAfterSeconds: error.retryAfterSeconds } : {}) };
+}
+
+function readInput(request: FastifyRequest, bytesIn: string | undefined): unknown {
+  if (!bytesIn) return request.body ?? {};
+  const argsHeader = headerValue(request.headers[rpcHeaders.args]);
+  let args: Record<string, unknown> = {};
+  if (argsHeader) {
+    try {
+      args = decodeHeaderJson(argsHeader) as Record<string, unknown>;
+    } catch {
+      throw invalidArgument('malformed RPC arguments header');
+    }
+  }
+  const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+  return { ...args, [bytesIn]: body };
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

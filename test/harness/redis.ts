@@ -1,0 +1,78 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
+import { freePort, waitFor } from './ports.js';
+
+export interface RedisNodeHandle {
+  name: string;
+  host: string;
+  port: number;
+  /** SIGKILL the server. */
+  kill(): Promise<void>;
+  /** Start it again on the same port (empty: no persistence). */
+  restart(): Promise<void>;
+  /** SIGSTOP / SIGCONT, to script a hung node. */
+  freeze(): void;
+  thaw(): void;
+}
+
+export interface RedisRingHandle {
+  nodes: RedisNodeHandle[];
+  /** "name=host:port,..." as the REDIS_NODES variable takes it. */
+  spec: string;
+  stop(): Promise<void>;
+}
+
+/** Starts `count` real redis-server processes on free ports, without persistence. */
+export async function startRedisRing(count = 4, namePrefix = 'cache'): Promise<RedisRingHandle> {
+  const nodes = await Promise.all(Array.from({ length: count }, (_, i) => startRedisNode(`${namePrefix}-${i + 1}`)));
+  return {
+    nodes,
+    spec: nodes.map((n) => `${n.name}=${n.host}:${n.port}`).join(','),
+    stop: async () => {
+      await Promise.all(nodes.map((n) => n.kill()));
+    },
+  };
+}
+
+export async function startRedisNode(name: string, port?: number): Promise<RedisNodeHandle> {
+  const chosenPort = port ?? (await freePort());
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    child = spawn('redis-server', ['--port', String(chosenPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
+    await waitFor(`redis ${name} on ${chosenPort}`, () => ping(chosenPort), 10_000);
+  };
+  await start();
+  return {
+    name,
+    host: '127.0.0.1',
+    port: chosenPort,
+    kill: async () => {
+      const current = child;
+      if (!current || current.exitCode !== null || current.signalCode !== null) return;
+      const exited = new Promise((r) => current.once('exit', r));
+      current.kill('SIGCONT');
+      current.kill('SIGKILL');
+      await exited;
+    },
+    restart: start,
+    freeze: () => void child?.kill('SIGSTOP'),
+    thaw: () => void child?.kill('SIGCONT'),
+  };
+}
+
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.setTimeout(500);
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data) => {
+      socket.destroy();
+      resolve(data.toString().startsWith('+PONG'));
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
