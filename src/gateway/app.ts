@@ -1,16 +1,18 @@
 import type { FastifyInstance } from 'fastify';
-import type { Registry } from 'prom-client';
-import type { Logger } from '../platform/log.js';
 import { createHttpServer } from '../platform/http.js';
-import type { GatewayConfig } from './config.js';
+import type { GatewayDeps } from './deps.js';
+import { authRoutes } from './routes/auth.routes.js';
+import { imagesRoutes } from './routes/images.routes.js';
+import { recommendationsRoutes } from './routes/recommendations.routes.js';
 
-export interface GatewayAppDeps {
-  config: GatewayConfig;
-  logger: Logger;
-  metrics: Registry;
-}
+export type { GatewayDeps } from './deps.js';
 
-/** Builds one gateway worker's app (skeleton: health and metrics only). */
-export async function buildGatewayApp(deps: GatewayAppDeps): Promise<FastifyInstance> {
-  return createHttpServer({ logger: deps.logger, metrics: deps.metrics });
+/** Builds one gateway worker's app: the public REST API. Tests call this directly. */
+export async function buildGatewayApp(deps: GatewayDeps): Promise<FastifyInstance> {
+  const app = createHttpServer({ logger: deps.logger, metrics: deps.metrics, bodyLimit: 16 * 1024 * 1024 });
+  // Order matters: fixed paths (auth, tags, recommendations) before the catch-all /:imgID routes.
+  await authRoutes(app, deps);
+  await recommendationsRoutes(app, deps);
+  await imagesRoutes(app, deps);
+  return app;
 }

@@ -4,6 +4,11 @@ import { createLogger } from '../platform/log.js';
 import { createMetricsRegistry } from '../platform/metrics.js';
 import { onShutdownSignal } from '../platform/http.js';
 import { buildGatewayApp } from './app.js';
+import { createRpcClient, fixedTransport } from '../platform/rpc/client.js';
+import { usersContract } from '../contracts/users.js';
+import { imagesContract } from '../contracts/images.js';
+import { recommendationsContract } from '../contracts/recommendations.js';
+import { inMemorySharedState } from './shared-state.js';
 
 const config = loadGatewayConfig();
 const logger = createLogger({ name: config.INSTANCE_NAME, level: config.LOG_LEVEL });
@@ -28,7 +33,15 @@ if (cluster.isPrimary && config.GATEWAY_WORKERS > 1) {
 } else {
   const workerName = cluster.isWorker ? `${config.INSTANCE_NAME}-w${cluster.worker?.id}` : config.INSTANCE_NAME;
   const metrics = createMetricsRegistry(workerName);
-  const app = await buildGatewayApp({ config, logger: logger.child({ worker: workerName }), metrics });
+  // Wiring placeholder until the discovery transport and cache ring land (issues 3 and 8).
+  const transport = fixedTransport('http://127.0.0.1:9');
+  const app = await buildGatewayApp({
+    config, logger: logger.child({ worker: workerName }), metrics,
+    users: createRpcClient(usersContract, transport),
+    images: createRpcClient(imagesContract, transport),
+    recommendations: createRpcClient(recommendationsContract, transport),
+    sharedState: inMemorySharedState(),
+  });
   await app.listen({ host: config.HOST, port: config.PORT });
   onShutdownSignal({ logger, steps: [{ name: 'http server', run: () => app.close() }] });
 }

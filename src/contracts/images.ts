@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { bytes, defineService } from '../platform/rpc/contract.js';
+
+// The images service: image bytes, variants and metadata; it coordinates the upload transaction.
+
+export const imageInfo = z.object({
+  imageId: z.string(),
+  author: z.string(),
+  authorId: z.string(),
+  title: z.string(),
+  description: z.string(),
+  tags: z.array(z.string()),
+  type: z.string(),
+  width: z.number().int(),
+  height: z.number().int(),
+  size: z.number().int(),
+  sha256: z.string(),
+  created: z.string(),
+});
+export type ImageInfo = z.infer<typeof imageInfo>;
+
+export const imageVariant = z.enum(['original', 'medium', 'thumb']);
+export type ImageVariant = z.infer<typeof imageVariant>;
+
+export const imagesContract = defineService('Images', 'IMAGE SERVICE', {
+  /** Stores an image; carries an idempotency key so a retried upload is stored once. */
+  Upload: {
+    input: z.object({
+      authorId: z.string(),
+      authorName: z.string(),
+      title: z.string().optional(),
+      description: z.string().optional(),
+      tags: z.array(z.string()).optional(),
+      image: bytes(),
+    }),
+    output: z.object({ imageId: z.string() }),
+    idempotent: false,
+    bytesIn: 'image',
+  },
+  GetInfo: {
+    input: z.object({ imageId: z.string() }),
+    output: imageInfo,
+    idempotent: true,
+  },
+  /** Bytes of one variant with what HTTP caching needs. */
+  GetVariant: {
+    input: z.object({ imageId: z.string(), variant: imageVariant }),
+    output: z.object({ contentType: z.string(), etag: z.string(), image: bytes() }),
+    idempotent: true,
+    bytesOut: 'image',
+  },
+  Modify: {
+    input: z.object({ imageId: z.string(), callerId: z.string(), title: z.string().optional(), description: z.string().optional() }),
+    output: imageInfo,
+    idempotent: true,
+  },
+  Delete: {
+    input: z.object({ imageId: z.string(), callerId: z.string() }),
+    output: z.object({}),
+    idempotent: true,
+  },
+  List: {
+    input: z.object({ author: z.string().optional(), tag: z.string().optional(), cursor: z.string().optional(), limit: z.number().int().min(1).max(100).optional() }),
+    output: z.object({ images: z.array(imageInfo), nextCursor: z.string().nullable() }),
+    idempotent: true,
+  },
+  /** Several images' metadata at once (recommendations, listings). Unknown ids are left out. */
+  GetInfos: {
+    input: z.object({ imageIds: z.array(z.string()).max(200) }),
+    output: z.object({ images: z.array(imageInfo) }),
+    idempotent: true,
+  },
+  Limits: {
+    input: z.object({}),
+    output: z.object({ maxBytes: z.number().int(), maxPixels: z.number().int(), types: z.array(z.string()), maxTags: z.number().int(), maxTitle: z.number().int(), maxDescription: z.number().int() }),
+    idempotent: true,
+  },
+});
+
+export type ImagesContract = typeof imagesContract;

@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { defineService } from '../platform/rpc/contract.js';
+
+// The users service: accounts, tokens and the upload quota.
+
+const tokenPair = z.object({
+  userId: z.string(),
+  name: z.string(),
+  accessToken: z.string(),
+  refreshToken: z.string(),
+  /** Epoch seconds. */
+  accessExpiresAt: z.number(),
+  refreshExpiresAt: z.number(),
+});
+export type TokenPair = z.infer<typeof tokenPair>;
+
+const quota = z.object({ used: z.number().int(), limit: z.number().int() });
+
+export const usersContract = defineService('Users', 'USER SERVICE', {
+  Register: {
+    input: z.object({ name: z.string(), password: z.string() }),
+    output: z.object({ userId: z.string() }),
+    idempotent: false,
+  },
+  Login: {
+    input: z.object({ name: z.string(), password: z.string() }),
+    output: tokenPair,
+    idempotent: false,
+  },
+  /** Rotates the refresh token; reuse of a rotated token revokes the whole family. */
+  Refresh: {
+    input: z.object({ refreshToken: z.string() }),
+    output: tokenPair,
+    idempotent: false,
+  },
+  /** Revokes the refresh-token family. The gateway adds the access token's id to the revocation list. */
+  Logout: {
+    input: z.object({ refreshToken: z.string().optional(), userId: z.string().optional() }),
+    output: z.object({}),
+    idempotent: true,
+  },
+  /** Public keys (JWK) that verify access tokens, so the gateway can check them locally. */
+  SigningKeys: {
+    input: z.object({}),
+    output: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }),
+    idempotent: true,
+  },
+  /** Reserves one unit of the user's upload quota for `uploadId`; repeating the same uploadId reserves nothing more. */
+  ReserveUpload: {
+    input: z.object({ userId: z.string(), uploadId: z.string() }),
+    output: quota,
+    idempotent: true,
+  },
+  /** Gives the unit reserved for `uploadId` back (failed upload, or the image was deleted). Harmless when nothing is reserved. */
+  ReleaseUpload: {
+    input: z.object({ userId: z.string(), uploadId: z.string() }),
+    output: quota,
+    idempotent: true,
+  },
+  GetQuota: {
+    input: z.object({ userId: z.string() }),
+    output: quota,
+    idempotent: true,
+  },
+});
+
+export type UsersContract = typeof usersContract;

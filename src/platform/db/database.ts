@@ -1,0 +1,49 @@
+import postgres from 'postgres';
+import type { Logger } from '../log.js';
+
+export type Sql = postgres.Sql;
+export type TransactionSql = postgres.TransactionSql;
+
+export interface DatabaseSettings {
+  /** postgres://user@h1:p1,h2:p2/db?target_session_attrs=read-write follows the primary across failover. */
+  url: string;
+  logger: Logger;
+  maxConnections?: number;
+}
+
+/** A postgres.js pool that follows the primary (multi-host URL) and logs server notices at debug level. */
+export function createDatabase(settings: DatabaseSettings): Sql {
+  return postgres(settings.url, {
+    max: settings.maxConnections ?? 10,
+    idle_timeout: 30,
+    connect_timeout: 5,
+    onnotice: (notice) => settings.logger.debug({ notice: notice.message }, 'postgres notice'),
+    transform: { undefined: null },
+  });
+}
+
+export interface Migration {
+  /** Stable, ordered id, e.g. "001_users". Never change a migration once it has shipped; add a new one. */
+  id: string;
+  sql: string;
+}
+
+/**
+ * Applies pending migrations in order, once, even when several replicas start at the same time
+ * (an advisory lock serialises them). Idempotent: a second run applies nothing.
+ */
+export async function runMigrations(sql: Sql, service: string, migrations: readonly Migration[]): Promise<string[]> {
+  const applied: string[] = [];
+  await sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(hashtext(${'easel-migrations:' + service}))`;
+    await tx`create table if not exists schema_migrations (id text primary key, applied_at timestamptz not null default now())`;
+    const done = new Set((await tx<{ id: string }[]>`select id from schema_migrations`).map((row) => row.id));
+    for (const migration of migrations) {
+      if (done.has(migration.id)) continue;
+      await tx.unsafe(migration.sql);
+      await tx`insert into schema_migrations (id) values (${migration.id})`;
+      applied.push(migration.id);
+    }
+  });
+  return applied;
+}

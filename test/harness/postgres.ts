@@ -1,0 +1,118 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, closeSync, rmSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { childEnv } from '../../src/cluster/exec.js';
+import { repoRoot } from '../../src/cluster/paths.js';
+import { defaultPgBinDir, defaultTuning, initDataDir, pgBin, postgresAnswers, postgresUrl, withSql, type PostgresTuning } from '../../src/cluster/postgres.js';
+import { postgresRunAs } from '../../src/cluster/system-user.js';
+import { freePort, waitFor } from './ports.js';
+
+export interface PostgresOptions {
+  port?: number;
+  /** Where the data directory goes; default a fresh directory under .easel/test/. */
+  baseDir?: string;
+  binDir?: string;
+  tuning?: Partial<PostgresTuning>;
+}
+
+export interface PostgresHandle {
+  host: string;
+  port: number;
+  /** Superuser URL of the "postgres" database. */
+  adminUrl: string;
+  url(database: string): string;
+  /** Creates a fresh, uniquely named database and returns its URL. */
+  createDatabase(prefix?: string): Promise<string>;
+  /** SIGKILL the server (for failure tests); its data directory stays until stop(). */
+  kill(): Promise<void>;
+  /** Shut down (fast) and delete the data directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A plain single-node PostgreSQL 15 on a free port, tuned for tests (fsync off,
+ * max_prepared_transactions > 0, trust auth on 127.0.0.1). Runs as the postgres user when we are root.
+ */
+export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresHandle> {
+  const runAs = postgresRunAs();
+  const port = options.port ?? (await freePort());
+  const baseDir = options.baseDir ?? join(repoRoot(), '.easel', 'test');
+  mkdirSync(baseDir, { recursive: true, mode: 0o755 });
+  const dir = join(baseDir, `pg-${port}-${randomBytes(3).toString('hex')}`);
+  const dataDir = join(dir, 'data');
+  const tuning = { ...defaultTuning, durable: false, ...options.tuning };
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  await initDataDir(dataDir, runAs, tuning, options.binDir ?? defaultPgBinDir, [`port = ${port}`, `unix_socket_directories = ''`]);
+
+  const logPath = join(dir, 'postgres.log');
+  const logFd = openSync(logPath, 'a');
+  const child: ChildProcess = spawn(pgBin('postgres', options.binDir), ['-D', dataDir], {
+    cwd: '/',
+    env: childEnv({}, runAs),
+    stdio: ['ignore', logFd, logFd],
+    detached: true,
+    ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
+  });
+  closeSync(logFd);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const killGroup = (signal: NodeJS.Signals) => {
+    try {
+      if (child.pid) process.kill(-child.pid, signal);
+    } catch {
+      // already gone
+    }
+  };
+  // A test runner that dies must not leave a database behind.
+  const onExit = () => killGroup('SIGKILL');
+  process.once('exit', onExit);
+
+  const host = '127.0.0.1';
+  const adminUrl = postgresUrl(host, port, 'postgres');
+  try {
+    await waitFor(`postgres on ${port}`, async () => {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`postgres exited:\n${tail(logPath)}`);
+      return postgresAnswers(adminUrl);
+    }, 30_000, 50);
+  } catch (error) {
+    killGroup('SIGKILL');
+    throw error;
+  }
+
+  let counter = 0;
+  let stopped = false;
+  return {
+    host,
+    port,
+    adminUrl,
+    url: (database) => postgresUrl(host, port, database),
+    createDatabase: async (prefix = 'test') => {
+      const name = `${prefix.toLowerCase().replace(/[^a-z0-9_]/g, '_')}_${process.pid}_${++counter}_${randomBytes(2).toString('hex')}`.slice(0, 63);
+      await withSql(adminUrl, (sql) => sql.unsafe(`create database "${name}"`));
+      return postgresUrl(host, port, name);
+    },
+    kill: async () => {
+      killGroup('SIGKILL');
+      await exited;
+    },
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      killGroup('SIGINT'); // fast shutdown
+      const timer = setTimeout(() => killGroup('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+      killGroup('SIGKILL'); // any backend left behind
+      process.removeListener('exit', onExit);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function tail(path: string, lines = 20): string {
+  try {
+    return readFileSync(path, 'utf8').trim().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
