@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyError, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyError, type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import { Histogram } from 'prom-client';
 import type { Logger } from './log.js';
@@ -24,7 +24,7 @@ export interface HttpServerSettings {
 export function createHttpServer(settings: HttpServerSettings): FastifyInstance {
   const app = Fastify({
     loggerInstance: settings.logger as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: settings.bodyLimit ?? 1024 * 1024,
     requestIdHeader,
     genReqId: () => randomUUID(),

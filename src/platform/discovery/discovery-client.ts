@@ -1,0 +1,147 @@
+import { Pool } from 'undici';
+import { AppError, isErrorCode } from '../errors.js';
+import type { Logger } from '../log.js';
+
+// The reading side of discovery, shared by the RPC transport: the registry snapshot and the
+// original's ticket look-ups, from whichever discovery replica answers. Requests go to the
+// replica that answered last; on a failure the next replica is tried, so a dead replica
+// costs one failed attempt, not every call.
+
+export interface SnapshotInstance {
+  host: string;
+}
+
+export interface DiscoverySnapshot {
+  /** The replica that answered. */
+  replica: string;
+  version: number;
+  leaseMs: number;
+  /** How long the answering replica has been up: a young replica may not know every instance yet. */
+  uptimeMs: number;
+  services: Record<string, SnapshotInstance[]>;
+}
+
+export interface IssuedTicket {
+  host: string;
+  connTicket: string;
+  /** Tickets are closed on the replica that issued them. */
+  replica: string;
+}
+
+export interface DiscoveryClientSettings {
+  discovery: readonly string[];
+  logger: Logger;
+  /** Per request to one replica. */
+  requestTimeoutMs?: number;
+  /** Keep-alive connections per replica. */
+  connections?: number;
+}
+
+export interface DiscoveryClient {
+  snapshot(): Promise<DiscoverySnapshot>;
+  issueTicket(serviceName: string): Promise<IssuedTicket>;
+  closeTicket(ticket: IssuedTicket): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ReplicaAnswer {
+  status: number;
+  body: unknown;
+}
+
+/** One JSON request to one replica. Network failures and timeouts throw; HTTP statuses do not. */
+export async function requestReplica(pool: Pool, method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body: unknown, timeoutMs: number): Promise<ReplicaAnswer> {
+  const response = await pool.request({
+    method,
+    path,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? null : JSON.stringify(body),
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await response.body.text();
+  let parsed: unknown;
+  try {
+    parsed = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: response.statusCode, body: parsed };
+}
+
+/** The discovery service's failure body `{message:"failure", error, code}` as an AppError. */
+export function failureFrom(answer: ReplicaAnswer, replica: string): AppError {
+  const body = (answer.body ?? {}) as { error?: unknown; code?: unknown };
+  const code = isErrorCode(body.code) ? body.code : 'UNAVAILABLE';
+  const message = typeof body.error === 'string' && body.error !== '' ? body.error : `discovery ${replica} answered ${answer.status}`;
+  return new AppError(code, message, code === 'UNAVAILABLE' ? { retryAfterSeconds: 1 } : {});
+}
+
+export function createDiscoveryClient(settings: DiscoveryClientSettings): DiscoveryClient {
+  if (settings.discovery.length === 0) throw new Error('at least one discovery address is required');
+  const timeoutMs = settings.requestTimeoutMs ?? 1_000;
+  const pools = new Map<string, Pool>();
+  const poolFor = (replica: string) => {
+    let pool = pools.get(replica);
+    if (!pool) {
+      pool = new Pool(`http://${replica}`, { connections: settings.connections ?? 16, pipelining: 1 });
+      pools.set(replica, pool);
+    }
+    return pool;
+  };
+  let current = 0;
+  let closed = false;
+
+  /**
+   * Tries each replica once, starting with the one that answered last. `accept` decides whether
+   * an answer ends the search; an answer it rejects (or a network failure) moves on to the next.
+   */
+  async function firstAnswer<T>(what: string, attempt: (replica: string, pool: Pool) => Promise<T>): Promise<T> {
+    if (closed) throw new AppError('UNAVAILABLE', 'discovery client closed');
+    const replicas = settings.discovery;
+    let lastError: unknown;
+    for (let i = 0; i < replicas.length; i++) {
+      const index = (current + i) % replicas.length;
+      const replica = replicas[index]!;
+      try {
+        const result = await attempt(replica, poolFor(replica));
+        if (index !== current) {
+          settings.logger.info({ replica, previous: replicas[current] }, 'switched discovery replica');
+          current = index;
+        }
+        return result;
+      } catch (error) {
+        lastError = error;
+        settings.logger.debug({ err: error, replica, what }, 'discovery replica failed');
+      }
+    }
+    if (lastError instanceof AppError) throw lastError;
+    throw new AppError('UNAVAILABLE', 'no discovery replica answered', { cause: lastError, retryAfterSeconds: 1 });
+  }
+
+  return {
+    snapshot: () =>
+      firstAnswer('snapshot', async (replica, pool) => {
+        const answer = await requestReplica(pool, 'GET', '/services', undefined, timeoutMs);
+        if (answer.status !== 200) throw failureFrom(answer, replica);
+        const body = answer.body as Omit<DiscoverySnapshot, 'replica'>;
+        return { replica, version: body.version, leaseMs: body.leaseMs, uptimeMs: body.uptimeMs ?? Number.MAX_SAFE_INTEGER, services: body.services ?? {} };
+      }),
+    issueTicket: (serviceName) =>
+      firstAnswer('ticket', async (replica, pool) => {
+        const answer = await requestReplica(pool, 'GET', `/service?serviceName=${encodeURIComponent(serviceName)}`, undefined, timeoutMs);
+        if (answer.status !== 200) throw failureFrom(answer, replica);
+        const body = answer.body as { host: string; connTicket: string };
+        return { host: body.host, connTicket: body.connTicket, replica };
+      }),
+    closeTicket: async (ticket) => {
+      const answer = await requestReplica(poolFor(ticket.replica), 'POST', '/ticket', { connTicket: ticket.connTicket }, timeoutMs);
+      if (answer.status !== 200) throw failureFrom(answer, ticket.replica);
+    },
+    close: async () => {
+      closed = true;
+      await Promise.all([...pools.values()].map((pool) => pool.close()));
+    },
+  };
+}
