@@ -9,7 +9,7 @@ export type { GatewayDeps } from './deps.js';
 
 /** Builds one gateway worker's app: the public REST API. Tests call this directly. */
 export async function buildGatewayApp(deps: GatewayDeps): Promise<FastifyInstance> {
-  const app = createHttpServer({ logger: deps.logger, metrics: deps.metrics, bodyLimit: 16 * 1024 * 1024 });
+  const app = createHttpServer({ logger: deps.logger, metrics: deps.metrics, metricsText: deps.metricsText, bodyLimit: 16 * 1024 * 1024 });
   // Order matters: fixed paths (auth, tags, recommendations) before the catch-all /:imgID routes.
   await authRoutes(app, deps);
   await recommendationsRoutes(app, deps);

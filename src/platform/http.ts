@@ -13,6 +13,8 @@ export interface HttpServerSettings {
   /** Extra health detail, e.g. whether a database answers. Throwing means not ready. */
   healthCheck?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
   bodyLimit?: number;
+  /** Where /metrics text comes from when it is not just `metrics` (e.g. summed over cluster workers). */
+  metricsText?: () => Promise<string>;
   fastify?: Omit<FastifyServerOptions, 'logger' | 'loggerInstance'>;
 }
 
@@ -68,7 +70,7 @@ export function createHttpServer(settings: HttpServerSettings): FastifyInstance 
   });
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', settings.metrics.contentType);
-    return settings.metrics.metrics();
+    return settings.metricsText ? settings.metricsText() : settings.metrics.metrics();
   });
 
   return app;
