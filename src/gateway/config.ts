@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { env, loadConfig, type Env } from '../platform/config.js';
+import { cacheNodeSpecProblems } from '../platform/cache/node-spec.js';
 
 export const gatewayConfigSchema = z.object({
   INSTANCE_NAME: z.string().min(1).default('gateway'),
@@ -12,7 +13,12 @@ export const gatewayConfigSchema = z.object({
   DISCOVERY_ADDRESSES: env.addressList('127.0.0.1:8500,127.0.0.1:8501'),
   RPC_BALANCING: z.enum(['snapshot', 'ticket']).default('snapshot'),
   /** The cache ring: "name=host:port,..." */
-  REDIS_NODES: z.string().default('cache-1=127.0.0.1:6380,cache-2=127.0.0.1:6381,cache-3=127.0.0.1:6382,cache-4=127.0.0.1:6383'),
+  REDIS_NODES: z.string().default('cache-1=127.0.0.1:6380,cache-2=127.0.0.1:6381,cache-3=127.0.0.1:6382,cache-4=127.0.0.1:6383')
+    .superRefine((spec, ctx) => {
+      for (const problem of cacheNodeSpecProblems(spec)) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+  /** How long GET image responses stay in the cache ring. */
+  IMAGE_CACHE_TTL_SECONDS: env.positiveInt(300),
   LOG_LEVEL: env.logLevel(),
   EASEL_TEST_MODE: env.boolean(false),
 });

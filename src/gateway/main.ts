@@ -3,12 +3,15 @@ import { loadGatewayConfig } from './config.js';
 import { createLogger } from '../platform/log.js';
 import { createMetricsRegistry } from '../platform/metrics.js';
 import { onShutdownSignal } from '../platform/http.js';
-import { buildGatewayApp } from './app.js';
-import { createRpcClient, fixedTransport } from '../platform/rpc/client.js';
+import { createRpcClient } from '../platform/rpc/client.js';
+import { createDiscoveryTransport } from '../platform/rpc/discovery-transport.js';
+import { createCacheRing, parseCacheNodes, registerCacheMetrics } from '../platform/cache/index.js';
 import { usersContract } from '../contracts/users.js';
 import { imagesContract } from '../contracts/images.js';
 import { recommendationsContract } from '../contracts/recommendations.js';
-import { inMemorySharedState } from './shared-state.js';
+import { buildGatewayApp } from './app.js';
+import { withImageCache } from './image-cache.js';
+import { clusterMetricsText, serveClusterMetrics } from './cluster-metrics.js';
 
 const config = loadGatewayConfig();
 const logger = createLogger({ name: config.INSTANCE_NAME, level: config.LOG_LEVEL });
@@ -16,6 +19,7 @@ const logger = createLogger({ name: config.INSTANCE_NAME, level: config.LOG_LEVE
 if (cluster.isPrimary && config.GATEWAY_WORKERS > 1) {
   // One worker per core sharing the port; a dead worker is replaced.
   let stopping = false;
+  serveClusterMetrics();
   for (let i = 0; i < config.GATEWAY_WORKERS; i++) cluster.fork();
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
@@ -32,16 +36,28 @@ if (cluster.isPrimary && config.GATEWAY_WORKERS > 1) {
   process.once('SIGINT', stop);
 } else {
   const workerName = cluster.isWorker ? `${config.INSTANCE_NAME}-w${cluster.worker?.id}` : config.INSTANCE_NAME;
+  const workerLogger = logger.child({ worker: workerName });
   const metrics = createMetricsRegistry(workerName);
-  // Wiring placeholder until the discovery transport and cache ring land (issues 3 and 8).
-  const transport = fixedTransport('http://127.0.0.1:9');
+  const transport = createDiscoveryTransport({ discovery: config.DISCOVERY_ADDRESSES, mode: config.RPC_BALANCING, logger: workerLogger, metrics });
+  const cacheRing = createCacheRing({ nodes: parseCacheNodes(config.REDIS_NODES), logger: workerLogger });
+  registerCacheMetrics(cacheRing, metrics);
   const app = await buildGatewayApp({
-    config, logger: logger.child({ worker: workerName }), metrics,
+    config,
+    logger: workerLogger,
+    metrics,
+    metricsText: clusterMetricsText(metrics),
     users: createRpcClient(usersContract, transport),
-    images: createRpcClient(imagesContract, transport),
+    images: withImageCache(createRpcClient(imagesContract, transport), cacheRing, { ttlSeconds: config.IMAGE_CACHE_TTL_SECONDS }),
     recommendations: createRpcClient(recommendationsContract, transport),
-    sharedState: inMemorySharedState(),
+    sharedState: cacheRing,
   });
   await app.listen({ host: config.HOST, port: config.PORT });
-  onShutdownSignal({ logger, steps: [{ name: 'http server', run: () => app.close() }] });
+  onShutdownSignal({
+    logger: workerLogger,
+    steps: [
+      { name: 'http server', run: () => app.close() },
+      { name: 'rpc transport', run: () => transport.close() },
+      { name: 'cache ring', run: () => cacheRing.close() },
+    ],
+  });
 }

@@ -4,10 +4,14 @@
 
 export interface SharedState {
   get(key: string): Promise<Buffer | null>;
-  set(key: string, value: Buffer | string, ttlSeconds: number): Promise<void>;
+  /** Never rejects for an unreachable node; resolves with how many replicas took the write. */
+  set(key: string, value: Buffer | string, ttlSeconds: number): Promise<number>;
   delete(...keys: string[]): Promise<void>;
-  /** Increments a counter that expires `windowSeconds` after its first increment; returns the count. */
-  incrementWithin(key: string, windowSeconds: number): Promise<number>;
+  /**
+   * Increments a counter that expires `windowSeconds` after its first increment; returns the
+   * count, or null when no cache node answered (the caller decides whether to fail open).
+   */
+  incrementWithin(key: string, windowSeconds: number): Promise<number | null>;
 }
 
 /** A single-process stand-in for unit tests. `now` is injectable so tests need no real sleeps. */
@@ -22,6 +26,7 @@ export function inMemorySharedState(now: () => number = Date.now): SharedState {
     get: async (key) => live(key)?.value ?? null,
     set: async (key, value, ttlSeconds) => {
       entries.set(key, { value: Buffer.from(value), expiresAt: now() + ttlSeconds * 1000 });
+      return 1;
     },
     delete: async (...keys) => {
       for (const key of keys) entries.delete(key);

@@ -1,0 +1,187 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { createLogger } from '../src/platform/log.js';
+import { createCacheRing, type CacheRing } from '../src/platform/cache/cache-ring.js';
+import { HashRing } from '../src/platform/cache/hash-ring.js';
+import { parseCacheNodes } from '../src/platform/cache/node-spec.js';
+import { startRedisNode, startRedisRing, type RedisRingHandle } from '../test/harness/redis.js';
+
+// Cache ring overhead: reads per second and p99 of a cache-hit ring.get() beside one plain
+// ioredis GET to a single node, same values, same concurrency, in one run (interleaved slices so
+// other load on the machine falls on both alike). Starts its own redis-server processes: four for
+// the ring and a fifth for the reference. Then the measurements DESIGN.md asks for: keys moved when
+// a node joins or leaves, load spread, and the hit ratio before, during and after node failures.
+//
+//   npm run build && node dist/bench/cache-ring.bench.js [--duration=5000] [--rounds=5] [--concurrency=16] [--bytes=16384]
+
+const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
+const durationMs = Number(args.get('duration') ?? 5_000);
+const warmupMs = Number(args.get('warmup') ?? 1_000);
+const concurrency = Number(args.get('concurrency') ?? 16);
+const rounds = Number(args.get('rounds') ?? 5);
+const valueBytes = Number(args.get('bytes') ?? 16_384);
+const keyCount = 1_000;
+
+interface BenchCase {
+  name: string;
+  read: (key: string) => Promise<Buffer | null>;
+}
+
+interface CaseResult {
+  name: string;
+  reads: number;
+  readsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+}
+
+const [servers, reference] = await Promise.all([startRedisRing(4, 'bench-cache'), startRedisNode('bench-reference')]);
+const ring = createCacheRing({ nodes: parseCacheNodes(servers.spec), logger: createLogger({ name: 'bench', level: 'warn' }) });
+const single = new Redis({ host: reference.host, port: reference.port });
+// Plain clients on the ring's own nodes: tells the ring's code from the cost of four servers.
+const plainByNode = new Map(servers.nodes.map((n) => [n.name, new Redis({ host: n.host, port: n.port })]));
+try {
+  await ring.ready();
+  const keys = Array.from({ length: keyCount }, (_, i) => `bench:image:${i}:thumb`);
+  const value = randomBytes(valueBytes);
+  // Filled like a gateway fills it: a few writes at a time, not 1,000 large ones at once.
+  let partial = 0;
+  for (let i = 0; i < keys.length; i += concurrency) {
+    const batch = keys.slice(i, i + concurrency);
+    const written = await Promise.all(batch.map((key) => ring.set(key, value, 600)));
+    partial += written.filter((count) => count !== 2).length;
+    await Promise.all(batch.map((key) => single.set(key, value, 'EX', 600)));
+  }
+  if (partial > 0) console.warn(`${partial} of ${keys.length} keys were written to fewer than two replicas (commands timed out: is the machine overloaded?)`);
+  const cases: BenchCase[] = [
+    { name: 'ioredis GET, one node', read: (key) => single.getBuffer(key) },
+    { name: 'ioredis GET, 4 nodes, key on its primary', read: (key) => plainByNode.get(ring.replicasFor(key)[0]!)!.getBuffer(key) },
+    { name: 'ring.get, 4 nodes', read: (key) => ring.get(key) },
+  ];
+  report(await runInterleaved(cases, keys, value.length));
+  for (const client of plainByNode.values()) client.disconnect();
+  reportRingMath(servers.nodes.map((n) => n.name));
+  await reportHitRatios(ring, servers, keys);
+} finally {
+  single.disconnect();
+  for (const client of plainByNode.values()) client.disconnect();
+  await ring.close();
+  await Promise.all([servers.stop(), reference.kill()]);
+}
+
+async function runInterleaved(cases: BenchCase[], keys: string[], expectedLength: number): Promise<CaseResult[]> {
+  const sliceMs = durationMs / rounds;
+  const state = cases.map(() => ({ latencies: [] as number[], elapsedMs: 0, errors: 0 }));
+  for (const benchCase of cases) await runSlice(benchCase, keys, expectedLength, warmupMs, undefined);
+  for (let round = 0; round < rounds; round++) {
+    for (const [index, benchCase] of cases.entries()) {
+      const started = performance.now();
+      state[index]!.errors += await runSlice(benchCase, keys, expectedLength, sliceMs, state[index]!.latencies);
+      state[index]!.elapsedMs += performance.now() - started;
+    }
+  }
+  return cases.map((benchCase, index) => {
+    const { latencies, elapsedMs, errors } = state[index]!;
+    latencies.sort((a, b) => a - b);
+    const quantile = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+    return { name: benchCase.name, reads: latencies.length, readsPerSecond: latencies.length / (elapsedMs / 1000), p50Ms: quantile(0.5), p99Ms: quantile(0.99), errors };
+  });
+}
+
+/** `concurrency` readers in closed loops for `forMs`; a read that misses or errs counts as an error. */
+async function runSlice(benchCase: BenchCase, keys: string[], expectedLength: number, forMs: number, latencies: number[] | undefined): Promise<number> {
+  const until = performance.now() + forMs;
+  let errors = 0;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < until) {
+        const key = keys[next++ % keys.length]!;
+        const started = performance.now();
+        try {
+          const value = await benchCase.read(key);
+          if (value?.length !== expectedLength) throw new Error('miss');
+          latencies?.push(performance.now() - started);
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  return errors;
+}
+
+function report(results: CaseResult[]): void {
+  const reference = results[0]!;
+  console.log(`Cache ring bench: ${valueBytes}-byte values, ${keyCount} keys, ${concurrency} concurrent readers, ${durationMs / 1000} s per case in ${rounds} interleaved slices`);
+  console.table(
+    results.map((r) => ({
+      case: r.name,
+      'reads/s': Math.round(r.readsPerSecond),
+      'p50 ms': r.p50Ms.toFixed(3),
+      'p99 ms': r.p99Ms.toFixed(3),
+      errors: r.errors,
+      'throughput vs one-node GET': `${((r.readsPerSecond / reference.readsPerSecond) * 100).toFixed(0)}%`,
+    })),
+  );
+  console.log(JSON.stringify({ bench: 'cache-ring', valueBytes, concurrency, durationMs, results }));
+}
+
+function reportRingMath(names: string[]): void {
+  const keys = Array.from({ length: 100_000 }, (_, i) => `image:${i}:raw`);
+  const ring = new HashRing(names);
+  const before = keys.map((key) => ring.nodesFor(key, 2));
+  const primary = new Map(names.map((n) => [n, 0]));
+  const stored = new Map(names.map((n) => [n, 0]));
+  for (const pair of before) {
+    primary.set(pair[0]!, primary.get(pair[0]!)! + 1);
+    for (const node of pair) stored.set(node, stored.get(node)! + 1);
+  }
+  const joining = `${names[0]!}-new`;
+  ring.addNode(joining);
+  const afterJoin = keys.map((key) => ring.nodesFor(key, 2));
+  const movedOnJoin = afterJoin.filter((pair, i) => pair[0] !== before[i]![0]).length / keys.length;
+  const leaving = names[1]!;
+  ring.removeNode(leaving);
+  const afterLeave = keys.map((key) => ring.nodesFor(key, 2));
+  const movedOnLeave = afterLeave.filter((pair, i) => pair[0] !== afterJoin[i]![0]).length / keys.length;
+  const onlyLeaversKeys = afterLeave.every((pair, i) => pair[0] === afterJoin[i]![0] || afterJoin[i]![0] === leaving);
+  console.log(`Ring math, ${keys.length} keys, 160 points per node:`);
+  console.table(names.map((n) => ({ node: n, 'primary load vs even': pct(primary.get(n)! / (keys.length / names.length) - 1), 'stored load vs even': pct(stored.get(n)! / ((2 * keys.length) / names.length) - 1) })));
+  console.log(`a 5th node joining moved ${pct(movedOnJoin)} of primaries (ideal 20.0%); one of five leaving moved ${pct(movedOnLeave)} (ideal 20.0%), ${onlyLeaversKeys ? 'only' : 'NOT only'} keys that lived on it`);
+}
+
+async function reportHitRatios(ring: CacheRing, servers: RedisRingHandle, keys: string[]): Promise<void> {
+  const hitsByNode = new Map<string, number>();
+  ring.on('hit', ({ node }) => hitsByNode.set(node, (hitsByNode.get(node) ?? 0) + 1));
+  const measure = async (phase: string) => {
+    hitsByNode.clear();
+    let hits = 0;
+    let failures = 0;
+    const started = performance.now();
+    for (let i = 0; i < keys.length; i += concurrency) {
+      const results = await Promise.all(keys.slice(i, i + concurrency).map((key) => ring.get(key).catch(() => void failures++)));
+      hits += results.filter((r) => r instanceof Buffer).length;
+    }
+    const down = ring.nodeStates().filter((n) => n.state === 'down').map((n) => n.name);
+    return { phase, 'hit ratio': pct(hits / keys.length), 'failed calls': failures, 'elapsed ms': Math.round(performance.now() - started), 'nodes down': down.join(' ') || '-', 'hits by node': [...hitsByNode].map(([n, c]) => `${n}:${c}`).join(' ') };
+  };
+  const [first, second] = servers.nodes as [RedisRingHandle['nodes'][0], RedisRingHandle['nodes'][0]];
+  const rows = [await measure('all four up')];
+  await first.kill();
+  rows.push(await measure(`${first.name} killed`));
+  await second.kill();
+  rows.push(await measure(`${first.name} and ${second.name} killed`));
+  await Promise.all([first.restart(), second.restart()]);
+  const until = Date.now() + 10_000;
+  while (ring.nodeStates().some((n) => n.state === 'down') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  rows.push(await measure('both back (flushed, read repair)'));
+  rows.push(await measure('after read repair'));
+  console.log(`Hit ratio of ${keys.length} cached keys read through the ring:`);
+  console.table(rows);
+}
+
+function pct(ratio: number): string {
+  return `${(ratio * 100).toFixed(1)}%`;
+}
