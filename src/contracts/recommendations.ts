@@ -18,26 +18,31 @@ export const recommendationsContract = defineService('Recommendations', 'RECOMME
     output: z.object({}),
     idempotent: true,
   },
+  /** Counts a view; a signed-in viewer gains a little interest in the image's tags. Unknown images are ignored. */
   RecordView: {
     input: z.object({ imageId: z.string(), userId: z.string().optional() }),
     output: z.object({}),
     idempotent: true,
   },
+  /** Liking twice counts once. An unknown image is NOT_FOUND. */
   Like: {
     input: z.object({ imageId: z.string(), userId: z.string() }),
     output: z.object({ liked: z.boolean(), likes: z.number().int() }),
     idempotent: true,
   },
+  /** Unliking what was not liked answers {liked: false, likes} and changes nothing. An unknown image is NOT_FOUND. */
   Unlike: {
     input: z.object({ imageId: z.string(), userId: z.string() }),
     output: z.object({ liked: z.boolean(), likes: z.number().int() }),
     idempotent: true,
   },
+  /** Unknown image ids are left out of `counts`. */
   LikeCounts: {
     input: z.object({ imageIds: z.array(z.string()).max(200) }),
     output: z.object({ counts: z.record(z.string(), z.number().int()) }),
     idempotent: true,
   },
+  /** Tags with the number of images carrying them, most used first; `prefix` for autocomplete (case-insensitive). */
   ListTags: {
     input: z.object({ prefix: z.string().optional(), limit: z.number().int().min(1).max(200).optional() }),
     output: z.object({ tags: z.array(tagCount) }),

@@ -2,15 +2,50 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../platform/log.js';
 import { createHttpServer } from '../platform/http.js';
+import { createDatabase, runMigrations } from '../platform/db/database.js';
+import { registerRpcService } from '../platform/rpc/server.js';
+import { recommendationsContract } from '../contracts/recommendations.js';
 import type { RecommendationsConfig } from './config.js';
+import { daysToMs, systemClock, type Clock } from './interests.js';
+import { recommendationsMigrations } from './migrations.js';
+import { createRecommendationsRepository } from './recommendations.repository.js';
+import { createRecommendationsHandlers, defaultRecommendationSettings } from './recommendations.service.js';
 
 export interface RecommendationsAppDeps {
   config: RecommendationsConfig;
   logger: Logger;
   metrics: Registry;
+  /** Tests move time forward to see interests decay; the system clock otherwise. */
+  clock?: Clock;
 }
 
-/** Builds the recommendations service (skeleton: health and metrics only). Tests call this directly. */
+/** Builds the recommendations service: its database, migrations and RPC handlers. Tests call this directly. */
 export async function buildRecommendationsApp(deps: RecommendationsAppDeps): Promise<FastifyInstance> {
-  return createHttpServer({ logger: deps.logger, metrics: deps.metrics });
+  const sql = createDatabase({ url: deps.config.DATABASE_URL, logger: deps.logger, maxConnections: deps.config.DATABASE_POOL_SIZE });
+  try {
+    const applied = await runMigrations(sql, 'recommendations', recommendationsMigrations);
+    if (applied.length > 0) deps.logger.info({ applied }, 'migrations applied');
+  } catch (error) {
+    await sql.end({ timeout: 2 }).catch(() => undefined);
+    throw error;
+  }
+
+  const halfLifeMs = daysToMs(deps.config.INTEREST_HALF_LIFE_DAYS);
+  const app = createHttpServer({
+    logger: deps.logger,
+    metrics: deps.metrics,
+    healthCheck: async () => {
+      await sql`select 1`;
+      return { database: 'ok' };
+    },
+  });
+  app.addHook('onClose', async () => {
+    await sql.end({ timeout: 5 });
+  });
+  registerRpcService(app, recommendationsContract, createRecommendationsHandlers({
+    repository: createRecommendationsRepository(sql, { halfLifeMs }),
+    clock: deps.clock ?? systemClock,
+    settings: { halfLifeMs, ...defaultRecommendationSettings },
+  }));
+  return app;
 }
