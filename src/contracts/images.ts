@@ -19,6 +19,9 @@ export const imageInfo = z.object({
 });
 export type ImageInfo = z.infer<typeof imageInfo>;
 
+/** Image ids are 16 random bytes in base64url: 22 characters. Callers check the format before calling. */
+export const imageIdPattern = /^[A-Za-z0-9_-]{22}$/;
+
 export const imageVariant = z.enum(['original', 'medium', 'thumb']);
 export type ImageVariant = z.infer<typeof imageVariant>;
 
@@ -42,10 +45,20 @@ export const imagesContract = defineService('Images', 'IMAGE SERVICE', {
     output: imageInfo,
     idempotent: true,
   },
-  /** Bytes of one variant with what HTTP caching needs. */
+  /** The original bytes with the metadata, in one call (GET /{imgID}). */
+  Get: {
+    input: z.object({ imageId: z.string() }),
+    output: imageInfo.extend({ contentType: z.string(), etag: z.string(), image: bytes() }),
+    idempotent: true,
+    bytesOut: 'image',
+  },
+  /**
+   * Bytes of one variant with what HTTP caching needs. With `ifNoneMatch` equal to the current
+   * etag the bytes are not sent: `notModified` is true and `image` is empty.
+   */
   GetVariant: {
-    input: z.object({ imageId: z.string(), variant: imageVariant }),
-    output: z.object({ contentType: z.string(), etag: z.string(), image: bytes() }),
+    input: z.object({ imageId: z.string(), variant: imageVariant, ifNoneMatch: z.string().optional() }),
+    output: z.object({ contentType: z.string(), etag: z.string(), notModified: z.boolean().optional(), image: bytes() }),
     idempotent: true,
     bytesOut: 'image',
   },

@@ -1,16 +1,51 @@
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../platform/log.js';
+import type { RpcClient } from '../platform/rpc/client.js';
 import { createHttpServer } from '../platform/http.js';
+import { createDatabase, runMigrations } from '../platform/db/database.js';
+import { registerRpcService } from '../platform/rpc/server.js';
+import { imagesContract } from '../contracts/images.js';
+import type { UsersContract } from '../contracts/users.js';
+import type { RecommendationsContract } from '../contracts/recommendations.js';
 import type { ImagesConfig } from './config.js';
+import { imagesMigrations } from './migrations.js';
+import { imagesRepository } from './images.repository.js';
+import { imagesHandlers } from './images.service.js';
 
 export interface ImagesAppDeps {
   config: ImagesConfig;
   logger: Logger;
   metrics: Registry;
+  users: RpcClient<UsersContract['methods']>;
+  recommendations: RpcClient<RecommendationsContract['methods']>;
 }
 
-/** Builds the images service (skeleton: health and metrics only). Tests call this directly. */
+/** Builds the images service: its database, migrations and RPC methods. Tests call this directly. */
 export async function buildImagesApp(deps: ImagesAppDeps): Promise<FastifyInstance> {
-  return createHttpServer({ logger: deps.logger, metrics: deps.metrics });
+  const sql = createDatabase({ url: deps.config.DATABASE_URL, logger: deps.logger });
+  try {
+    await runMigrations(sql, 'images', imagesMigrations);
+  } catch (error) {
+    await sql.end({ timeout: 5 });
+    throw error;
+  }
+  const app = createHttpServer({
+    logger: deps.logger,
+    metrics: deps.metrics,
+    healthCheck: async () => {
+      await sql`select 1`;
+      return { database: 'ok' };
+    },
+  });
+  registerRpcService(app, imagesContract, imagesHandlers({
+    repository: imagesRepository(sql),
+    users: deps.users,
+    recommendations: deps.recommendations,
+    limits: { maxBytes: deps.config.MAX_IMAGE_BYTES, maxPixels: deps.config.MAX_IMAGE_PIXELS },
+  }));
+  app.addHook('onClose', async () => {
+    await sql.end({ timeout: 5 });
+  });
+  return app;
 }

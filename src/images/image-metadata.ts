@@ -1,0 +1,59 @@
+import { invalidArgument } from '../platform/errors.js';
+
+// The words people attach to an image: title, description and tags, checked and normalised.
+
+export const metadataLimits = { maxTitle: 100, maxDescription: 1000, maxTags: 10, maxTagLength: 32 } as const;
+
+const tagPattern = /^[\p{L}\p{N}_-]{1,32}$/u;
+
+export interface ImageText {
+  title: string;
+  description: string;
+  tags: string[];
+}
+
+export function validateTitle(title: string): string {
+  if ([...title].length > metadataLimits.maxTitle) throw invalidArgument(`title must be at most ${metadataLimits.maxTitle} characters`);
+  return title;
+}
+
+export function validateDescription(description: string): string {
+  if ([...description].length > metadataLimits.maxDescription) throw invalidArgument(`description must be at most ${metadataLimits.maxDescription} characters`);
+  return description;
+}
+
+/** A tag as stored and searched: trimmed, lower case. */
+export function normaliseTag(tag: string): string {
+  return tag.trim().toLowerCase();
+}
+
+/** Normalised, de-duplicated tags in the order given; INVALID_ARGUMENT naming the first bad one. */
+export function validateTags(tags: readonly string[]): string[] {
+  const result: string[] = [];
+  for (const raw of tags) {
+    const tag = normaliseTag(raw);
+    if (!tagPattern.test(tag)) {
+      throw invalidArgument(`tag "${raw.slice(0, 40)}" must be 1-${metadataLimits.maxTagLength} letters, digits, "-" or "_"`);
+    }
+    if (!result.includes(tag)) result.push(tag);
+  }
+  if (result.length > metadataLimits.maxTags) throw invalidArgument(`at most ${metadataLimits.maxTags} tags`);
+  return result;
+}
+
+export function validateImageText(input: { title?: string; description?: string; tags?: readonly string[] }): ImageText {
+  return {
+    title: validateTitle(input.title ?? ''),
+    description: validateDescription(input.description ?? ''),
+    tags: validateTags(input.tags ?? []),
+  };
+}
+
+/** The original's rule for Modify: at least one of title and description. */
+export function validateModification(input: { title?: string; description?: string }): { title?: string; description?: string } {
+  if (input.title === undefined && input.description === undefined) throw invalidArgument('at least one of title and description is required');
+  return {
+    ...(input.title !== undefined ? { title: validateTitle(input.title) } : {}),
+    ...(input.description !== undefined ? { description: validateDescription(input.description) } : {}),
+  };
+}

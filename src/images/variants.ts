@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import sharp from 'sharp';
+import type { ImageVariant } from '../contracts/images.js';
+import type { ImageLimits, InspectedImage } from './image-inspection.js';
+import { AppError } from '../platform/errors.js';
+
+// The stored forms of an image: the original untouched, and smaller WebP copies for pages and
+// lists. Resizing keeps the aspect ratio and never enlarges.
+
+export const variantMaxSide = { medium: 1280, thumb: 320 } as const;
+
+export interface StoredVariant {
+  variant: ImageVariant;
+  contentType: string;
+  /** Strong HTTP validator derived from the bytes' sha256. */
+  etag: string;
+  bytes: Buffer;
+}
+
+export function sha256Hex(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export function etagFor(bytes: Buffer): string {
+  return `"${createHash('sha256').update(bytes).digest('base64url')}"`;
+}
+
+// Decoding a large image takes up to width x height x channels bytes: at most this many images
+// are decoded at once, so a burst of big uploads queues instead of multiplying memory.
+const maxConcurrentDecodes = 2;
+let decoding = 0;
+const waiting: Array<() => void> = [];
+
+async function withDecodeSlot<T>(work: () => Promise<T>): Promise<T> {
+  if (decoding >= maxConcurrentDecodes) await new Promise<void>((resolve) => waiting.push(resolve));
+  else decoding++;
+  try {
+    return await work();
+  } finally {
+    const next = waiting.shift();
+    if (next) next();
+    else decoding--;
+  }
+}
+
+/** The original plus medium and thumb; AppError UNSUPPORTED_MEDIA_TYPE when the pixels cannot be decoded. */
+export async function makeVariants(original: Buffer, inspected: InspectedImage, limits: ImageLimits): Promise<StoredVariant[]> {
+  return withDecodeSlot(() => resize(original, inspected, limits));
+}
+
+async function resize(original: Buffer, inspected: InspectedImage, limits: ImageLimits): Promise<StoredVariant[]> {
+  const variants: StoredVariant[] = [{ variant: 'original', contentType: inspected.type, etag: etagFor(original), bytes: original }];
+  try {
+    for (const variant of ['medium', 'thumb'] as const) {
+      const side = variantMaxSide[variant];
+      const bytes = await sharp(original, { limitInputPixels: limits.maxPixels, failOn: 'error' })
+        .rotate() // honour EXIF orientation, so thumbnails look the way the original is shown
+        .resize({ width: side, height: side, fit: 'inside', withoutEnlargement: true })
+        .webp({ quality: variant === 'thumb' ? 70 : 80 })
+        .toBuffer();
+      variants.push({ variant, contentType: 'image/webp', etag: etagFor(bytes), bytes });
+    }
+  } catch (error) {
+    throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'the image could not be decoded', { cause: error });
+  }
+  return variants;
+}
