@@ -94,3 +94,33 @@ describe('withImageCache', () => {
     expect(images.calls.info).toBe(2);
   });
 });
+
+describe('withImageCache for bytes', () => {
+  it('serves the original with its metadata from the cache', async () => {
+    const images = fakeImages();
+    let gets = 0;
+    (images.client as { Get: unknown }).Get = async () => {
+      gets++;
+      return { ...images.info, contentType: 'image/png', etag: '"e1"', image: Buffer.from([9, 8, 7]) };
+    };
+    const cached = withImageCache(images.client, inMemorySharedState(), { ttlSeconds: 300 });
+    await cached.Get({ imageId: 'img1' });
+    const again = await cached.Get({ imageId: 'img1' });
+    expect(gets).toBe(1);
+    expect([...again.image]).toEqual([9, 8, 7]);
+    expect(again).toMatchObject({ author: 'ada', title: 'first', etag: '"e1"' });
+  });
+
+  it('answers a matching If-None-Match from the cache without bytes', async () => {
+    const images = fakeImages();
+    const cached = withImageCache(images.client, inMemorySharedState(), { ttlSeconds: 300 });
+    const first = await cached.GetVariant({ imageId: 'img1', variant: 'thumb' });
+    const revalidated = await cached.GetVariant({ imageId: 'img1', variant: 'thumb', ifNoneMatch: first.etag });
+    expect(revalidated.notModified).toBe(true);
+    expect(revalidated.image.length).toBe(0);
+    const other = await cached.GetVariant({ imageId: 'img1', variant: 'thumb', ifNoneMatch: '"stale"' });
+    expect(other.notModified).toBeFalsy();
+    expect(other.image.length).toBe(3);
+    expect(images.calls.variant).toBe(1);
+  });
+});

@@ -23,12 +23,7 @@ export interface ImageCacheSettings {
 
 const generationKey = (imageId: string) => `img:${imageId}:gen`;
 const infoKey = (imageId: string, generation: string) => `img:${imageId}:${generation}:info`;
-const variantKey = (imageId: string, generation: string, variant: ImageVariant) => `img:${imageId}:${generation}:${variant}`;
-
-interface CachedVariant {
-  contentType: string;
-  etag: string;
-}
+const variantKey = (imageId: string, generation: string, variant: ImageVariant | 'get') => `img:${imageId}:${generation}:${variant}`;
 
 export function withImageCache(images: ImagesClient, cache: SharedState, settings: ImageCacheSettings): ImagesClient {
   const generationTtl = settings.generationTtlSeconds ?? Math.max(settings.ttlSeconds * 12, 3600);
@@ -62,13 +57,28 @@ export function withImageCache(images: ImagesClient, cache: SharedState, setting
       await cache.set(key, JSON.stringify(info), settings.ttlSeconds);
       return info;
     },
-    GetVariant: async (input, options) => {
+    Get: async (input, options) => {
+      const generation = await generationOf(input.imageId);
+      const key = variantKey(input.imageId, generation, 'get');
+      const hit = await cache.get(key);
+      if (hit) return decodeWithBytes<Omit<Awaited<ReturnType<ImagesClient['Get']>>, 'image'>>(hit);
+      const image = await images.Get(input, options);
+      await cache.set(key, encodeWithBytes(image), settings.ttlSeconds);
+      return image;
+    },
+    GetVariant: async ({ ifNoneMatch, ...input }, options) => {
       const generation = await generationOf(input.imageId);
       const key = variantKey(input.imageId, generation, input.variant);
       const hit = await cache.get(key);
-      if (hit) return decodeVariant(hit);
-      const variant = await images.GetVariant(input, options);
-      await cache.set(key, encodeVariant(variant), settings.ttlSeconds);
+      let variant: VariantWithBytes;
+      if (hit) {
+        variant = decodeWithBytes<Omit<VariantWithBytes, 'image'>>(hit);
+      } else {
+        // Asked without If-None-Match so that what comes back can be cached for everyone.
+        variant = await images.GetVariant(input, options);
+        await cache.set(key, encodeWithBytes(variant), settings.ttlSeconds);
+      }
+      if (ifNoneMatch !== undefined && ifNoneMatch === variant.etag) return { ...variant, notModified: true, image: Buffer.alloc(0) };
       return variant;
     },
     Modify: invalidating(images.Modify),
@@ -76,16 +86,19 @@ export function withImageCache(images: ImagesClient, cache: SharedState, setting
   };
 }
 
-// A variant is stored as one value: a 4-byte header length, the JSON header, then the bytes.
-function encodeVariant(variant: CachedVariant & { image: Buffer }): Buffer {
-  const header = Buffer.from(JSON.stringify({ contentType: variant.contentType, etag: variant.etag }));
+type VariantWithBytes = Awaited<ReturnType<ImagesClient['GetVariant']>>;
+
+// Bytes with their metadata are stored as one value: a 4-byte header length, the JSON header,
+// then the bytes, so a hit is one read of one key.
+function encodeWithBytes({ image, ...header }: { image: Buffer } & Record<string, unknown>): Buffer {
+  const json = Buffer.from(JSON.stringify(header));
   const length = Buffer.alloc(4);
-  length.writeUInt32BE(header.length);
-  return Buffer.concat([length, header, variant.image]);
+  length.writeUInt32BE(json.length);
+  return Buffer.concat([length, json, image]);
 }
 
-function decodeVariant(value: Buffer): CachedVariant & { image: Buffer } {
+function decodeWithBytes<H>(value: Buffer): H & { image: Buffer } {
   const headerLength = value.readUInt32BE(0);
-  const header = JSON.parse(value.subarray(4, 4 + headerLength).toString('utf8')) as CachedVariant;
+  const header = JSON.parse(value.subarray(4, 4 + headerLength).toString('utf8')) as H;
   return { ...header, image: value.subarray(4 + headerLength) };
 }

@@ -10,7 +10,6 @@ import { usersContract } from '../contracts/users.js';
 import { imagesContract } from '../contracts/images.js';
 import { recommendationsContract } from '../contracts/recommendations.js';
 import { buildGatewayApp } from './app.js';
-import { withImageCache } from './image-cache.js';
 import { clusterMetricsText, serveClusterMetrics } from './cluster-metrics.js';
 
 const config = loadGatewayConfig();
@@ -47,7 +46,7 @@ if (cluster.isPrimary && config.GATEWAY_WORKERS > 1) {
     metrics,
     metricsText: clusterMetricsText(metrics),
     users: createRpcClient(usersContract, transport),
-    images: withImageCache(createRpcClient(imagesContract, transport), cacheRing, { ttlSeconds: config.IMAGE_CACHE_TTL_SECONDS }),
+    images: createRpcClient(imagesContract, transport),
     recommendations: createRpcClient(recommendationsContract, transport),
     sharedState: cacheRing,
   });
