@@ -27,7 +27,11 @@ export const usersContract = defineService('Users', 'USER SERVICE', {
     output: tokenPair,
     idempotent: false,
   },
-  /** Rotates the refresh token; reuse of a rotated token revokes the whole family. */
+  /**
+   * Rotates the refresh token; reuse of a rotated token revokes the whole family. Refusals are
+   * UNAUTHENTICATED with details.reason (unknown, expired, revoked, reused) and, on reuse,
+   * details.sessionId (the family, the access tokens' `sid`). Never retry it: a retried refresh is a reuse.
+   */
   Refresh: {
     input: z.object({ refreshToken: z.string() }),
     output: tokenPair,
@@ -35,7 +39,11 @@ export const usersContract = defineService('Users', 'USER SERVICE', {
   },
   /** Revokes the refresh-token family. The gateway adds the access token's id to the revocation list. */
   Logout: {
-    input: z.object({ refreshToken: z.string().optional(), userId: z.string().optional() }),
+    /**
+     * Revokes the family of `refreshToken` and/or the session `sessionId` (the access token's `sid`);
+     * with `userId` these must belong to that user. With only `userId`, every session of the user.
+     */
+    input: z.object({ refreshToken: z.string().optional(), userId: z.string().optional(), sessionId: z.string().optional() }),
     output: z.object({}),
     idempotent: true,
   },
@@ -65,3 +73,10 @@ export const usersContract = defineService('Users', 'USER SERVICE', {
 });
 
 export type UsersContract = typeof usersContract;
+
+/** Claims of the access tokens the users service signs and the gateway verifies (EdDSA JWT). */
+export const accessTokenClaims = {
+  issuer: 'easel-users',
+  audience: 'easel',
+  algorithm: 'EdDSA',
+} as const;

@@ -1,4 +1,10 @@
 import type { FastifyRequest } from 'fastify';
+import { errors as joseErrors, importJWK, jwtVerify, type CryptoKey, type JWK, type JWTHeaderParameters } from 'jose';
+import { Counter } from 'prom-client';
+import { accessTokenClaims } from '../contracts/users.js';
+import { AppError, isAppError, unauthenticated } from '../platform/errors.js';
+import type { GatewayDeps } from './deps.js';
+import { createRevocationList, type RevocationList } from './revocation.js';
 
 /** Who is calling, from a verified access token. */
 export interface Caller {
@@ -8,6 +14,8 @@ export interface Caller {
   tokenId: string;
   /** Epoch seconds when the access token expires. */
   expiresAt: number;
+  /** The login session (refresh-token family) the token belongs to; logout revokes it. */
+  sessionId?: string;
 }
 
 /**
@@ -19,4 +27,184 @@ export interface AuthCheck {
   require(request: FastifyRequest): Promise<Caller>;
   /** The caller when a valid token is present, otherwise undefined (anonymous). */
   optional(request: FastifyRequest): Promise<Caller | undefined>;
+}
+
+export const invalidAccessTokenMessage = 'invalid or expired access token';
+export const accessTokenCookie = 'accessToken';
+export const refreshTokenCookie = 'refreshToken';
+
+export interface AuthCheckOptions {
+  /** Epoch milliseconds; tests may pass their own clock. */
+  now?: () => number;
+  /** Least time between two fetches of the users service's keys (an unknown key id asks again). */
+  keyRefetchIntervalMs?: number;
+  revocation?: RevocationList;
+}
+
+/**
+ * The access token of a request: `Authorization: Bearer` first, then the body field, then the
+ * cookie (an explicit token wins over one the browser sends by itself).
+ */
+export function accessTokenOf(request: FastifyRequest): string | undefined {
+  const authorization = request.headers.authorization;
+  if (typeof authorization === 'string') {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (match) return match[1];
+  }
+  const body = request.body;
+  if (body && typeof body === 'object' && !Buffer.isBuffer(body)) {
+    const fromBody = (body as Record<string, unknown>).accessToken;
+    if (typeof fromBody === 'string' && fromBody !== '') return fromBody;
+  }
+  return cookieOf(request, accessTokenCookie);
+}
+
+/** A cookie's value, with or without @fastify/cookie registered. */
+export function cookieOf(request: FastifyRequest, name: string): string | undefined {
+  const parsed = (request as FastifyRequest & { cookies?: Record<string, string | undefined> | null }).cookies;
+  if (parsed) {
+    const value = parsed[name];
+    return value === undefined || value === '' ? undefined : value;
+  }
+  const header = request.headers.cookie;
+  if (typeof header !== 'string') return undefined;
+  for (const part of header.split(';')) {
+    const at = part.indexOf('=');
+    if (at > 0 && part.slice(0, at).trim() === name) {
+      const raw = part.slice(at + 1).trim();
+      try {
+        return decodeURIComponent(raw) || undefined;
+      } catch {
+        return raw || undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
+export function createAuthCheck(deps: Pick<GatewayDeps, 'users' | 'sharedState' | 'logger' | 'metrics'>, options: AuthCheckOptions = {}): AuthCheck {
+  const now = options.now ?? Date.now;
+  const refetchIntervalMs = options.keyRefetchIntervalMs ?? 30_000;
+  const revocation = options.revocation ?? createRevocationList(deps.sharedState, now);
+  const outcomes = (deps.metrics.getSingleMetric('gateway_auth_checks_total') as Counter<'outcome'> | undefined)
+    ?? new Counter({ name: 'gateway_auth_checks_total', help: 'Access token checks by outcome', labelNames: ['outcome'], registers: [deps.metrics] });
+
+  let keys = new Map<string, CryptoKey>();
+  let lastFetchAt = -Infinity;
+  let fetching: Promise<void> | undefined;
+
+  const fetchKeys = async () => {
+    lastFetchAt = now();
+    let jwks: unknown[];
+    try {
+      ({ keys: jwks } = await deps.users.SigningKeys({}));
+    } catch (error) {
+      // Try again a second later rather than a whole interval.
+      lastFetchAt = now() - refetchIntervalMs + 1_000;
+      throw error;
+    }
+    const next = new Map<string, CryptoKey>();
+    for (const jwk of jwks as JWK[]) {
+      // Only Ed25519 keys for EdDSA; anything else the users service might publish is ignored.
+      if (typeof jwk.kid !== 'string' || jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519') continue;
+      if (jwk.alg !== undefined && jwk.alg !== accessTokenClaims.algorithm) continue;
+      const key = await importJWK({ ...jwk, alg: accessTokenClaims.algorithm }, accessTokenClaims.algorithm);
+      if (!(key instanceof Uint8Array)) next.set(jwk.kid, key);
+    }
+    keys = next;
+    deps.logger.info({ keyIds: [...next.keys()] }, 'loaded access-token verification keys');
+  };
+
+  /** Fetches at first use and on an unknown key id, at most once per interval (one fetch at a time). */
+  const refreshKeys = async () => {
+    if (fetching) return fetching;
+    if (now() - lastFetchAt < refetchIntervalMs) return;
+    fetching = fetchKeys().finally(() => {
+      fetching = undefined;
+    });
+    return fetching;
+  };
+
+  const keyFor = async (header: JWTHeaderParameters): Promise<CryptoKey> => {
+    if (header.alg !== accessTokenClaims.algorithm || typeof header.kid !== 'string') throw new joseErrors.JOSEAlgNotAllowed('unexpected algorithm or key id');
+    let key = keys.get(header.kid);
+    if (!key) {
+      try {
+        await refreshKeys();
+      } catch (error) {
+        deps.logger.warn({ err: error }, 'could not fetch access-token verification keys');
+      }
+      // Without any key we cannot tell a good token from a bad one: that is our outage, not the caller's fault.
+      if (keys.size === 0) throw new AppError('UNAVAILABLE', 'authentication is temporarily unavailable', { retryAfterSeconds: 1 });
+      key = keys.get(header.kid);
+    }
+    if (!key) throw new joseErrors.JWKSNoMatchingKey();
+    return key;
+  };
+
+  const verify = async (token: string): Promise<Caller> => {
+    try {
+      const { payload } = await jwtVerify(token, keyFor, {
+        algorithms: [accessTokenClaims.algorithm],
+        issuer: accessTokenClaims.issuer,
+        audience: accessTokenClaims.audience,
+        requiredClaims: ['sub', 'jti', 'exp'],
+        currentDate: new Date(now()),
+        clockTolerance: 5,
+      });
+      const { sub, jti, exp, name, sid } = payload;
+      if (typeof sub !== 'string' || typeof jti !== 'string' || typeof exp !== 'number' || typeof name !== 'string') throw new Error('malformed claims');
+      if (await revocation.isRevoked(jti, typeof sid === 'string' ? sid : undefined)) {
+        outcomes.inc({ outcome: 'revoked' });
+        throw unauthenticated(invalidAccessTokenMessage);
+      }
+      outcomes.inc({ outcome: 'valid' });
+      return { userId: sub, name, tokenId: jti, expiresAt: exp, ...(typeof sid === 'string' ? { sessionId: sid } : {}) };
+    } catch (error) {
+      if (isAppError(error)) {
+        if (error.code !== 'UNAUTHENTICATED') outcomes.inc({ outcome: 'error' });
+        throw error;
+      }
+      outcomes.inc({ outcome: 'invalid' });
+      deps.logger.debug({ reason: (error as { code?: unknown }).code ?? 'malformed' }, 'access token refused');
+      throw unauthenticated(invalidAccessTokenMessage);
+    }
+  };
+
+  // Fetched at start, so the first request does not wait for it.
+  refreshKeys().catch((error: unknown) => deps.logger.warn({ err: error }, 'could not fetch access-token verification keys yet'));
+
+  return {
+    require: async (request) => {
+      const token = accessTokenOf(request);
+      if (!token) {
+        outcomes.inc({ outcome: 'missing' });
+        throw unauthenticated(invalidAccessTokenMessage);
+      }
+      return verify(token);
+    },
+    optional: async (request) => {
+      const token = accessTokenOf(request);
+      if (!token) return undefined;
+      try {
+        return await verify(token);
+      } catch (error) {
+        // A bad or stale token on a public route makes the caller anonymous, not refused.
+        request.log.debug({ code: isAppError(error) ? error.code : 'INTERNAL' }, 'ignoring an unusable access token');
+        return undefined;
+      }
+    },
+  };
+}
+
+const memo = new WeakMap<object, AuthCheck>();
+
+/** The one AuthCheck of a gateway worker (memoised per deps object), for every route module. */
+export function getAuthCheck(deps: GatewayDeps): AuthCheck {
+  let check = memo.get(deps);
+  if (!check) {
+    check = createAuthCheck(deps);
+    memo.set(deps, check);
+  }
+  return check;
 }

@@ -17,6 +17,13 @@ export const gatewayConfigSchema = z.object({
     .superRefine((spec, ctx) => {
       for (const problem of cacheNodeSpecProblems(spec)) ctx.addIssue({ code: 'custom', message: problem });
     }),
+  /** Mark cookies Secure; set when the gateway is served over HTTPS. */
+  COOKIE_SECURE: env.boolean(false),
+  LOGIN_FAILURES_PER_NAME: env.positiveInt(10),
+  LOGIN_FAILURES_PER_ADDRESS: env.positiveInt(30),
+  LOGIN_FAILURE_WINDOW_SECONDS: env.positiveInt(300),
+  UPLOADS_PER_USER: env.positiveInt(30),
+  UPLOAD_WINDOW_SECONDS: env.positiveInt(60),
   /** How long GET image responses stay in the cache ring. */
   IMAGE_CACHE_TTL_SECONDS: env.positiveInt(300),
   LOG_LEVEL: env.logLevel(),

@@ -2,15 +2,55 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../platform/log.js';
 import { createHttpServer } from '../platform/http.js';
+import { createDatabase, runMigrations } from '../platform/db/database.js';
+import { registerRpcService } from '../platform/rpc/server.js';
+import { usersContract } from '../contracts/users.js';
 import type { UsersConfig } from './config.js';
+import { usersMigrations } from './migrations.js';
+import { createUsersRepository } from './users.repository.js';
+import { createPasswordHasher, scryptCost } from './passwords.js';
+import { generateSigningKeyMaterial, loadSigningKey } from './tokens.js';
+import { usersHandlers } from './handlers.js';
 
 export interface UsersAppDeps {
   config: UsersConfig;
   logger: Logger;
   metrics: Registry;
+  /** Epoch milliseconds; tests may pass their own clock. */
+  now?: () => number;
 }
 
-/** Builds the users service (skeleton: health and metrics only). Tests call this directly. */
+/** Builds the users service: migrations, the shared signing key, and the Users RPC methods. Tests call this directly. */
 export async function buildUsersApp(deps: UsersAppDeps): Promise<FastifyInstance> {
-  return createHttpServer({ logger: deps.logger, metrics: deps.metrics });
+  const { config, logger } = deps;
+  const sql = createDatabase({ url: config.DATABASE_URL, logger });
+  try {
+    await runMigrations(sql, 'users', usersMigrations);
+    const repo = createUsersRepository(sql);
+    // Every replica proposes a key; the first insert wins and all of them sign with that one.
+    const signingKey = await loadSigningKey(await repo.ensureSigningKey(await generateSigningKeyMaterial()));
+    const app = createHttpServer({
+      logger,
+      metrics: deps.metrics,
+      healthCheck: async () => {
+        await sql`select 1`;
+        return { database: 'ok' };
+      },
+    });
+    registerRpcService(app, usersContract, usersHandlers({
+      repo,
+      hasher: createPasswordHasher(scryptCost(config.SCRYPT_LOG2_COST)),
+      signingKey,
+      now: deps.now ?? Date.now,
+      accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+    }, config.UPLOAD_QUOTA, deps.metrics));
+    app.addHook('onClose', async () => {
+      await sql.end({ timeout: 5 });
+    });
+    return app;
+  } catch (error) {
+    await sql.end({ timeout: 1 }).catch(() => undefined);
+    throw error;
+  }
 }

@@ -1,9 +1,18 @@
 import { z } from 'zod';
-import { loadConfig, serviceEnvShape, type Env } from '../platform/config.js';
+import { env, loadConfig, serviceEnvShape, type Env } from '../platform/config.js';
 
 export const usersConfigSchema = z.object({
   ...serviceEnvShape,
   DATABASE_URL: z.string().startsWith('postgres').default('postgres://postgres@127.0.0.1:5441,127.0.0.1:5442/users?target_session_attrs=read-write'),
+  /** Images a user may have at once unless their account says otherwise. */
+  UPLOAD_QUOTA: env.positiveInt(100),
+  /**
+   * scrypt cost as log2(N), with r=8, p=1. 14 (N=16384, 16 MiB) measured ~50-60 ms of CPU per hash on the
+   * development machine; the stored hash carries its own parameters, so raising this later re-hashes on login.
+   */
+  SCRYPT_LOG2_COST: z.coerce.number().int().min(10).max(20).default(14),
+  ACCESS_TOKEN_TTL_SECONDS: env.positiveInt(15 * 60),
+  REFRESH_TOKEN_TTL_SECONDS: env.positiveInt(30 * 24 * 3600),
 });
 
 export type UsersConfig = Readonly<z.infer<typeof usersConfigSchema>>;

@@ -16,7 +16,6 @@ import { buildGatewayApp } from '../../src/gateway/app.js';
 import { gatewayConfigSchema } from '../../src/gateway/config.js';
 import { inMemorySharedState, type SharedState } from '../../src/gateway/shared-state.js';
 import { loadConfig } from '../../src/platform/config.js';
-import { integrationPostgres } from './context.js';
 
 // The domain services and a gateway, built in-process through their exported builders on
 // port 0, each against a fresh database, wired with direct RPC transports (no discovery).
@@ -29,6 +28,8 @@ export interface StackOptions {
   sharedState?: SharedState;
   /** Collects every log line of every process (for tests that grep logs). */
   logSink?: string[];
+  /** Makes a fresh database; defaults to the integration tier's shared PostgreSQL. */
+  createDatabase?: (prefix: string) => Promise<string>;
 }
 
 export interface RunningService {
@@ -47,11 +48,12 @@ export interface Stack {
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const postgres = integrationPostgres();
+  // Imported lazily: the integration context needs vitest, benchmarks pass their own databases.
+  const createDatabase = options.createDatabase ?? (await import('./context.js')).integrationPostgres().createDatabase;
   const [usersDb, imagesDb, recommendationsDb] = await Promise.all([
-    postgres.createDatabase('users'),
-    postgres.createDatabase('images'),
-    postgres.createDatabase('recommendations'),
+    createDatabase('users'),
+    createDatabase('images'),
+    createDatabase('recommendations'),
   ]);
   const transports: RpcTransport[] = [];
   const started: FastifyInstance[] = [];

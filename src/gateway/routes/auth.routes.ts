@@ -1,5 +1,119 @@
-import type { FastifyInstance } from 'fastify';
+import fastifyCookie, { type CookieSerializeOptions } from '@fastify/cookie';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TokenPair } from '../../contracts/users.js';
+import { httpStatusFor, toAppError, unauthenticated } from '../../platform/errors.js';
+import { accessTokenCookie, cookieOf, getAuthCheck, refreshTokenCookie } from '../auth-check.js';
 import type { GatewayDeps } from '../deps.js';
+import { createLoginRateLimiter, rateLimitsFrom } from '../rate-limit.js';
+import { createRevocationList } from '../revocation.js';
 
-/** Public auth endpoints (placeholder until its issue lands). */
-export async function authRoutes(_app: FastifyInstance, _deps: GatewayDeps): Promise<void> {}
+// POST /signup, /login, /refresh, /logout in the original's shapes. Tokens go in the body and
+// in HttpOnly, SameSite=Lax cookies.
+
+export const invalidRefreshTokenMessage = 'invalid or expired refresh token';
+
+export async function authRoutes(app: FastifyInstance, deps: GatewayDeps): Promise<void> {
+  // Other route modules may read cookies too; the plugin is registered once for the whole app.
+  if (!app.hasDecorator('parseCookie')) await app.register(fastifyCookie);
+
+  const auth = getAuthCheck(deps);
+  const revocation = createRevocationList(deps.sharedState);
+  const loginLimiter = createLoginRateLimiter(deps.sharedState, rateLimitsFrom(deps.config).login);
+  const secureCookies = deps.config.COOKIE_SECURE;
+  const cookieOptions = (maxAgeSeconds: number): CookieSerializeOptions => ({ httpOnly: true, sameSite: 'lax', path: '/', secure: secureCookies, maxAge: Math.max(0, maxAgeSeconds) });
+
+  const setTokenCookies = (reply: FastifyReply, pair: TokenPair) => {
+    const nowSeconds = Math.floor(Date.now() / 1000);
+    reply.setCookie(accessTokenCookie, pair.accessToken, cookieOptions(pair.accessExpiresAt - nowSeconds));
+    reply.setCookie(refreshTokenCookie, pair.refreshToken, cookieOptions(pair.refreshExpiresAt - nowSeconds));
+  };
+  const clearTokenCookies = (reply: FastifyReply) => {
+    reply.clearCookie(accessTokenCookie, { path: '/', httpOnly: true, sameSite: 'lax', secure: secureCookies });
+    reply.clearCookie(refreshTokenCookie, { path: '/', httpOnly: true, sameSite: 'lax', secure: secureCookies });
+  };
+
+  /** The original's token-pair failure shape: empty tokens, an error text, and our stable code. */
+  const tokenFailure = (request: FastifyRequest, reply: FastifyReply, error: unknown) => {
+    const appError = toAppError(error);
+    const status = httpStatusFor(appError.code);
+    if (status >= 500) request.log.error({ err: error }, 'token request failed');
+    if (appError.retryAfterSeconds !== undefined) reply.header('retry-after', String(appError.retryAfterSeconds));
+    return reply.status(status).send({ accessToken: '', refreshToken: '', error: appError.message, code: appError.code });
+  };
+
+  app.post('/signup', async (request, reply) => {
+    const { name, password } = credentialsOf(request.body);
+    await deps.users.Register({ name, password }, { requestId: request.id });
+    return reply.status(201).send({ message: 'success', error: '' });
+  });
+
+  app.post('/login', async (request, reply) => {
+    const { name, password } = credentialsOf(request.body);
+    // The counters live in the shared state; if it cannot answer, logins go on unlimited rather than stop.
+    const limiterDown = (error: unknown) => request.log.warn({ err: error }, 'login rate limit not enforced: shared state unavailable');
+    try {
+      await loginLimiter.check(name, request.ip);
+    } catch (error) {
+      if (toAppError(error).code !== 'RATE_LIMITED') limiterDown(error);
+      else {
+        request.log.warn({ address: request.ip }, 'login refused: too many failures');
+        return tokenFailure(request, reply, error);
+      }
+    }
+    try {
+      const pair = await deps.users.Login({ name, password }, { requestId: request.id });
+      await loginLimiter.recordSuccess(name).catch(limiterDown);
+      setTokenCookies(reply, pair);
+      return reply.send({ accessToken: pair.accessToken, refreshToken: pair.refreshToken, error: '' });
+    } catch (error) {
+      if (toAppError(error).code === 'UNAUTHENTICATED') await loginLimiter.recordFailure(name, request.ip).catch(limiterDown);
+      return tokenFailure(request, reply, error);
+    }
+  });
+
+  app.post('/refresh', async (request, reply) => {
+    try {
+      const presented = stringField(request.body, 'refreshToken') ?? cookieOf(request, refreshTokenCookie);
+      if (!presented) throw unauthenticated(invalidRefreshTokenMessage);
+      const pair = await deps.users.Refresh({ refreshToken: presented }, { requestId: request.id });
+      setTokenCookies(reply, pair);
+      return reply.send({ accessToken: pair.accessToken, refreshToken: pair.refreshToken, error: '' });
+    } catch (error) {
+      const appError = toAppError(error);
+      if (appError.code === 'UNAUTHENTICATED') {
+        clearTokenCookies(reply);
+        // A rotated refresh token came back: someone holds a stolen copy. The users service has
+        // revoked the family; its access tokens still in circulation go too.
+        const sessionId = appError.details?.sessionId;
+        if (appError.details?.reason === 'reused' && typeof sessionId === 'string') {
+          await revocation.revokeSession(sessionId);
+          request.log.warn({ sessionId }, 'refresh token reused; session revoked');
+        }
+      }
+      return tokenFailure(request, reply, error);
+    }
+  });
+
+  app.post('/logout', async (request, reply) => {
+    const caller = await auth.require(request);
+    const refreshToken = stringField(request.body, 'refreshToken') ?? cookieOf(request, refreshTokenCookie);
+    // The access tokens first: refused by every worker from now on, whatever happens next.
+    await revocation.revoke(caller.tokenId, caller.expiresAt);
+    if (caller.sessionId) await revocation.revokeSession(caller.sessionId);
+    await deps.users.Logout({ userId: caller.userId, sessionId: caller.sessionId, refreshToken }, { requestId: request.id });
+    clearTokenCookies(reply);
+    request.log.info({ userId: caller.userId, tokenId: caller.tokenId }, 'logged out; access token revoked');
+    return reply.send({ message: 'success', error: '' });
+  });
+}
+
+function stringField(body: unknown, field: string): string | undefined {
+  if (!body || typeof body !== 'object' || Buffer.isBuffer(body)) return undefined;
+  const value = (body as Record<string, unknown>)[field];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** Name and password as strings; anything missing or not a string counts as empty (the users service refuses it). */
+function credentialsOf(body: unknown): { name: string; password: string } {
+  return { name: stringField(body, 'name') ?? '', password: stringField(body, 'password') ?? '' };
+}

@@ -1,0 +1,52 @@
+import type { Migration } from '../platform/db/database.js';
+
+// The users database. Never edit a shipped migration; add a new one.
+export const usersMigrations: readonly Migration[] = [
+  {
+    id: '001_users',
+    sql: `
+      create table users (
+        id uuid primary key,
+        -- Names are case-sensitive and unique exactly as typed (the original compared them as given).
+        name text not null unique,
+        password_hash text not null,
+        -- null: the service's default (UPLOAD_QUOTA).
+        upload_limit integer check (upload_limit >= 0),
+        created_at timestamptz not null default now()
+      );
+
+      -- Only the sha256 of a refresh token is stored. A login starts a family; every refresh
+      -- marks the presented token used and adds its successor to the same family.
+      create table refresh_tokens (
+        token_digest bytea primary key,
+        family_id uuid not null,
+        user_id uuid not null references users (id) on delete cascade,
+        expires_at timestamptz not null,
+        used_at timestamptz,
+        revoked_at timestamptz,
+        created_at timestamptz not null default now()
+      );
+      create index refresh_tokens_family on refresh_tokens (family_id);
+      create index refresh_tokens_user on refresh_tokens (user_id);
+
+      -- One Ed25519 key pair shared by every replica: the first to start inserts it, the others
+      -- keep the row that won (insert ... on conflict do nothing, then select).
+      create table signing_keys (
+        id smallint primary key check (id = 1),
+        kid text not null,
+        private_jwk jsonb not null,
+        public_jwk jsonb not null,
+        created_at timestamptz not null default now()
+      );
+
+      -- One row per upload holding a unit of its author's quota; keyed by upload id so that
+      -- reserve and release are idempotent.
+      create table upload_reservations (
+        user_id uuid not null references users (id) on delete cascade,
+        upload_id text not null,
+        created_at timestamptz not null default now(),
+        primary key (user_id, upload_id)
+      );
+    `,
+  },
+];

@@ -1,0 +1,88 @@
+import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+
+// Password hashing with scrypt from node:crypto. The stored form carries its own parameters
+// (PHC-style "$scrypt$ln=14,r=8,p=1$<salt>$<hash>"), so the cost can be raised later and old
+// hashes still verify (and are re-hashed on the next successful login).
+
+export interface ScryptCost {
+  /** log2 of N, the CPU/memory cost. */
+  log2N: number;
+  r: number;
+  p: number;
+}
+
+const saltBytes = 16;
+const keyBytes = 32;
+
+export function scryptCost(log2N: number): ScryptCost {
+  return { log2N, r: 8, p: 1 };
+}
+
+function deriveKey(password: string, salt: Buffer, cost: ScryptCost): Promise<Buffer> {
+  const N = 2 ** cost.log2N;
+  // scrypt needs 128 * N * r bytes; node's default maxmem (32 MiB) is too small above N=2^14.
+  const options: ScryptOptions = { N, r: cost.r, p: cost.p, maxmem: 256 * N * cost.r };
+  return new Promise((resolve, reject) => {
+    scrypt(password.normalize('NFC'), salt, keyBytes, options, (error, key) => (error ? reject(error) : resolve(key)));
+  });
+}
+
+export async function hashPassword(password: string, cost: ScryptCost): Promise<string> {
+  const salt = randomBytes(saltBytes);
+  const key = await deriveKey(password, salt, cost);
+  return `$scrypt$ln=${cost.log2N},r=${cost.r},p=${cost.p}$${salt.toString('base64url')}$${key.toString('base64url')}`;
+}
+
+interface ParsedHash {
+  cost: ScryptCost;
+  salt: Buffer;
+  key: Buffer;
+}
+
+function parseHash(stored: string): ParsedHash | undefined {
+  const match = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9_-]+)\$([A-Za-z0-9_-]+)$/.exec(stored);
+  if (!match) return undefined;
+  const [, ln, r, p, salt, key] = match as unknown as [string, string, string, string, string, string];
+  const cost = { log2N: Number(ln), r: Number(r), p: Number(p) };
+  if (cost.log2N < 1 || cost.log2N > 22 || cost.r < 1 || cost.p < 1) return undefined;
+  return { cost, salt: Buffer.from(salt, 'base64url'), key: Buffer.from(key, 'base64url') };
+}
+
+/** Constant-time comparison against a stored hash. A malformed stored hash never matches. */
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const parsed = parseHash(stored);
+  if (!parsed) return false;
+  const key = await deriveKey(password, parsed.salt, parsed.cost);
+  return key.length === parsed.key.length && timingSafeEqual(key, parsed.key);
+}
+
+/** Whether a stored hash was made with other parameters than `cost` (then re-hash after a successful login). */
+export function needsRehash(stored: string, cost: ScryptCost): boolean {
+  const parsed = parseHash(stored);
+  return !parsed || parsed.cost.log2N !== cost.log2N || parsed.cost.r !== cost.r || parsed.cost.p !== cost.p;
+}
+
+export interface PasswordHasher {
+  readonly cost: ScryptCost;
+  hash(password: string): Promise<string>;
+  /**
+   * Verifies `password` against `stored`; with no stored hash (unknown user) it verifies against a
+   * dummy hash of the same cost, so both failures take the same time.
+   */
+  verify(password: string, stored: string | undefined): Promise<boolean>;
+}
+
+export function createPasswordHasher(cost: ScryptCost): PasswordHasher {
+  // Made once up front, so the first unknown-user login costs no more than later ones.
+  const dummy = hashPassword(randomBytes(16).toString('hex'), cost);
+  dummy.catch(() => undefined);
+  return {
+    cost,
+    hash: (password) => hashPassword(password, cost),
+    verify: async (password, stored) => {
+      if (stored !== undefined) return verifyPassword(password, stored);
+      await verifyPassword(password, await dummy);
+      return false;
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import { AppError, isAppError, notFound } from '../platform/errors.js';
+import type { UsersRepository } from './users.repository.js';
+
+// The upload quota: one reservation row per upload. Reserving locks the user's row, so
+// concurrent reservations for one user are decided one at a time and never exceed the limit;
+// the (user, upload) key makes a repeated reserve or release a no-op.
+
+export interface Quota {
+  used: number;
+  limit: number;
+}
+
+export const quotaExceededMessage = 'upload quota exceeded';
+
+export async function reserveUpload(repo: UsersRepository, defaultLimit: number, userId: string, uploadId: string): Promise<Quota> {
+  return repo.transaction(async (tx) => {
+    const user = await tx.lockUploadLimit(userId);
+    if (!user) throw notFound('no such user');
+    const limit = user.uploadLimit ?? defaultLimit;
+    const used = await tx.countReservations(userId);
+    if (await tx.hasReservation(userId, uploadId)) return { used, limit };
+    if (used >= limit) throw new AppError('QUOTA_EXCEEDED', quotaExceededMessage, { details: { used, limit } });
+    await tx.insertReservation(userId, uploadId);
+    return { used: used + 1, limit };
+  });
+}
+
+/** Harmless when nothing is reserved for `uploadId`, or the user no longer exists. */
+export async function releaseUpload(repo: UsersRepository, defaultLimit: number, userId: string, uploadId: string): Promise<Quota> {
+  await repo.deleteReservation(userId, uploadId);
+  try {
+    return await currentQuota(repo, defaultLimit, userId);
+  } catch (error) {
+    if (isAppError(error) && error.code === 'NOT_FOUND') return { used: 0, limit: defaultLimit };
+    throw error;
+  }
+}
+
+export async function currentQuota(repo: UsersRepository, defaultLimit: number, userId: string): Promise<Quota> {
+  const user = await repo.uploadLimit(userId);
+  if (!user) throw notFound('no such user');
+  return { used: await repo.countReservations(userId), limit: user.uploadLimit ?? defaultLimit };
+}

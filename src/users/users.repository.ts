@@ -1,0 +1,167 @@
+import type { Sql, TransactionSql } from '../platform/db/database.js';
+import type { SigningKeyMaterial } from './tokens.js';
+
+// All SQL of the users service. Logic lives in accounts.ts, quota.ts and tokens.ts.
+
+export interface UserRecord {
+  id: string;
+  name: string;
+  passwordHash: string;
+}
+
+export interface RefreshTokenRecord {
+  familyId: string;
+  userId: string;
+  expiresAt: Date;
+  usedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface UsersRepository {
+  /** Runs `work` in one transaction; the repository it gets sees and locks within it. */
+  transaction<T>(work: (tx: UsersRepository) => Promise<T>): Promise<T>;
+
+  findUserByName(name: string): Promise<UserRecord | undefined>;
+  findUserById(id: string): Promise<UserRecord | undefined>;
+  /** False when the name is taken (the unique constraint decides, so concurrent sign-ups create one account). */
+  insertUser(user: UserRecord): Promise<boolean>;
+  updatePasswordHash(userId: string, passwordHash: string): Promise<void>;
+
+  insertRefreshToken(token: { digest: Buffer; familyId: string; userId: string; expiresAt: Date }): Promise<void>;
+  /** The token row, locked until the transaction ends. */
+  lockRefreshToken(digest: Buffer): Promise<RefreshTokenRecord | undefined>;
+  markRefreshTokenUsed(digest: Buffer, at: Date): Promise<void>;
+  /** Revokes every token of the families; with `userId`, only families of that user. */
+  revokeFamilies(familyIds: readonly string[], at: Date, userId?: string): Promise<void>;
+  familyOfToken(digest: Buffer): Promise<{ familyId: string; userId: string } | undefined>;
+  revokeAllOfUser(userId: string, at: Date): Promise<void>;
+  /** Forgets the user's refresh tokens that expired before `before` (they can neither refresh nor be reused). */
+  purgeExpiredTokens(userId: string, before: Date): Promise<void>;
+
+  /** Stores `candidate` unless a key exists; returns the key every replica uses. */
+  ensureSigningKey(candidate: SigningKeyMaterial): Promise<SigningKeyMaterial>;
+
+  /** The user's own upload limit (null: the default), locked until the transaction ends; undefined if no such user. */
+  lockUploadLimit(userId: string): Promise<{ uploadLimit: number | null } | undefined>;
+  uploadLimit(userId: string): Promise<{ uploadLimit: number | null } | undefined>;
+  hasReservation(userId: string, uploadId: string): Promise<boolean>;
+  countReservations(userId: string): Promise<number>;
+  insertReservation(userId: string, uploadId: string): Promise<void>;
+  /** True when a reservation was there. */
+  deleteReservation(userId: string, uploadId: string): Promise<boolean>;
+}
+
+type Queryable = Sql | TransactionSql;
+
+// postgres.js rejects a malformed uuid with an error; an unknown id is simply "not found" to us.
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const isUuid = (value: string) => uuidPattern.test(value);
+
+export function createUsersRepository(sql: Sql): UsersRepository {
+  return repositoryOver(sql, (work) => sql.begin((tx) => work(repositoryOver(tx, undefined))) as never);
+}
+
+type TransactionRunner = <T>(work: (tx: UsersRepository) => Promise<T>) => Promise<T>;
+
+/** `begin` is undefined inside a transaction: nested work joins the open one. */
+function repositoryOver(db: Queryable, begin: TransactionRunner | undefined): UsersRepository {
+  const self: UsersRepository = {
+    transaction: (work) => (begin ? begin(work) : work(self)),
+
+    async findUserByName(name) {
+      const rows = await db<UserRecord[]>`select id, name, password_hash as "passwordHash" from users where name = ${name}`;
+      return rows[0];
+    },
+    async findUserById(id) {
+      if (!isUuid(id)) return undefined;
+      const rows = await db<UserRecord[]>`select id, name, password_hash as "passwordHash" from users where id = ${id}`;
+      return rows[0];
+    },
+    async insertUser(user) {
+      const rows = await db`
+        insert into users (id, name, password_hash) values (${user.id}, ${user.name}, ${user.passwordHash})
+        on conflict (name) do nothing returning id`;
+      return rows.length === 1;
+    },
+    async updatePasswordHash(userId, passwordHash) {
+      await db`update users set password_hash = ${passwordHash} where id = ${userId}`;
+    },
+
+    async insertRefreshToken(token) {
+      await db`
+        insert into refresh_tokens (token_digest, family_id, user_id, expires_at)
+        values (${token.digest}, ${token.familyId}, ${token.userId}, ${token.expiresAt})`;
+    },
+    async lockRefreshToken(digest) {
+      const rows = await db<RefreshTokenRecord[]>`
+        select family_id as "familyId", user_id as "userId", expires_at as "expiresAt", used_at as "usedAt", revoked_at as "revokedAt"
+        from refresh_tokens where token_digest = ${digest} for update`;
+      return rows[0];
+    },
+    async markRefreshTokenUsed(digest, at) {
+      await db`update refresh_tokens set used_at = ${at} where token_digest = ${digest}`;
+    },
+    async revokeFamilies(familyIds, at, userId) {
+      const ids = familyIds.filter(isUuid);
+      if (ids.length === 0) return;
+      if (userId !== undefined && !isUuid(userId)) return;
+      await db`
+        update refresh_tokens set revoked_at = coalesce(revoked_at, ${at})
+        where family_id = any(${db.array(ids)}::uuid[]) ${userId === undefined ? db`` : db`and user_id = ${userId}`}`;
+    },
+    async familyOfToken(digest) {
+      const rows = await db<{ familyId: string; userId: string }[]>`
+        select family_id as "familyId", user_id as "userId" from refresh_tokens where token_digest = ${digest}`;
+      return rows[0];
+    },
+    async revokeAllOfUser(userId, at) {
+      if (!isUuid(userId)) return;
+      await db`update refresh_tokens set revoked_at = coalesce(revoked_at, ${at}) where user_id = ${userId} and revoked_at is null`;
+    },
+
+    async purgeExpiredTokens(userId, before) {
+      if (!isUuid(userId)) return;
+      await db`delete from refresh_tokens where user_id = ${userId} and expires_at < ${before}`;
+    },
+
+    async ensureSigningKey(candidate) {
+      await db`
+        insert into signing_keys (id, kid, private_jwk, public_jwk)
+        values (1, ${candidate.kid}, ${db.json(candidate.privateJwk as never)}, ${db.json(candidate.publicJwk as never)})
+        on conflict (id) do nothing`;
+      const rows = await db<SigningKeyMaterial[]>`
+        select kid, private_jwk as "privateJwk", public_jwk as "publicJwk" from signing_keys where id = 1`;
+      const key = rows[0];
+      if (!key) throw new Error('signing key missing after insert');
+      return key;
+    },
+
+    async lockUploadLimit(userId) {
+      if (!isUuid(userId)) return undefined;
+      const rows = await db<{ uploadLimit: number | null }[]>`select upload_limit as "uploadLimit" from users where id = ${userId} for update`;
+      return rows[0];
+    },
+    async uploadLimit(userId) {
+      if (!isUuid(userId)) return undefined;
+      const rows = await db<{ uploadLimit: number | null }[]>`select upload_limit as "uploadLimit" from users where id = ${userId}`;
+      return rows[0];
+    },
+    async hasReservation(userId, uploadId) {
+      const rows = await db`select 1 from upload_reservations where user_id = ${userId} and upload_id = ${uploadId}`;
+      return rows.length > 0;
+    },
+    async countReservations(userId) {
+      const rows = await db<{ count: number }[]>`select count(*)::int as count from upload_reservations where user_id = ${userId}`;
+      return rows[0]?.count ?? 0;
+    },
+    async insertReservation(userId, uploadId) {
+      await db`insert into upload_reservations (user_id, upload_id) values (${userId}, ${uploadId}) on conflict do nothing`;
+    },
+    async deleteReservation(userId, uploadId) {
+      if (!isUuid(userId)) return false;
+      const rows = await db`delete from upload_reservations where user_id = ${userId} and upload_id = ${uploadId} returning 1`;
+      return rows.length > 0;
+    },
+  };
+  return self;
+}
