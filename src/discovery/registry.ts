@@ -23,6 +23,8 @@ export interface RegistrySettings {
 export interface InstanceView {
   host: string;
   openTickets: number;
+  /** A caller reported its breaker open; look-ups pass it over for now. */
+  suspect: boolean;
   registeredAt: number;
   lastHeartbeat: number;
   leaseExpiresAt: number;
@@ -44,6 +46,8 @@ interface Instance {
   host: string;
   registeredAt: number;
   lastHeartbeat: number;
+  /** A caller's circuit breaker for it opened: passed over by look-ups until then. */
+  suspectUntil: number;
 }
 
 interface TicketRecord {
@@ -98,7 +102,7 @@ export class ServiceRegistry {
       existing.lastHeartbeat = now;
       return false;
     }
-    instances.set(host, { host, registeredAt: now, lastHeartbeat: now });
+    instances.set(host, { host, registeredAt: now, lastHeartbeat: now, suspectUntil: 0 });
     this.membershipVersion++;
     return true;
   }
@@ -109,6 +113,18 @@ export class ServiceRegistry {
     const instance = this.services.get(serviceName)?.get(host);
     if (!instance) throw notFound(`${serviceName} at ${host} is not registered`);
     instance.lastHeartbeat = this.clock.now();
+  }
+
+  /**
+   * A caller reports that its circuit breaker for the instance opened. Look-ups pass over it
+   * for `forMs` (while any other instance is not suspect); its lease is untouched, so a
+   * healthy instance is back in rotation soon and a dead one is evicted as usual.
+   */
+  reportTripped(serviceName: string, host: string, forMs = this.leaseMs): void {
+    this.expire();
+    const instance = this.services.get(serviceName)?.get(host);
+    if (!instance) throw notFound(`${serviceName} at ${host} is not registered`);
+    instance.suspectUntil = Math.max(instance.suspectUntil, this.clock.now() + forMs);
   }
 
   deregister(serviceName: string, host: string): void {
@@ -129,11 +145,14 @@ export class ServiceRegistry {
       throw new AppError('UNAVAILABLE', `no live instance of ${serviceName}`, { retryAfterSeconds: 1 });
     }
     const open = this.openTicketCounts(serviceName);
+    const now = this.clock.now();
+    const anyTrusted = instances.some((instance) => instance.suspectUntil <= now);
     const start = (this.cursors.get(serviceName) ?? 0) % instances.length;
     let best = -1;
     let bestCount = Infinity;
     for (let i = 0; i < instances.length; i++) {
       const index = (start + i) % instances.length;
+      if (anyTrusted && instances[index]!.suspectUntil > now) continue;
       const count = open.get(instances[index]!.host) ?? 0;
       if (count < bestCount) {
         best = index;
@@ -160,11 +179,13 @@ export class ServiceRegistry {
   snapshot(): RegistrySnapshot {
     this.expire();
     const services: Record<string, InstanceView[]> = {};
+    const now = this.clock.now();
     for (const [serviceName, instances] of this.services) {
       const open = this.openTicketCounts(serviceName);
       services[serviceName] = [...instances.values()].map((instance) => ({
         host: instance.host,
         openTickets: open.get(instance.host) ?? 0,
+        suspect: instance.suspectUntil > now,
         registeredAt: instance.registeredAt,
         lastHeartbeat: instance.lastHeartbeat,
         leaseExpiresAt: instance.lastHeartbeat + this.leaseMs,

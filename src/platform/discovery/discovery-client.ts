@@ -41,6 +41,8 @@ export interface DiscoveryClient {
   snapshot(): Promise<DiscoverySnapshot>;
   issueTicket(serviceName: string): Promise<IssuedTicket>;
   closeTicket(ticket: IssuedTicket): Promise<void>;
+  /** Tells every replica that this caller's breaker for an instance opened (POST /service/report). */
+  reportTripped?(serviceName: string, host: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -78,6 +80,13 @@ export function failureFrom(answer: ReplicaAnswer, replica: string): AppError {
   return new AppError(code, message, code === 'UNAVAILABLE' ? { retryAfterSeconds: 1 } : {});
 }
 
+/** No discovery replica answered at all (as opposed to a replica answering with a failure). */
+export class DiscoveryUnreachableError extends AppError {
+  constructor(cause: unknown) {
+    super('UNAVAILABLE', 'no discovery replica answered', { cause, retryAfterSeconds: 1 });
+  }
+}
+
 export function createDiscoveryClient(settings: DiscoveryClientSettings): DiscoveryClient {
   if (settings.discovery.length === 0) throw new Error('at least one discovery address is required');
   const timeoutMs = settings.requestTimeoutMs ?? 1_000;
@@ -94,13 +103,14 @@ export function createDiscoveryClient(settings: DiscoveryClientSettings): Discov
   let closed = false;
 
   /**
-   * Tries each replica once, starting with the one that answered last. `accept` decides whether
-   * an answer ends the search; an answer it rejects (or a network failure) moves on to the next.
+   * Tries each replica once, starting with the one that answered last; a failure (thrown by
+   * `attempt` for a network error or a failure answer) moves on to the next.
    */
   async function firstAnswer<T>(what: string, attempt: (replica: string, pool: Pool) => Promise<T>): Promise<T> {
     if (closed) throw new AppError('UNAVAILABLE', 'discovery client closed');
     const replicas = settings.discovery;
     let lastError: unknown;
+    let answeredError: AppError | undefined;
     for (let i = 0; i < replicas.length; i++) {
       const index = (current + i) % replicas.length;
       const replica = replicas[index]!;
@@ -112,12 +122,14 @@ export function createDiscoveryClient(settings: DiscoveryClientSettings): Discov
         }
         return result;
       } catch (error) {
-        lastError = error;
+        if (error instanceof AppError) answeredError = error;
+        else lastError = error;
         settings.logger.debug({ err: error, replica, what }, 'discovery replica failed');
       }
     }
-    if (lastError instanceof AppError) throw lastError;
-    throw new AppError('UNAVAILABLE', 'no discovery replica answered', { cause: lastError, retryAfterSeconds: 1 });
+    // A replica that answered (e.g. "no live instance") says more than one that did not.
+    if (answeredError) throw answeredError;
+    throw new DiscoveryUnreachableError(lastError);
   }
 
   return {
@@ -138,6 +150,9 @@ export function createDiscoveryClient(settings: DiscoveryClientSettings): Discov
     closeTicket: async (ticket) => {
       const answer = await requestReplica(poolFor(ticket.replica), 'POST', '/ticket', { connTicket: ticket.connTicket }, timeoutMs);
       if (answer.status !== 200) throw failureFrom(answer, ticket.replica);
+    },
+    reportTripped: async (serviceName, host) => {
+      await Promise.allSettled(settings.discovery.map((replica) => requestReplica(poolFor(replica), 'POST', '/service/report', { serviceName, host, reason: 'circuit-open' }, timeoutMs)));
     },
     close: async () => {
       closed = true;

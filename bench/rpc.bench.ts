@@ -1,0 +1,166 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import { Pool } from 'undici';
+import { createLogger } from '../src/platform/log.js';
+import { createMetricsRegistry } from '../src/platform/metrics.js';
+import { createRpcClient } from '../src/platform/rpc/client.js';
+import { createDiscoveryTransport, type BalancingMode } from '../src/platform/rpc/discovery-transport.js';
+import { buildEchoApp, echoService } from '../src/platform/rpc/testing/echo-service.js';
+import { startRegistration } from '../src/platform/discovery/registration.js';
+import { buildDiscoveryApp } from '../src/discovery/app.js';
+
+// RPC client overhead: calls per second and p99 of one small RPC (Echo) through the client in
+// snapshot and in ticket mode, beside a bare undici call to the same server, in one run.
+// The server side (an echo service and a discovery replica) runs in a child process so the
+// client and the server each have a core. 127.0.0.1 only; each case is bounded in time.
+//
+//   npm run build && node dist/bench/rpc.bench.js [--duration=5000] [--rounds=5] [--concurrency=16]
+
+interface CaseResult {
+  name: string;
+  calls: number;
+  callsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+}
+
+const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
+const durationMs = Number(args.get('duration') ?? 5_000);
+const warmupMs = Number(args.get('warmup') ?? 1_000);
+const concurrency = Number(args.get('concurrency') ?? 16);
+const rounds = Number(args.get('rounds') ?? 5);
+
+if (args.has('serve')) await serve();
+else await main();
+
+/** Child process: a discovery replica and one echo instance registered with it. */
+async function serve(): Promise<void> {
+  const logger = createLogger({ name: 'bench-server', level: 'warn' });
+  const { app: discovery } = buildDiscoveryApp({
+    config: { INSTANCE_NAME: 'bench-discovery', HOST: '127.0.0.1', LEASE_MS: 5_000, TICKET_TTL_MS: 30_000 },
+    logger,
+    metrics: createMetricsRegistry('bench-discovery', { defaults: false }),
+  });
+  await discovery.listen({ host: '127.0.0.1', port: 0 });
+  const echo = buildEchoApp('bench-echo');
+  await echo.listen({ host: '127.0.0.1', port: 0 });
+  const discoveryAddress = `127.0.0.1:${(discovery.server.address() as AddressInfo).port}`;
+  const echoAddress = `127.0.0.1:${(echo.server.address() as AddressInfo).port}`;
+  const registration = startRegistration({ discovery: [discoveryAddress], serviceName: echoService.serviceName, host: echoAddress, logger });
+  await registration.ready();
+  process.stdout.write(`${JSON.stringify({ discovery: discoveryAddress, echo: echoAddress })}\n`);
+  // Stops with the parent.
+  process.stdin.resume();
+  process.stdin.on('end', () => process.exit(0));
+}
+
+async function main(): Promise<void> {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const addresses = await new Promise<{ discovery: string; echo: string }>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', (line) => resolve(JSON.parse(line)));
+    child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
+  });
+  const logger = createLogger({ name: 'bench', level: 'warn' });
+  const bare = new Pool(`http://${addresses.echo}`, { connections: 64, pipelining: 1 });
+  const payload = JSON.stringify({ text: 'hello' });
+  const transports = (['snapshot', 'ticket'] as BalancingMode[]).map((mode) => ({ mode, transport: createDiscoveryTransport({ discovery: [addresses.discovery], mode, logger }) }));
+  const cases: BenchCase[] = [
+    {
+      name: 'bare undici',
+      call: async () => {
+        const response = await bare.request({ method: 'POST', path: '/rpc/Echo.Echo', headers: { 'content-type': 'application/json' }, body: payload });
+        const body = (await response.body.json()) as { text: string };
+        if (response.statusCode !== 200 || body.text !== 'hello') throw new Error(`bad answer ${response.statusCode}`);
+      },
+    },
+    ...transports.map(({ mode, transport }) => {
+      const client = createRpcClient(echoService, transport);
+      return {
+        name: `client, ${mode}`,
+        call: async () => {
+          const answer = await client.Echo({ text: 'hello' });
+          if (answer.text !== 'hello') throw new Error('bad answer');
+        },
+      };
+    }),
+  ];
+  try {
+    const results = await runInterleaved(cases);
+    report(results);
+  } finally {
+    await bare.close();
+    await Promise.all(transports.map((t) => t.transport.close()));
+    child.stdin!.end();
+    child.kill('SIGTERM');
+  }
+}
+
+interface BenchCase {
+  name: string;
+  call: () => Promise<void>;
+}
+
+/**
+ * Runs the cases in alternating slices (round-robin, `rounds` slices each) so that load from
+ * anything else on the machine falls on every case alike and the ratios stay meaningful.
+ */
+async function runInterleaved(cases: BenchCase[]): Promise<CaseResult[]> {
+  const sliceMs = durationMs / rounds;
+  const state = cases.map(() => ({ latencies: [] as number[], elapsedMs: 0, errors: 0 }));
+  for (const benchCase of cases) await runSlice(benchCase.call, warmupMs, undefined);
+  for (let round = 0; round < rounds; round++) {
+    for (const [index, benchCase] of cases.entries()) {
+      const started = performance.now();
+      state[index]!.errors += await runSlice(benchCase.call, sliceMs, state[index]!.latencies);
+      state[index]!.elapsedMs += performance.now() - started;
+    }
+  }
+  return cases.map((benchCase, index) => {
+    const { latencies, elapsedMs, errors } = state[index]!;
+    latencies.sort((a, b) => a - b);
+    const quantile = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+    return { name: benchCase.name, calls: latencies.length, callsPerSecond: latencies.length / (elapsedMs / 1000), p50Ms: quantile(0.5), p99Ms: quantile(0.99), errors };
+  });
+}
+
+/** `concurrency` callers in closed loops for `forMs`; returns the number of failed calls. */
+async function runSlice(call: () => Promise<void>, forMs: number, latencies: number[] | undefined): Promise<number> {
+  const until = performance.now() + forMs;
+  let errors = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (performance.now() < until) {
+      const started = performance.now();
+      try {
+        await call();
+        latencies?.push(performance.now() - started);
+      } catch {
+        errors++;
+      }
+    }
+  }));
+  return errors;
+}
+
+function report(results: CaseResult[]): void {
+  const bare = results[0]!;
+  const rows = results.map((r) => ({
+    case: r.name,
+    'calls/s': Math.round(r.callsPerSecond),
+    'p50 ms': r.p50Ms.toFixed(2),
+    'p99 ms': r.p99Ms.toFixed(2),
+    errors: r.errors,
+    'throughput vs bare': `${((r.callsPerSecond / bare.callsPerSecond) * 100).toFixed(0)}%`,
+    'p99 vs bare': `${(r.p99Ms / bare.p99Ms).toFixed(2)}x`,
+  }));
+  console.log(`RPC bench: Echo over 127.0.0.1, ${concurrency} concurrent callers, ${durationMs / 1000} s per case in ${rounds} interleaved slices, after ${warmupMs / 1000} s warm-up`);
+  console.table(rows);
+  const snapshot = results.find((r) => r.name.endsWith('snapshot'));
+  if (snapshot) {
+    const ratio = snapshot.callsPerSecond / bare.callsPerSecond;
+    console.log(`snapshot mode carries ${(ratio * 100).toFixed(0)}% of the bare call's throughput (aim: >= 80%)`);
+  }
+  console.log(JSON.stringify({ bench: 'rpc', concurrency, durationMs, results }));
+}
