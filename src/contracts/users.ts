@@ -22,10 +22,11 @@ export const usersContract = defineService('Users', 'USER SERVICE', {
     output: z.object({ userId: z.string() }),
     idempotent: false,
   },
+  /** Safe to retry: a repeated login only opens one more session, which expires unused. */
   Login: {
     input: z.object({ name: z.string(), password: z.string() }),
     output: tokenPair,
-    idempotent: false,
+    idempotent: true,
   },
   /**
    * Rotates the refresh token; reuse of a rotated token revokes the whole family. Refusals are

@@ -12,6 +12,8 @@ export const gatewayConfigSchema = z.object({
   GATEWAY_WORKERS: env.positiveInt(availableParallelism()),
   DISCOVERY_ADDRESSES: env.addressList('127.0.0.1:8500,127.0.0.1:8501'),
   RPC_BALANCING: z.enum(['snapshot', 'ticket']).default('snapshot'),
+  /** Time limit of one RPC attempt on one instance; a hung instance costs at most this, then the call moves on. */
+  RPC_PER_TRY_TIMEOUT_MS: env.milliseconds(2_000),
   /** The cache ring: "name=host:port,..." */
   REDIS_NODES: z.string().default('cache-1=127.0.0.1:6380,cache-2=127.0.0.1:6381,cache-3=127.0.0.1:6382,cache-4=127.0.0.1:6383')
     .superRefine((spec, ctx) => {

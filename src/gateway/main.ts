@@ -37,7 +37,7 @@ if (cluster.isPrimary && config.GATEWAY_WORKERS > 1) {
   const workerName = cluster.isWorker ? `${config.INSTANCE_NAME}-w${cluster.worker?.id}` : config.INSTANCE_NAME;
   const workerLogger = logger.child({ worker: workerName });
   const metrics = createMetricsRegistry(workerName);
-  const transport = createDiscoveryTransport({ discovery: config.DISCOVERY_ADDRESSES, mode: config.RPC_BALANCING, logger: workerLogger, metrics });
+  const transport = createDiscoveryTransport({ discovery: config.DISCOVERY_ADDRESSES, mode: config.RPC_BALANCING, perTryTimeoutMs: config.RPC_PER_TRY_TIMEOUT_MS, logger: workerLogger, metrics });
   const cacheRing = createCacheRing({ nodes: parseCacheNodes(config.REDIS_NODES), logger: workerLogger });
   registerCacheMetrics(cacheRing, metrics);
   const app = await buildGatewayApp({

@@ -13,7 +13,7 @@ import { buildImagesApp } from './app.js';
 const config = loadImagesConfig();
 const logger = createLogger({ name: config.INSTANCE_NAME, level: config.LOG_LEVEL });
 const metrics = createMetricsRegistry(config.INSTANCE_NAME);
-const transport = createDiscoveryTransport({ discovery: config.DISCOVERY_ADDRESSES, mode: config.RPC_BALANCING, logger, metrics });
+const transport = createDiscoveryTransport({ discovery: config.DISCOVERY_ADDRESSES, mode: config.RPC_BALANCING, perTryTimeoutMs: config.RPC_PER_TRY_TIMEOUT_MS, logger, metrics });
 const app = await buildImagesApp({
   config, logger, metrics,
   users: createRpcClient(usersContract, transport),

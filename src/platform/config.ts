@@ -72,6 +72,8 @@ export const serviceEnvShape = {
   PORT: env.port(0),
   DISCOVERY_ADDRESSES: env.addressList('127.0.0.1:8500,127.0.0.1:8501'),
   RPC_BALANCING: z.enum(['snapshot', 'ticket']).default('snapshot'),
+  /** Time limit of one RPC attempt on one instance; a hung instance costs at most this, then the call moves on. */
+  RPC_PER_TRY_TIMEOUT_MS: env.milliseconds(2_000),
   LOG_LEVEL: env.logLevel(),
   /** Enables fault injection and other test-only switches. Never set in production. */
   EASEL_TEST_MODE: env.boolean(false),

@@ -18,6 +18,10 @@ const limitsTtlMs = 60_000;
 const variantPaths: Record<string, ImageVariant> = { raw: 'original', medium: 'medium', thumb: 'thumb' };
 const immutableCacheControl = 'public, max-age=31536000, immutable';
 const sideCallTimeoutMs = 1_000;
+// Resizing a large image takes seconds on a busy machine, so an upload try gets longer than the
+// transport's default; the idempotency key makes the retry on another replica safe.
+const uploadTimeoutMs = 30_000;
+const uploadPerTryTimeoutMs = 12_000;
 
 interface UploadFields {
   imageBlob?: string;
@@ -58,7 +62,7 @@ export async function imagesRoutes(app: FastifyInstance, deps: GatewayDeps): Pro
     if (image.length > maxBytes) throw new AppError('PAYLOAD_TOO_LARGE', `image is larger than ${maxBytes} bytes`);
     const { imageId } = await deps.images.Upload(
       { authorId: caller.userId, authorName: caller.name, title: fields.title, description: fields.description, tags: fields.tags, image },
-      { requestId: request.id, idempotencyKey: idempotencyKeyOf(request), timeoutMs: 30_000 },
+      { requestId: request.id, idempotencyKey: idempotencyKeyOf(request), timeoutMs: uploadTimeoutMs, perTryTimeoutMs: uploadPerTryTimeoutMs },
     );
     return reply.status(201).send({ message: 'success', imageID: imageId, error: '' });
   });

@@ -12,6 +12,8 @@ import {
 export interface RpcCallOptions {
   /** Total time budget for the call, retries included. */
   timeoutMs?: number;
+  /** Time limit of one attempt on one instance, when this call needs another than the transport's (slow work such as uploads). */
+  perTryTimeoutMs?: number;
   /** Makes a non-idempotent call safe to retry; the callee answers a repeated key with the first answer. */
   idempotencyKey?: string;
   requestId?: string;
@@ -25,6 +27,8 @@ export interface RpcRequest {
   headers: Record<string, string>;
   body: Buffer | string;
   deadline: number;
+  /** Overrides the transport's per-try timeout for this call. */
+  perTryTimeoutMs?: number;
 }
 
 export interface RpcResponse {
@@ -74,6 +78,7 @@ async function callMethod(service: RpcService, methodName: string, method: RpcMe
     headers,
     body,
     deadline: Date.now() + timeoutMs,
+    ...(options.perTryTimeoutMs === undefined ? {} : { perTryTimeoutMs: options.perTryTimeoutMs }),
   });
   return decodeResponse(method, response);
 }
@@ -123,7 +128,7 @@ export async function sendToOrigin(pool: Pool, request: RpcRequest, perTryTimeou
 export function fixedTransport(origin: string, options: { perTryTimeoutMs?: number; connections?: number } = {}): RpcTransport {
   const pool = new Pool(origin, { connections: options.connections ?? 32, pipelining: 1 });
   return {
-    send: (request) => sendToOrigin(pool, request, options.perTryTimeoutMs ?? defaultRpcTimeoutMs).catch((error: unknown) => {
+    send: (request) => sendToOrigin(pool, request, request.perTryTimeoutMs ?? options.perTryTimeoutMs ?? defaultRpcTimeoutMs).catch((error: unknown) => {
       if (error instanceof AppError) throw error;
       throw new AppError('UNAVAILABLE', `${request.serviceName} unreachable`, { cause: error });
     }),

@@ -170,7 +170,7 @@ export function createDiscoveryTransport(settings: DiscoveryTransportSettings): 
   async function attempt(host: string, request: RpcRequest): Promise<RpcResponse> {
     balancer.acquire(host);
     try {
-      return await breakers.execute(host, () => sendOnce(poolFor(host), request, perTryTimeoutMs));
+      return await breakers.execute(host, () => sendOnce(poolFor(host), request, request.perTryTimeoutMs ?? perTryTimeoutMs));
     } finally {
       balancer.release(host);
       waiting.shift()?.();
