@@ -17,8 +17,13 @@ export interface PostgresTuning {
   /** Two-phase commit needs this above zero. */
   maxPreparedTransactions: number;
   maxConnections: number;
-  /** Off only for throwaway test data: much faster, unsafe on a machine crash. */
+  /** Off only for throwaway test data: no fsync, much faster, unsafe on a machine crash. */
   durable: boolean;
+  /**
+   * Commit without waiting for the WAL flush (nor for a synchronous standby). Only for a single
+   * throwaway node: with replication it would lose committed rows on failover.
+   */
+  asyncCommit?: boolean;
 }
 
 export const defaultTuning: PostgresTuning = { maxPreparedTransactions: 20, maxConnections: 200, durable: true };
@@ -30,7 +35,8 @@ export function tuningLines(tuning: PostgresTuning): string[] {
     `max_connections = ${tuning.maxConnections}`,
     `listen_addresses = '127.0.0.1'`,
   ];
-  if (!tuning.durable) lines.push('fsync = off', 'synchronous_commit = off', 'full_page_writes = off');
+  if (!tuning.durable) lines.push('fsync = off', 'full_page_writes = off');
+  if (tuning.asyncCommit) lines.push('synchronous_commit = off');
   return lines;
 }
 
@@ -49,9 +55,14 @@ export function postgresUrl(host: string, port: number, database: string): strin
   return `postgres://postgres@${host}:${port}/${database}`;
 }
 
-/** The multi-host URL services use: postgres.js tries each host and keeps the writable one. */
+/**
+ * The multi-host URL services use: postgres.js tries each host and keeps the primary.
+ * "primary", not libpq's usual "read-write": postgres.js 3.4 decides "read-write" from
+ * default_transaction_read_only alone, which is off on a hot standby, so after a failover
+ * it would settle on the standby listed first and every write would fail.
+ */
 export function multiHostUrl(host: string, ports: readonly number[], database: string): string {
-  return `postgres://postgres@${ports.map((p) => `${host}:${p}`).join(',')}/${database}?target_session_attrs=read-write`;
+  return `postgres://postgres@${ports.map((p) => `${host}:${p}`).join(',')}/${database}?target_session_attrs=primary`;
 }
 
 /** True when a SQL query answers on `url` (readiness probe; never throws). */

@@ -3,7 +3,7 @@ import { env, loadConfig, serviceEnvShape, type Env } from '../platform/config.j
 
 export const imagesConfigSchema = z.object({
   ...serviceEnvShape,
-  DATABASE_URL: z.string().startsWith('postgres').default('postgres://postgres@127.0.0.1:5441,127.0.0.1:5442/images?target_session_attrs=read-write'),
+  DATABASE_URL: z.string().startsWith('postgres').default('postgres://postgres@127.0.0.1:5441,127.0.0.1:5442/images?target_session_attrs=primary'),
   /** Largest accepted upload, in bytes (default 10 MiB). */
   MAX_IMAGE_BYTES: env.positiveInt(10 * 1024 * 1024),
   /** Largest accepted width x height (default 40 megapixels); refuses decompression bombs before decoding. */

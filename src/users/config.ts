@@ -3,7 +3,7 @@ import { env, loadConfig, serviceEnvShape, type Env } from '../platform/config.j
 
 export const usersConfigSchema = z.object({
   ...serviceEnvShape,
-  DATABASE_URL: z.string().startsWith('postgres').default('postgres://postgres@127.0.0.1:5441,127.0.0.1:5442/users?target_session_attrs=read-write'),
+  DATABASE_URL: z.string().startsWith('postgres').default('postgres://postgres@127.0.0.1:5441,127.0.0.1:5442/users?target_session_attrs=primary'),
   /** Images a user may have at once unless their account says otherwise. */
   UPLOAD_QUOTA: env.positiveInt(100),
   /**

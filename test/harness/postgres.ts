@@ -6,6 +6,9 @@ import { childEnv } from '../../src/cluster/exec.js';
 import { repoRoot } from '../../src/cluster/paths.js';
 import { defaultPgBinDir, defaultTuning, initDataDir, pgBin, postgresAnswers, postgresUrl, withSql, type PostgresTuning } from '../../src/cluster/postgres.js';
 import { postgresRunAs } from '../../src/cluster/system-user.js';
+import { dataNodeInstances, showPgAutoctlState, type PgAutoctlNodeState } from '../../src/cluster/postgres-ha.js';
+import type { InstanceStatus, ProgressEvent } from '../../src/cluster/cluster.js';
+import { startTestCluster } from './cluster.js';
 import { freePort, waitFor } from './ports.js';
 
 export interface PostgresOptions {
@@ -41,7 +44,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   mkdirSync(baseDir, { recursive: true, mode: 0o755 });
   const dir = join(baseDir, `pg-${port}-${randomBytes(3).toString('hex')}`);
   const dataDir = join(dir, 'data');
-  const tuning = { ...defaultTuning, durable: false, ...options.tuning };
+  const tuning = { ...defaultTuning, durable: false, asyncCommit: true, ...options.tuning };
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   await initDataDir(dataDir, runAs, tuning, options.binDir ?? defaultPgBinDir, [`port = ${port}`, `unix_socket_directories = ''`]);
 
@@ -115,4 +118,81 @@ function tail(path: string, lines = 20): string {
   } catch {
     return '(no log)';
   }
+}
+
+export interface PostgresHANode {
+  /** "postgres-1" or "postgres-2" (pg_auto_failover node names too). */
+  name: string;
+  port: number;
+  url(database: string): string;
+  /** SIGKILL the node (pg_autoctl and its postgres); the supervisor restarts it. */
+  kill(): Promise<void>;
+  /** Stop the node and keep it down (e.g. to force a failover); `signal` SIGKILL simulates a crash. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Start a node stopped with stop() again. */
+  start(): Promise<void>;
+  /** The launcher's view: state (ready, restarting, stopped...), pid, restarts. */
+  status(): InstanceStatus;
+}
+
+export interface PostgresHAHandle {
+  monitorPort: number;
+  nodes: PostgresHANode[];
+  /** Multi-host URL (target_session_attrs=primary): always reaches the current primary. */
+  url(database: string): string;
+  /** Superuser URL of the "postgres" database, multi-host. */
+  adminUrl: string;
+  /** Creates a fresh, uniquely named database and returns its multi-host URL. */
+  createDatabase(prefix?: string): Promise<string>;
+  /** The formation as the monitor sees it. */
+  state(): Promise<PgAutoctlNodeState[]>;
+  /** Resolves once one node is "primary" and the other "secondary" (streaming, synchronous). */
+  waitHealthy(timeoutMs?: number): Promise<PgAutoctlNodeState[]>;
+  stop(): Promise<void>;
+}
+
+/**
+ * PostgreSQL HA exactly as the launcher runs it (same process specs): a pg_auto_failover
+ * monitor, a primary and a synchronous standby, the users/images/recommendations databases,
+ * on free ports with a fresh data directory. Takes ~15 s (the standby is a base backup).
+ */
+export async function startPostgresHA(options: { onProgress?: (event: ProgressEvent) => void } = {}): Promise<PostgresHAHandle> {
+  const cluster = await startTestCluster({ components: ['postgres'], ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+  const layout = cluster.layout;
+  const host = layout.host;
+  const ports = [layout.postgres.primaryPort, layout.postgres.standbyPort];
+  const state = () => showPgAutoctlState(layout);
+  let counter = 0;
+  const handle: PostgresHAHandle = {
+    monitorPort: layout.postgres.monitorPort,
+    nodes: dataNodeInstances.map((name, i) => ({
+      name,
+      port: ports[i]!,
+      url: (database: string) => postgresUrl(host, ports[i]!, database),
+      kill: async () => {
+        cluster.kill(name, 'SIGKILL');
+      },
+      stop: (signal: NodeJS.Signals = 'SIGTERM') => cluster.stopInstance(name, signal),
+      start: async () => {
+        await cluster.startInstance(name);
+      },
+      status: () => cluster.status().find((p) => p.instance === name)!,
+    })),
+    url: (database) => cluster.databaseUrl(database),
+    adminUrl: cluster.databaseUrl('postgres'),
+    createDatabase: async (prefix = 'test') => {
+      const name = `${prefix.toLowerCase().replace(/[^a-z0-9_]/g, '_')}_${process.pid}_${++counter}_${randomBytes(2).toString('hex')}`.slice(0, 63);
+      await withSql(cluster.databaseUrl('postgres'), (sql) => sql.unsafe(`create database "${name}"`));
+      return cluster.databaseUrl(name);
+    },
+    state,
+    waitHealthy: (timeoutMs = 60_000) =>
+      waitFor('pg_auto_failover primary + secondary', async () => {
+        const nodes = await state();
+        const states = nodes.map((n) => n.reportedState).sort();
+        return states.length === 2 && states[0] === 'primary' && states[1] === 'secondary' && nodes.every((n) => n.assignedState === n.reportedState) ? nodes : undefined;
+      }, timeoutMs, 250),
+    stop: () => cluster.stop(),
+  };
+  return handle;
 }

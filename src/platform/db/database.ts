@@ -5,7 +5,7 @@ export type Sql = postgres.Sql;
 export type TransactionSql = postgres.TransactionSql;
 
 export interface DatabaseSettings {
-  /** postgres://user@h1:p1,h2:p2/db?target_session_attrs=read-write follows the primary across failover. */
+  /** postgres://user@h1:p1,h2:p2/db?target_session_attrs=primary follows the primary across failover (postgres.js judges "read-write" by default_transaction_read_only alone, which a hot standby does not set). */
   url: string;
   logger: Logger;
   maxConnections?: number;

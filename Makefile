@@ -1,0 +1,40 @@
+# Easel: `make start` runs the whole system on this machine; `make test` tests it.
+.PHONY: start test deps build check test-unit test-integration test-e2e status down clean
+
+EASEL := node dist/src/cluster/cli.js
+
+start: deps build
+	$(EASEL) up
+
+test: deps build
+	npm run check
+	npm run test:integration
+	npm run test:e2e
+
+deps:
+	@scripts/install-deps.sh
+
+build:
+	npm run build
+
+check:
+	npm run check
+
+test-unit:
+	npm run test:unit
+
+test-integration: build
+	npm run test:integration
+
+test-e2e: build
+	npm run test:e2e
+
+status:
+	@$(EASEL) status
+
+down:
+	@$(EASEL) down
+
+# Removes build output and every local database, cache and log (stop the cluster first).
+clean:
+	rm -rf dist .easel

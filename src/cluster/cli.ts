@@ -1,0 +1,272 @@
+#!/usr/bin/env node
+import { existsSync, readFileSync, statSync, openSync, readSync, closeSync, watchFile, unwatchFile } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { startCluster, ClusterInterruptedError, ClusterStartError, type ProgressEvent, type InstanceStatus } from './cluster.js';
+import { LayoutError, layoutPaths, loadLayoutFile, resolveLayout, withPortOffset, type ClusterLayout } from './layout.js';
+import { tokenHeader } from './control.js';
+import { readLauncherState, tailFile } from './state.js';
+import { signalGroup } from './process.js';
+
+const usage = `usage: easel <command> [options]
+
+commands:
+  up                 start every process and supervise them (foreground; Ctrl-C stops everything)
+  down               stop a running launcher gracefully
+  status             list every process and whether it is ready
+  kill <instance>    SIGKILL an instance (failure drills); the launcher restarts it
+  logs <instance>    print an instance's log (-f to follow, -n lines)
+
+options:
+  --config <file>      JSON layout overrides (also EASEL_CONFIG)
+  --data-dir <dir>     where data, logs and launcher state live (default .easel)
+  --port-offset <n>    add n to every fixed port (run a second cluster beside the first)
+  --signal <name>      with kill: the signal to send (default SIGKILL)
+  --json               with status: machine-readable output
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'port-offset': { type: 'string' },
+      signal: { type: 'string', default: 'SIGKILL' },
+      json: { type: 'boolean', default: false },
+      follow: { type: 'boolean', short: 'f', default: false },
+      lines: { type: 'string', short: 'n', default: '60' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command, target] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(usage);
+    return command ? 0 : 2;
+  }
+  const layout = cliLayout(values.config ?? process.env.EASEL_CONFIG, values['data-dir'], values['port-offset']);
+  switch (command) {
+    case 'up':
+      return up(layout);
+    case 'down':
+      return down(layout);
+    case 'status':
+      return status(layout, values.json);
+    case 'kill':
+      if (!target) return fail('usage: easel kill <instance>');
+      return kill(layout, target, values.signal);
+    case 'logs':
+      if (!target) return fail('usage: easel logs <instance>');
+      return logs(layout, target, Number(values.lines), values.follow);
+    default:
+      return fail(`unknown command "${command}"\n${usage}`);
+  }
+}
+
+function cliLayout(configFile: string | undefined, dataDir: string | undefined, portOffset: string | undefined): ClusterLayout {
+  let layout = configFile ? loadLayoutFile(configFile) : resolveLayout({}, 'defaults');
+  if (dataDir) layout = resolveLayout({ ...layout, dataDir }, '--data-dir');
+  if (portOffset !== undefined) {
+    const offset = Number(portOffset);
+    if (!Number.isInteger(offset)) throw new LayoutError([`--port-offset: must be an integer (got ${JSON.stringify(portOffset)})`], 'command line');
+    layout = withPortOffset(layout, offset);
+  }
+  return layout;
+}
+
+async function up(layout: ClusterLayout): Promise<number> {
+  const started = Date.now();
+  console.log(`easel: starting the cluster (data in ${layout.dataDir})`);
+  const handleRef: { current?: { stop(): Promise<void> } } = {};
+  let interrupted = false;
+  const onSignal = (signal: string) => {
+    if (interrupted) {
+      // A second Ctrl-C: no more waiting.
+      console.log('\neasel: killing every process now');
+      killRecordedGroups(layout);
+      process.exit(130);
+    }
+    interrupted = true;
+    console.log(`\neasel: ${signal}: stopping everything…`);
+    abort.abort();
+    void handleRef.current?.stop();
+  };
+  const abort = new AbortController();
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+
+  let cluster;
+  try {
+    cluster = await startCluster(layout, { onProgress: (event) => printProgress(event, started), signal: abort.signal });
+  } catch (error) {
+    if (error instanceof ClusterInterruptedError) {
+      console.log('easel: stopped; no process left behind.');
+      return 130;
+    }
+    if (error instanceof ClusterStartError) {
+      console.error(`\neasel: ${error.instance} failed to start: ${error.reason}`);
+      console.error(`--- last lines of ${error.logPath} ---\n${error.logTail || '(empty)'}\n---`);
+    } else {
+      console.error(`\neasel: start failed: ${(error as Error).message}`);
+    }
+    return 1;
+  }
+  handleRef.current = cluster;
+  if (abort.signal.aborted) void cluster.stop();
+  else {
+    const seconds = (cluster.startupMs / 1000).toFixed(1);
+    console.log(`\neasel: all ${cluster.status().length} processes ready in ${seconds} s`);
+    console.log(`  gateway      ${cluster.gatewayUrl}   (web app, public API; try: curl ${cluster.gatewayUrl}/health)`);
+    console.log(`  discovery    ${cluster.discoveryUrls.join('  ')}`);
+    if (cluster.prometheusUrl) console.log(`  prometheus   ${cluster.prometheusUrl}`);
+    else console.log('  prometheus   not running (not installed)');
+    console.log(`  postgres     ${cluster.databaseUrl('<users|images|recommendations>')}`);
+    console.log(`  redis        ${cluster.redisNodes}`);
+    console.log(`  logs         ${layoutPaths(layout).logs}/<instance>.log`);
+    console.log('easel: supervising; Ctrl-C (or "easel down") stops everything.');
+  }
+  // Ctrl-C, `easel down` and the control endpoint all end here.
+  await cluster.stopped;
+  console.log('easel: stopped; no process left behind.');
+  return 0;
+}
+
+function printProgress(event: ProgressEvent, started: number): void {
+  const at = `+${((Date.now() - started) / 1000).toFixed(1)}s`;
+  switch (event.type) {
+    case 'ready':
+      console.log(`  ${at.padStart(7)}  ${event.restarts > 0 ? '↻' : '✓'} ${event.instance.padEnd(18)} pid ${String(event.pid).padEnd(7)} port ${String(event.port).padEnd(6)} ready in ${event.ms} ms${event.restarts > 0 ? ` (restart #${event.restarts})` : ''}`);
+      break;
+    case 'exit':
+      if (!event.expected) console.log(`  ${at.padStart(7)}  ✗ ${event.instance.padEnd(18)} pid ${event.pid} exited (${event.signal ?? `code ${event.code}`})`);
+      break;
+    case 'restart-scheduled':
+      console.log(`  ${at.padStart(7)}  … ${event.instance.padEnd(18)} restarting in ${event.delayMs} ms (attempt ${event.attempt})`);
+      break;
+    case 'start-failed':
+      console.log(`  ${at.padStart(7)}  ✗ ${event.instance.padEnd(18)} ${event.error}`);
+      break;
+    case 'stopped':
+      console.log(`  ${at.padStart(7)}  ■ ${event.instance.padEnd(18)} stopped in ${event.ms} ms`);
+      break;
+    case 'stopping':
+      break;
+  }
+}
+
+async function control(layout: ClusterLayout, method: string, path: string): Promise<{ status: number; body: unknown } | undefined> {
+  const state = readLauncherState(layout);
+  if (!state || !state.controlPort) return undefined;
+  try {
+    const res = await fetch(`http://127.0.0.1:${state.controlPort}${path}`, { method, headers: { [tokenHeader]: state.token ?? '' } });
+    return { status: res.status, body: await res.json() };
+  } catch {
+    return undefined;
+  }
+}
+
+function notRunning(layout: ClusterLayout): number {
+  console.error(`easel: no launcher is running on ${layout.dataDir} (start one with "make start" or "easel up")`);
+  return 1;
+}
+
+async function down(layout: ClusterLayout): Promise<number> {
+  const state = readLauncherState(layout);
+  const answer = await control(layout, 'POST', '/down');
+  if (!state || !answer) return notRunning(layout);
+  console.log(`easel: stopping the launcher (pid ${state.pid})…`);
+  const deadline = Date.now() + layout.timeouts.stopMs * 4 + 10_000;
+  while (Date.now() < deadline) {
+    if (!alive(state.pid)) {
+      console.log('easel: stopped');
+      return 0;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return fail(`the launcher (pid ${state.pid}) is still running`);
+}
+
+async function status(layout: ClusterLayout, json: boolean): Promise<number> {
+  const answer = await control(layout, 'GET', '/status');
+  if (!answer) return notRunning(layout);
+  const body = answer.body as { processes: InstanceStatus[]; gatewayUrl: string; startupMs: number };
+  if (json) {
+    console.log(JSON.stringify(body, null, 2));
+  } else {
+    console.log(`${'INSTANCE'.padEnd(18)} ${'STATE'.padEnd(11)} ${'PID'.padEnd(8)} ${'PORT'.padEnd(6)} RESTARTS  URL`);
+    for (const p of body.processes) {
+      console.log(`${p.instance.padEnd(18)} ${p.state.padEnd(11)} ${String(p.pid ?? '-').padEnd(8)} ${String(p.port).padEnd(6)} ${String(p.restarts).padEnd(9)} ${p.url}`);
+    }
+    const ready = body.processes.filter((p) => p.state === 'ready').length;
+    console.log(`\n${ready}/${body.processes.length} ready; gateway ${body.gatewayUrl}`);
+  }
+  return body.processes.every((p) => p.state === 'ready') ? 0 : 3;
+}
+
+async function kill(layout: ClusterLayout, instance: string, signal: string): Promise<number> {
+  const answer = await control(layout, 'POST', `/kill?instance=${encodeURIComponent(instance)}&signal=${encodeURIComponent(signal)}`);
+  if (!answer) return notRunning(layout);
+  const body = answer.body as { error?: string; pid?: number };
+  if (answer.status !== 200) return fail(`easel: ${body.error}`);
+  console.log(`easel: sent ${signal} to ${instance} (pid ${body.pid}); the launcher will restart it`);
+  return 0;
+}
+
+async function logs(layout: ClusterLayout, instance: string, lines: number, follow: boolean): Promise<number> {
+  const path = layoutPaths(layout).logFile(instance);
+  if (!existsSync(path)) return fail(`easel: no log for "${instance}" (${path})`);
+  process.stdout.write(`${tailFile(path, Number.isFinite(lines) && lines > 0 ? lines : 60)}\n`);
+  if (!follow) return 0;
+  let offset = statSync(path).size;
+  await new Promise<void>((resolve) => {
+    const onChange = () => {
+      const size = statSync(path).size;
+      if (size < offset) offset = 0;
+      if (size === offset) return;
+      const fd = openSync(path, 'r');
+      const buffer = Buffer.alloc(size - offset);
+      readSync(fd, buffer, 0, buffer.length, offset);
+      closeSync(fd);
+      offset = size;
+      process.stdout.write(buffer);
+    };
+    watchFile(path, { interval: 250 }, onChange);
+    process.once('SIGINT', () => {
+      unwatchFile(path);
+      resolve();
+    });
+  });
+  return 0;
+}
+
+function killRecordedGroups(layout: ClusterLayout): void {
+  try {
+    const recorded = JSON.parse(readFileSync(layoutPaths(layout).pidsFile, 'utf8')) as Record<string, { pid: number }>;
+    for (const { pid } of Object.values(recorded)) signalGroup(pid, 'SIGKILL');
+  } catch {
+    // nothing recorded
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function fail(message: string): number {
+  console.error(message);
+  return 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: Error) => {
+    console.error(error instanceof LayoutError ? error.message : `easel: ${error.stack ?? error.message}`);
+    process.exit(2);
+  },
+);
+

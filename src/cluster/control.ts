@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { ClusterHandle } from './cluster.js';
+import { UnknownInstanceError } from './cluster.js';
+
+// A small HTTP endpoint on 127.0.0.1 through which `easel status`, `easel kill` and
+// `easel down` talk to the running launcher. A random token (kept in launcher.json,
+// readable only by the launcher's user) guards it.
+
+export interface ControlServer {
+  port: number;
+  url: string;
+  token: string;
+  close(): Promise<void>;
+}
+
+export const tokenHeader = 'x-easel-token';
+
+export function startControlServer(cluster: ClusterHandle): Promise<ControlServer> {
+  const token = randomBytes(16).toString('hex');
+  const server = createServer((req, res) => {
+    handle(cluster, token, req, res).catch((error: Error) => send(res, 500, { error: error.message }));
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      resolve({
+        port,
+        url: `http://127.0.0.1:${port}`,
+        token,
+        close: () => new Promise((done) => {
+          server.close(() => done());
+          server.closeAllConnections();
+        }),
+      });
+    });
+  });
+}
+
+async function handle(cluster: ClusterHandle, token: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.headers[tokenHeader] !== token) return send(res, 403, { error: 'bad or missing token' });
+  const url = new URL(req.url ?? '/', 'http://control');
+  if (req.method === 'GET' && url.pathname === '/status') {
+    return send(res, 200, {
+      pid: process.pid,
+      startupMs: cluster.startupMs,
+      gatewayUrl: cluster.gatewayUrl,
+      discoveryUrls: cluster.discoveryUrls,
+      prometheusUrl: cluster.prometheusUrl ?? null,
+      processes: cluster.status(),
+    });
+  }
+  if (req.method === 'POST' && url.pathname === '/kill') {
+    const instance = url.searchParams.get('instance') ?? '';
+    const signal = (url.searchParams.get('signal') ?? 'SIGKILL') as NodeJS.Signals;
+    try {
+      const before = cluster.status().find((p) => p.instance === instance);
+      cluster.kill(instance, signal);
+      return send(res, 200, { instance, pid: before?.pid ?? null, signal });
+    } catch (error) {
+      return send(res, error instanceof UnknownInstanceError ? 404 : 409, { error: (error as Error).message });
+    }
+  }
+  if (req.method === 'POST' && url.pathname === '/down') {
+    send(res, 202, { stopping: true });
+    void cluster.stop();
+    return;
+  }
+  return send(res, 404, { error: 'no such endpoint' });
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}

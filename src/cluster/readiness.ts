@@ -1,0 +1,68 @@
+import { connect } from 'node:net';
+import { request } from 'node:http';
+
+/** Redis answers PING with +PONG. */
+export function redisAnswers(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, host);
+    socket.setTimeout(1000);
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data) => {
+      socket.destroy();
+      resolve(data.toString().startsWith('+PONG'));
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+/** An HTTP GET that answers 2xx. */
+export function httpOk(url: string, timeoutMs = 2000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request(url, { method: 'GET', timeout: timeoutMs, agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300);
+    });
+    req.once('error', () => resolve(false));
+    req.once('timeout', () => {
+      req.destroy();
+      resolve(false);
+    });
+    req.end();
+  });
+}
+
+export class NotReadyError extends Error {
+  constructor(message: string, readonly exited: boolean) {
+    super(message);
+    this.name = 'NotReadyError';
+  }
+}
+
+/**
+ * Polls `probe` until it says ready. Fails fast when the process exits first
+ * (`exited` resolves) and after `timeoutMs`.
+ */
+export async function waitUntilReady(what: string, probe: () => Promise<boolean>, options: { timeoutMs: number; exited?: Promise<unknown> | undefined; intervalMs?: number; signal?: AbortSignal | undefined }): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  let gone: string | undefined;
+  void options.exited?.then((info) => (gone = describeExit(info)));
+  let interval = options.intervalMs ?? 25;
+  for (;;) {
+    if (gone !== undefined) throw new NotReadyError(`${what} exited during start-up (${gone})`, true);
+    if (await probe()) return;
+    if (gone !== undefined) throw new NotReadyError(`${what} exited during start-up (${gone})`, true);
+    if (options.signal?.aborted) throw new NotReadyError(`${what}: start-up interrupted`, false);
+    if (Date.now() >= deadline) throw new NotReadyError(`${what} was not ready after ${options.timeoutMs} ms`, false);
+    await new Promise((r) => setTimeout(r, interval));
+    interval = Math.min(250, Math.round(interval * 1.5));
+  }
+}
+
+function describeExit(info: unknown): string {
+  const { code, signal } = (info ?? {}) as { code?: number | null; signal?: string | null };
+  return signal ? `signal ${signal}` : `exit code ${code}`;
+}

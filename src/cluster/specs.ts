@@ -1,0 +1,110 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ClusterLayout } from './layout.js';
+import { repoRoot } from './paths.js';
+import { freePort } from './ports.js';
+import { dataNodeInstances, postgresHaSpecs, serviceDatabaseUrl } from './postgres-ha.js';
+import { prometheusSpec, prometheusWanted } from './prometheus.js';
+import { httpOk, redisAnswers } from './readiness.js';
+import type { Component, ProcessSpec } from './spec.js';
+
+export const domainServices = ['users', 'images', 'recommendations'] as const;
+export type DomainService = (typeof domainServices)[number];
+
+/**
+ * "cache-1=127.0.0.1:6380,..." as REDIS_NODES takes it. The ring names ("cache-N", as in the
+ * services' defaults) decide key placement; process redis-N is ring node cache-N.
+ */
+export function redisNodesSpec(layout: ClusterLayout): string {
+  return layout.redis.ports.map((port, i) => `cache-${i + 1}=${layout.host}:${port}`).join(',');
+}
+
+export function discoveryAddresses(layout: ClusterLayout): string {
+  return layout.discovery.ports.map((p) => `${layout.host}:${p}`).join(',');
+}
+
+export function redisSpecs(layout: ClusterLayout): ProcessSpec[] {
+  return layout.redis.ports.map((port, i) => ({
+    instance: `redis-${i + 1}`,
+    kind: 'redis',
+    component: 'redis',
+    host: layout.host,
+    port,
+    after: [],
+    url: `redis://${layout.host}:${port}`,
+    // A cache: no persistence, nothing written to disk.
+    launch: async () => ({
+      command: 'redis-server',
+      args: ['--port', String(port), '--bind', layout.host, '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning', '--dir', '/tmp'],
+    }),
+    ready: () => redisAnswers(layout.host, port),
+    readyTimeoutMs: () => layout.timeouts.startMs,
+  }));
+}
+
+/** The compiled entry point of an Easel process. */
+export function serviceEntry(service: string): string {
+  return join(repoRoot(), 'dist', 'src', service, 'main.js');
+}
+
+function nodeService(layout: ClusterLayout, kind: 'discovery' | DomainService | 'gateway', instance: string, port: number, after: string[], env: Record<string, string>): ProcessSpec {
+  const base = `http://${layout.host}:${port}`;
+  return {
+    instance,
+    kind,
+    component: 'services',
+    host: layout.host,
+    port,
+    after,
+    url: base,
+    launch: async () => {
+      const entry = serviceEntry(kind);
+      if (!existsSync(entry)) throw new Error(`${entry} is missing: run "npm run build" first`);
+      return {
+        command: process.execPath,
+        args: ['--enable-source-maps', entry],
+        cwd: repoRoot(),
+        env: { ...layout.serviceEnv, INSTANCE_NAME: instance, HOST: layout.host, PORT: String(port), LOG_LEVEL: layout.logLevel, ...env },
+      };
+    },
+    ready: () => httpOk(`${base}/health`),
+    readyTimeoutMs: () => layout.timeouts.startMs,
+  };
+}
+
+/**
+ * Every process of the cluster in dependency order: Redis, PostgreSQL HA and Prometheus first,
+ * then discovery, the domain services, and the gateway last. Domain services get free ports.
+ */
+export async function buildProcessSpecs(layout: ClusterLayout, components: readonly Component[] = ['redis', 'postgres', 'prometheus', 'services']): Promise<ProcessSpec[]> {
+  const specs: ProcessSpec[] = [];
+  const want = (c: Component) => components.includes(c);
+  if (want('redis')) specs.push(...redisSpecs(layout));
+  if (want('postgres')) specs.push(...postgresHaSpecs(layout));
+  if (want('prometheus') && prometheusWanted(layout)) specs.push(prometheusSpec(layout));
+  if (!want('services')) return specs;
+
+  const discoveryNames = layout.discovery.ports.map((_, i) => `discovery-${i + 1}`);
+  layout.discovery.ports.forEach((port, i) => {
+    const peers = layout.discovery.ports.filter((p) => p !== port).map((p) => `${layout.host}:${p}`).join(',');
+    specs.push(nodeService(layout, 'discovery', discoveryNames[i]!, port, [], peers ? { DISCOVERY_PEERS: peers } : {}));
+  });
+  const redisNames = want('redis') ? layout.redis.ports.map((_, i) => `redis-${i + 1}`) : [];
+  const postgresReady = want('postgres') ? [...dataNodeInstances] : [];
+  const shared = { DISCOVERY_ADDRESSES: discoveryAddresses(layout), REDIS_NODES: redisNodesSpec(layout) };
+  for (const service of domainServices) {
+    for (let i = 1; i <= layout.services[service]; i++) {
+      const instance = `${service}-${i}`;
+      const port = await freePort(layout.host);
+      specs.push(nodeService(layout, service, instance, port, [...discoveryNames, ...redisNames, ...postgresReady], {
+        ...shared,
+        DATABASE_URL: serviceDatabaseUrl(layout, service),
+      }));
+    }
+  }
+  const gatewayEnv: Record<string, string> = { ...shared };
+  if (layout.gateway.workers !== undefined) gatewayEnv.GATEWAY_WORKERS = String(layout.gateway.workers);
+  // The gateway finds the domain services through discovery (and retries), so it need not wait for them.
+  specs.push(nodeService(layout, 'gateway', 'gateway-1', layout.gateway.port, [...discoveryNames, ...redisNames], gatewayEnv));
+  return specs;
+}

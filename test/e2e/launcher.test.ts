@@ -1,0 +1,136 @@
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../../src/cluster/paths.js';
+import { showPgAutoctlState } from '../../src/cluster/postgres-ha.js';
+import { startTestCluster, type TestCluster } from '../harness/cluster.js';
+import { waitFor } from '../harness/ports.js';
+
+const run = promisify(execFile);
+const cli = join(repoRoot(), 'dist', 'src', 'cluster', 'cli.js');
+
+/** Processes (not zombies) still alive in any of these process groups. */
+function livingMembersOf(groups: Set<number>): string[] {
+  const found: string[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // pid (comm) state ppid pgrp ...
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (state !== 'Z' && groups.has(Number(pgrp))) found.push(`${name} ${stat.slice(0, stat.lastIndexOf(')') + 1)}`);
+    } catch {
+      // exited while we looked
+    }
+  }
+  return found;
+}
+
+describe('the launcher runs the whole cluster', () => {
+  let cluster: TestCluster;
+  const groups = new Set<number>();
+
+  beforeAll(async () => {
+    expect(existsSync(cli), 'run "npm run build" before the e2e tests').toBe(true);
+    cluster = await startTestCluster({ layout: { prometheus: { enabled: 'auto' } }, keepData: false });
+    for (const p of cluster.status()) if (p.pid) groups.add(p.pid);
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('brings every process to ready, with the URLs answering', async () => {
+    const processes = cluster.status();
+    const names = processes.map((p) => p.instance);
+    expect(names).toEqual(expect.arrayContaining([
+      'redis-1', 'redis-2', 'redis-3', 'redis-4', 'postgres-monitor', 'postgres-1', 'postgres-2',
+      'discovery-1', 'discovery-2', 'users-1', 'users-2', 'images-1', 'images-2', 'recommendations-1', 'recommendations-2', 'gateway-1',
+    ]));
+    expect(processes.filter((p) => p.state !== 'ready')).toEqual([]);
+    const health = await fetch(`${cluster.gatewayUrl}/health`);
+    expect(health.status).toBe(200);
+    for (const url of cluster.discoveryUrls) expect((await fetch(`${url}/health`)).status).toBe(200);
+    expect(cluster.startupMs).toBeGreaterThan(0);
+  });
+
+  it('answers `easel status` through the control endpoint', async () => {
+    const { stdout } = await run(process.execPath, [cli, 'status', '--json', '--data-dir', cluster.layout.dataDir]);
+    const status = JSON.parse(stdout) as { processes: Array<{ instance: string; state: string }> };
+    expect(status.processes.map((p) => p.state)).toEqual(cluster.status().map(() => 'ready'));
+  });
+
+  it('runs a real Redis ring of four nodes', async () => {
+    const nodes = cluster.redisNodes.split(',').map((item) => item.split('=')[1]!);
+    expect(nodes).toHaveLength(4);
+    for (const address of nodes) {
+      const [host, port] = address.split(':');
+      const redis = new Redis({ host, port: Number(port), lazyConnect: true, maxRetriesPerRequest: 1 });
+      await redis.connect();
+      await redis.set('launcher-e2e', address);
+      expect(await redis.get('launcher-e2e')).toBe(address);
+      // A cache: nothing is persisted.
+      expect(await redis.config('GET', 'save')).toEqual(['save', '']);
+      redis.disconnect();
+    }
+  });
+
+  it('runs PostgreSQL HA: a writable primary with a streaming synchronous standby and the service databases', async () => {
+    const sql = postgres(cluster.databaseUrl('users'), { max: 1, onnotice: () => undefined });
+    try {
+      const [primary] = await sql<Array<{ recovery: boolean; prepared: string }>>`select pg_is_in_recovery() as recovery, current_setting('max_prepared_transactions') as prepared`;
+      expect(primary).toEqual({ recovery: false, prepared: '20' });
+      const databases = await sql<Array<{ datname: string }>>`select datname from pg_database where datname in ('users', 'images', 'recommendations') order by datname`;
+      expect(databases.map((d) => d.datname)).toEqual(['images', 'recommendations', 'users']);
+      await sql`create table if not exists launcher_e2e (id int primary key, note text)`;
+      await sql`insert into launcher_e2e values (1, 'replicated') on conflict (id) do update set note = excluded.note`;
+      // Once pg_auto_failover has promoted the pair to primary/secondary, replication is synchronous.
+      const formation = await waitFor('primary + secondary', async () => {
+        const nodes = await showPgAutoctlState(cluster.layout);
+        const states = nodes.map((n) => n.reportedState).sort();
+        return states.join(',') === 'primary,secondary' ? nodes : undefined;
+      }, 60_000, 250);
+      const replication = await waitFor('a streaming synchronous standby', async () => {
+        const rows = await sql<Array<{ state: string; sync_state: string }>>`select state, sync_state from pg_stat_replication`;
+        return rows.length === 1 && rows[0]!.state === 'streaming' && rows[0]!.sync_state !== 'async' ? rows : undefined;
+      }, 30_000, 250);
+      expect(replication).toHaveLength(1);
+      const standbyNode = formation.find((n) => n.reportedState === 'secondary')!;
+      const standby = postgres(`postgres://postgres@${cluster.layout.host}:${standbyNode.port}/users`, { max: 1, onnotice: () => undefined });
+      try {
+        const row = await waitFor('the row on the standby', async () => (await standby`select note, pg_is_in_recovery() as recovery from launcher_e2e where id = 1`)[0], 10_000);
+        expect(row).toEqual({ note: 'replicated', recovery: true });
+      } finally {
+        await standby.end();
+      }
+    } finally {
+      await sql.end();
+    }
+  });
+
+  it('restarts a SIGKILLed service and it becomes ready again', async () => {
+    const before = cluster.status().find((p) => p.instance === 'users-1')!;
+    const { stdout } = await run(process.execPath, [cli, 'kill', 'users-1', '--data-dir', cluster.layout.dataDir]);
+    expect(stdout).toContain('users-1');
+    await waitFor('users-1 to leave ready', async () => cluster.status().find((p) => p.instance === 'users-1')!.state !== 'ready' || undefined, 10_000, 10);
+    const after = await cluster.waitReady('users-1', 60_000);
+    expect(after.pid).not.toBe(before.pid);
+    expect(after.restarts).toBe(before.restarts + 1);
+    expect(after.port).toBe(before.port);
+    expect((await fetch(`${after.url}/health`)).status).toBe(200);
+    if (after.pid) groups.add(after.pid);
+  });
+
+  it('stops gracefully and leaves no process behind', async () => {
+    for (const p of cluster.status()) if (p.pid) groups.add(p.pid);
+    expect(livingMembersOf(groups).length).toBeGreaterThan(0);
+    await cluster.stop();
+    expect(livingMembersOf(groups)).toEqual([]);
+    expect(cluster.status().every((p) => p.state === 'stopped')).toBe(true);
+    await expect(fetch(`${cluster.gatewayUrl}/health`)).rejects.toThrow();
+  });
+});
