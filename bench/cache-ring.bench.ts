@@ -5,6 +5,7 @@ import { createCacheRing, type CacheRing } from '../src/platform/cache/cache-rin
 import { HashRing } from '../src/platform/cache/hash-ring.js';
 import { parseCacheNodes } from '../src/platform/cache/node-spec.js';
 import { startRedisNode, startRedisRing, type RedisRingHandle } from '../test/harness/redis.js';
+import { runInterleaved, type BenchCase, type CaseResult } from './interleaved.js';
 
 // Cache ring overhead: reads per second and p99 of a cache-hit ring.get() beside one plain
 // ioredis GET to a single node, same values, same concurrency, in one run (interleaved slices so
@@ -22,18 +23,23 @@ const rounds = Number(args.get('rounds') ?? 5);
 const valueBytes = Number(args.get('bytes') ?? 16_384);
 const keyCount = 1_000;
 
-interface BenchCase {
+interface ReadCase {
   name: string;
   read: (key: string) => Promise<Buffer | null>;
 }
 
-interface CaseResult {
-  name: string;
-  reads: number;
-  readsPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
+/** Each case reads the keys in turn; a miss counts as an error. */
+function readingCases(cases: ReadCase[], keys: string[], expectedLength: number): BenchCase[] {
+  return cases.map(({ name, read }) => {
+    let next = 0;
+    return {
+      name,
+      call: async () => {
+        const value = await read(keys[next++ % keys.length]!);
+        if (value?.length !== expectedLength) throw new Error('miss');
+      },
+    };
+  });
 }
 
 const [servers, reference] = await Promise.all([startRedisRing(4, 'bench-cache'), startRedisNode('bench-reference')]);
@@ -54,12 +60,12 @@ try {
     await Promise.all(batch.map((key) => single.set(key, value, 'EX', 600)));
   }
   if (partial > 0) console.warn(`${partial} of ${keys.length} keys were written to fewer than two replicas (commands timed out: is the machine overloaded?)`);
-  const cases: BenchCase[] = [
+  const cases: ReadCase[] = [
     { name: 'ioredis GET, one node', read: (key) => single.getBuffer(key) },
     { name: 'ioredis GET, 4 nodes, key on its primary', read: (key) => plainByNode.get(ring.replicasFor(key)[0]!)!.getBuffer(key) },
     { name: 'ring.get, 4 nodes', read: (key) => ring.get(key) },
   ];
-  report(await runInterleaved(cases, keys, value.length));
+  report(await runInterleaved(readingCases(cases, keys, value.length), { durationMs, rounds, warmupMs, concurrency }));
   for (const client of plainByNode.values()) client.disconnect();
   reportRingMath(servers.nodes.map((n) => n.name));
   await reportHitRatios(ring, servers, keys);
@@ -70,59 +76,17 @@ try {
   await Promise.all([servers.stop(), reference.kill()]);
 }
 
-async function runInterleaved(cases: BenchCase[], keys: string[], expectedLength: number): Promise<CaseResult[]> {
-  const sliceMs = durationMs / rounds;
-  const state = cases.map(() => ({ latencies: [] as number[], elapsedMs: 0, errors: 0 }));
-  for (const benchCase of cases) await runSlice(benchCase, keys, expectedLength, warmupMs, undefined);
-  for (let round = 0; round < rounds; round++) {
-    for (const [index, benchCase] of cases.entries()) {
-      const started = performance.now();
-      state[index]!.errors += await runSlice(benchCase, keys, expectedLength, sliceMs, state[index]!.latencies);
-      state[index]!.elapsedMs += performance.now() - started;
-    }
-  }
-  return cases.map((benchCase, index) => {
-    const { latencies, elapsedMs, errors } = state[index]!;
-    latencies.sort((a, b) => a - b);
-    const quantile = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-    return { name: benchCase.name, reads: latencies.length, readsPerSecond: latencies.length / (elapsedMs / 1000), p50Ms: quantile(0.5), p99Ms: quantile(0.99), errors };
-  });
-}
-
-/** `concurrency` readers in closed loops for `forMs`; a read that misses or errs counts as an error. */
-async function runSlice(benchCase: BenchCase, keys: string[], expectedLength: number, forMs: number, latencies: number[] | undefined): Promise<number> {
-  const until = performance.now() + forMs;
-  let errors = 0;
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < until) {
-        const key = keys[next++ % keys.length]!;
-        const started = performance.now();
-        try {
-          const value = await benchCase.read(key);
-          if (value?.length !== expectedLength) throw new Error('miss');
-          latencies?.push(performance.now() - started);
-        } catch {
-          errors++;
-        }
-      }
-    }),
-  );
-  return errors;
-}
-
 function report(results: CaseResult[]): void {
   const reference = results[0]!;
   console.log(`Cache ring bench: ${valueBytes}-byte values, ${keyCount} keys, ${concurrency} concurrent readers, ${durationMs / 1000} s per case in ${rounds} interleaved slices`);
   console.table(
     results.map((r) => ({
       case: r.name,
-      'reads/s': Math.round(r.readsPerSecond),
+      'reads/s': Math.round(r.callsPerSecond),
       'p50 ms': r.p50Ms.toFixed(3),
       'p99 ms': r.p99Ms.toFixed(3),
       errors: r.errors,
-      'throughput vs one-node GET': `${((r.readsPerSecond / reference.readsPerSecond) * 100).toFixed(0)}%`,
+      'throughput vs one-node GET': `${((r.callsPerSecond / reference.callsPerSecond) * 100).toFixed(0)}%`,
     })),
   );
   console.log(JSON.stringify({ bench: 'cache-ring', valueBytes, concurrency, durationMs, results }));

@@ -10,6 +10,7 @@ import { createDiscoveryTransport, type BalancingMode } from '../src/platform/rp
 import { buildEchoApp, echoService } from '../src/platform/rpc/testing/echo-service.js';
 import { startRegistration } from '../src/platform/discovery/registration.js';
 import { buildDiscoveryApp } from '../src/discovery/app.js';
+import { runInterleaved, type BenchCase, type CaseResult } from './interleaved.js';
 
 // RPC client overhead: calls per second and p99 of one small RPC (Echo) through the client in
 // snapshot and in ticket mode, beside a bare undici call to the same server, in one run.
@@ -17,15 +18,6 @@ import { buildDiscoveryApp } from '../src/discovery/app.js';
 // client and the server each have a core. 127.0.0.1 only; each case is bounded in time.
 //
 //   npm run build && node dist/bench/rpc.bench.js [--duration=5000] [--rounds=5] [--concurrency=16]
-
-interface CaseResult {
-  name: string;
-  calls: number;
-  callsPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-}
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const durationMs = Number(args.get('duration') ?? 5_000);
@@ -88,7 +80,7 @@ async function main(): Promise<void> {
     }),
   ];
   try {
-    const results = await runInterleaved(cases);
+    const results = await runInterleaved(cases, { durationMs, rounds, warmupMs, concurrency });
     report(results);
   } finally {
     await bare.close();
@@ -96,52 +88,6 @@ async function main(): Promise<void> {
     child.stdin!.end();
     child.kill('SIGTERM');
   }
-}
-
-interface BenchCase {
-  name: string;
-  call: () => Promise<void>;
-}
-
-/**
- * Runs the cases in alternating slices (round-robin, `rounds` slices each) so that load from
- * anything else on the machine falls on every case alike and the ratios stay meaningful.
- */
-async function runInterleaved(cases: BenchCase[]): Promise<CaseResult[]> {
-  const sliceMs = durationMs / rounds;
-  const state = cases.map(() => ({ latencies: [] as number[], elapsedMs: 0, errors: 0 }));
-  for (const benchCase of cases) await runSlice(benchCase.call, warmupMs, undefined);
-  for (let round = 0; round < rounds; round++) {
-    for (const [index, benchCase] of cases.entries()) {
-      const started = performance.now();
-      state[index]!.errors += await runSlice(benchCase.call, sliceMs, state[index]!.latencies);
-      state[index]!.elapsedMs += performance.now() - started;
-    }
-  }
-  return cases.map((benchCase, index) => {
-    const { latencies, elapsedMs, errors } = state[index]!;
-    latencies.sort((a, b) => a - b);
-    const quantile = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-    return { name: benchCase.name, calls: latencies.length, callsPerSecond: latencies.length / (elapsedMs / 1000), p50Ms: quantile(0.5), p99Ms: quantile(0.99), errors };
-  });
-}
-
-/** `concurrency` callers in closed loops for `forMs`; returns the number of failed calls. */
-async function runSlice(call: () => Promise<void>, forMs: number, latencies: number[] | undefined): Promise<number> {
-  const until = performance.now() + forMs;
-  let errors = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (performance.now() < until) {
-      const started = performance.now();
-      try {
-        await call();
-        latencies?.push(performance.now() - started);
-      } catch {
-        errors++;
-      }
-    }
-  }));
-  return errors;
 }
 
 function report(results: CaseResult[]): void {

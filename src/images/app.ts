@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../platform/log.js';
 import type { RpcClient } from '../platform/rpc/client.js';
 import { createHttpServer } from '../platform/http.js';
-import { createDatabase, runMigrations } from '../platform/db/database.js';
+import { databaseHealthCheck, openServiceDatabase } from '../platform/db/database.js';
 import { registerRpcService } from '../platform/rpc/server.js';
 import { imagesContract } from '../contracts/images.js';
 import type { UsersContract } from '../contracts/users.js';
@@ -23,21 +23,8 @@ export interface ImagesAppDeps {
 
 /** Builds the images service: its database, migrations and RPC methods. Tests call this directly. */
 export async function buildImagesApp(deps: ImagesAppDeps): Promise<FastifyInstance> {
-  const sql = createDatabase({ url: deps.config.DATABASE_URL, logger: deps.logger });
-  try {
-    await runMigrations(sql, 'images', imagesMigrations);
-  } catch (error) {
-    await sql.end({ timeout: 5 });
-    throw error;
-  }
-  const app = createHttpServer({
-    logger: deps.logger,
-    metrics: deps.metrics,
-    healthCheck: async () => {
-      await sql`select 1`;
-      return { database: 'ok' };
-    },
-  });
+  const sql = await openServiceDatabase({ url: deps.config.DATABASE_URL, logger: deps.logger, service: 'images', migrations: imagesMigrations });
+  const app = createHttpServer({ logger: deps.logger, metrics: deps.metrics, healthCheck: databaseHealthCheck(sql) });
   registerRpcService(app, imagesContract, imagesHandlers({
     repository: imagesRepository(sql),
     users: deps.users,

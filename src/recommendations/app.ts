@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../platform/log.js';
 import { createHttpServer } from '../platform/http.js';
-import { createDatabase, runMigrations } from '../platform/db/database.js';
+import { databaseHealthCheck, openServiceDatabase } from '../platform/db/database.js';
 import { registerRpcService } from '../platform/rpc/server.js';
 import { recommendationsContract } from '../contracts/recommendations.js';
 import type { RecommendationsConfig } from './config.js';
@@ -21,24 +21,12 @@ export interface RecommendationsAppDeps {
 
 /** Builds the recommendations service: its database, migrations and RPC handlers. Tests call this directly. */
 export async function buildRecommendationsApp(deps: RecommendationsAppDeps): Promise<FastifyInstance> {
-  const sql = createDatabase({ url: deps.config.DATABASE_URL, logger: deps.logger, maxConnections: deps.config.DATABASE_POOL_SIZE });
-  try {
-    const applied = await runMigrations(sql, 'recommendations', recommendationsMigrations);
-    if (applied.length > 0) deps.logger.info({ applied }, 'migrations applied');
-  } catch (error) {
-    await sql.end({ timeout: 2 }).catch(() => undefined);
-    throw error;
-  }
-
-  const halfLifeMs = daysToMs(deps.config.INTEREST_HALF_LIFE_DAYS);
-  const app = createHttpServer({
-    logger: deps.logger,
-    metrics: deps.metrics,
-    healthCheck: async () => {
-      await sql`select 1`;
-      return { database: 'ok' };
-    },
+  const sql = await openServiceDatabase({
+    url: deps.config.DATABASE_URL, logger: deps.logger, maxConnections: deps.config.DATABASE_POOL_SIZE,
+    service: 'recommendations', migrations: recommendationsMigrations,
   });
+  const halfLifeMs = daysToMs(deps.config.INTEREST_HALF_LIFE_DAYS);
+  const app = createHttpServer({ logger: deps.logger, metrics: deps.metrics, healthCheck: databaseHealthCheck(sql) });
   app.addHook('onClose', async () => {
     await sql.end({ timeout: 5 });
   });

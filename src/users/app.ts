@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../platform/log.js';
 import { createHttpServer } from '../platform/http.js';
-import { createDatabase, runMigrations } from '../platform/db/database.js';
+import { databaseHealthCheck, openServiceDatabase } from '../platform/db/database.js';
 import { registerRpcService } from '../platform/rpc/server.js';
 import { usersContract } from '../contracts/users.js';
 import type { UsersConfig } from './config.js';
@@ -23,20 +23,12 @@ export interface UsersAppDeps {
 /** Builds the users service: migrations, the shared signing key, and the Users RPC methods. Tests call this directly. */
 export async function buildUsersApp(deps: UsersAppDeps): Promise<FastifyInstance> {
   const { config, logger } = deps;
-  const sql = createDatabase({ url: config.DATABASE_URL, logger });
+  const sql = await openServiceDatabase({ url: config.DATABASE_URL, logger, service: 'users', migrations: usersMigrations });
   try {
-    await runMigrations(sql, 'users', usersMigrations);
     const repo = createUsersRepository(sql);
     // Every replica proposes a key; the first insert wins and all of them sign with that one.
     const signingKey = await loadSigningKey(await repo.ensureSigningKey(await generateSigningKeyMaterial()));
-    const app = createHttpServer({
-      logger,
-      metrics: deps.metrics,
-      healthCheck: async () => {
-        await sql`select 1`;
-        return { database: 'ok' };
-      },
-    });
+    const app = createHttpServer({ logger, metrics: deps.metrics, healthCheck: databaseHealthCheck(sql) });
     registerRpcService(app, usersContract, usersHandlers({
       repo,
       hasher: createPasswordHasher(scryptCost(config.SCRYPT_LOG2_COST)),

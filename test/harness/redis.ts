@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { connect } from 'node:net';
+import { redisAnswers } from '../../src/cluster/readiness.js';
 import { freePort, waitFor } from './ports.js';
 
 export interface RedisNodeHandle {
@@ -39,7 +39,7 @@ export async function startRedisNode(name: string, port?: number): Promise<Redis
   let child: ChildProcess | undefined;
   const start = async () => {
     child = spawn('redis-server', ['--port', String(chosenPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
-    await waitFor(`redis ${name} on ${chosenPort}`, () => ping(chosenPort), 10_000);
+    await waitFor(`redis ${name} on ${chosenPort}`, () => redisAnswers('127.0.0.1', chosenPort), 10_000);
   };
   await start();
   return {
@@ -58,21 +58,4 @@ export async function startRedisNode(name: string, port?: number): Promise<Redis
     freeze: () => void child?.kill('SIGSTOP'),
     thaw: () => void child?.kill('SIGCONT'),
   };
-}
-
-function ping(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.setTimeout(500);
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => {
-      socket.destroy();
-      resolve(data.toString().startsWith('+PONG'));
-    });
-    socket.once('error', () => resolve(false));
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
 }

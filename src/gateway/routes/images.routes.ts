@@ -4,7 +4,8 @@ import fastifyMultipart from '@fastify/multipart';
 import type { GatewayDeps } from '../deps.js';
 import { getAuthCheck, type AuthCheck } from '../auth-check.js';
 import { uploadRateLimit } from '../rate-limit.js';
-import { imageIdPattern, type ImageInfo, type ImageVariant } from '../../contracts/images.js';
+import { imageIdPattern, type ImageVariant } from '../../contracts/images.js';
+import { likeCounts, publicImage } from '../public-image.js';
 import { AppError, invalidArgument, notFound } from '../../platform/errors.js';
 import { errorBody } from '../../platform/http.js';
 
@@ -47,8 +48,8 @@ export async function imagesRoutes(app: FastifyInstance, deps: GatewayDeps): Pro
   app.get<{ Querystring: Record<string, unknown> }>('/images', async (request) => {
     const query = parseListQuery(request.query);
     const page = await deps.images.List(query, { requestId: request.id });
-    const likes = await likeCounts(deps, page.images.map((image) => image.imageId));
-    return { images: page.images.map((image) => publicInfo(image, likes)), nextCursor: page.nextCursor };
+    const likes = await likeCounts(deps, page.images.map((image) => image.imageId), request.id);
+    return { images: page.images.map((image) => publicImage(image, likes[image.imageId] ?? 0)), nextCursor: page.nextCursor };
   });
 
   app.post('/img', { errorHandler: answerUploadFailure }, async (request, reply) => {
@@ -77,7 +78,7 @@ export async function imagesRoutes(app: FastifyInstance, deps: GatewayDeps): Pro
   app.get<{ Params: ImageParams }>('/:imgID/info', async (request) => {
     const imageId = checkedImageId(request.params.imgID);
     const info = await deps.images.GetInfo({ imageId }, { requestId: request.id });
-    return publicInfo(info, await likeCounts(deps, [imageId]));
+    return publicImage(info, (await likeCounts(deps, [imageId], request.id))[imageId] ?? 0);
   });
 
   for (const [path, variant] of Object.entries(variantPaths)) {
@@ -214,32 +215,6 @@ function ifNoneMatchTags(header: string | undefined): string[] {
 }
 
 // ---- shaping -------------------------------------------------------------------------------
-
-function publicInfo(info: ImageInfo, likes: Record<string, number>) {
-  return {
-    imageID: info.imageId,
-    author: info.author,
-    title: info.title,
-    description: info.description,
-    size: info.size,
-    type: info.type,
-    width: info.width,
-    height: info.height,
-    tags: info.tags,
-    likes: likes[info.imageId] ?? 0,
-    created: info.created,
-  };
-}
-
-/** Like counts are decoration: a slow or failing recommendations service shows 0, it never fails the page. */
-async function likeCounts(deps: GatewayDeps, imageIds: string[]): Promise<Record<string, number>> {
-  if (imageIds.length === 0) return {};
-  try {
-    return (await deps.recommendations.LikeCounts({ imageIds }, { timeoutMs: sideCallTimeoutMs })).counts;
-  } catch {
-    return {};
-  }
-}
 
 /** Counts a view after answering; never delays or fails the request. */
 function recordView(deps: GatewayDeps, auth: AuthCheck, request: FastifyRequest, imageId: string): void {

@@ -47,3 +47,24 @@ export async function runMigrations(sql: Sql, service: string, migrations: reado
   });
   return applied;
 }
+
+/** A service's pool with its migrations applied; the pool is closed again if they fail. */
+export async function openServiceDatabase(settings: DatabaseSettings & { service: string; migrations: readonly Migration[] }): Promise<Sql> {
+  const sql = createDatabase(settings);
+  try {
+    const applied = await runMigrations(sql, settings.service, settings.migrations);
+    if (applied.length > 0) settings.logger.info({ applied }, 'migrations applied');
+    return sql;
+  } catch (error) {
+    await sql.end({ timeout: 1 }).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** A /health check that fails while the database does not answer. */
+export function databaseHealthCheck(sql: Sql): () => Promise<Record<string, unknown>> {
+  return async () => {
+    await sql`select 1`;
+    return { database: 'ok' };
+  };
+}
