@@ -5,7 +5,7 @@ import { createLogger } from '../../log.js';
 
 // A real service process for integration tests: serves the echo contract on a free port,
 // registers with discovery, prints "READY <host:port>" and deregisters on SIGTERM.
-// Usage: node --import ts-register.mjs echo-instance-main.ts <discovery,...> <serviceName> <instance>
+// Usage: node --import tsx echo-instance-main.ts <discovery,...> <serviceName> <instance>
 
 const [discoveryList = '', serviceName = 'ECHO SERVICE', instance = 'echo'] = process.argv.slice(2);
 const app = buildEchoApp(instance);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { freePort, waitFor } from '../../../../test/harness/ports.js';
 
@@ -7,7 +7,6 @@ import { freePort, waitFor } from '../../../../test/harness/ports.js';
 // services, run from the TypeScript sources, that a test can SIGKILL, SIGSTOP and restart.
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
-const registerHooks = pathToFileURL(here('./ts-register.mjs')).href;
 const discoveryMain = here('../../../discovery/main.ts');
 const echoInstanceMain = here('./echo-instance-main.ts');
 
@@ -18,7 +17,7 @@ process.once('exit', () => {
 });
 
 function runTs(script: string, args: string[], env: Record<string, string> = {}): ChildProcess {
-  const child = spawn(process.execPath, ['--import', registerHooks, script, ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     // Test-only: a child process inherits the parent's environment plus its own settings.
     // eslint-disable-next-line no-restricted-properties
     env: { ...process.env, ...env },
