@@ -6,6 +6,7 @@ import { LayoutError, layoutPaths, loadLayoutFile, resolveLayout, withPortOffset
 import { tokenHeader } from './control.js';
 import { readLauncherState, tailFile } from './state.js';
 import { signalGroup } from './process.js';
+import { describeCacheRing, formatCacheRing } from './cache-ring-view.js';
 
 const usage = `usage: easel <command> [options]
 
@@ -189,16 +190,18 @@ async function down(layout: ClusterLayout): Promise<number> {
 async function status(layout: ClusterLayout, json: boolean): Promise<number> {
   const answer = await control(layout, 'GET', '/status');
   if (!answer) return notRunning(layout);
-  const body = answer.body as { processes: InstanceStatus[]; gatewayUrl: string; startupMs: number };
+  const body = answer.body as { processes: InstanceStatus[]; gatewayUrl: string; startupMs: number; redisNodes: string };
+  const cacheRing = await describeCacheRing(body.redisNodes);
   if (json) {
-    console.log(JSON.stringify(body, null, 2));
+    console.log(JSON.stringify({ ...body, cacheRing }, null, 2));
   } else {
     console.log(`${'INSTANCE'.padEnd(18)} ${'STATE'.padEnd(11)} ${'PID'.padEnd(8)} ${'PORT'.padEnd(6)} RESTARTS  URL`);
     for (const p of body.processes) {
       console.log(`${p.instance.padEnd(18)} ${p.state.padEnd(11)} ${String(p.pid ?? '-').padEnd(8)} ${String(p.port).padEnd(6)} ${String(p.restarts).padEnd(9)} ${p.url}`);
     }
     const ready = body.processes.filter((p) => p.state === 'ready').length;
-    console.log(`\n${ready}/${body.processes.length} ready; gateway ${body.gatewayUrl}`);
+    console.log(`\n${ready}/${body.processes.length} ready; gateway ${body.gatewayUrl}\n`);
+    for (const line of formatCacheRing(cacheRing)) console.log(line);
   }
   return body.processes.every((p) => p.state === 'ready') ? 0 : 3;
 }

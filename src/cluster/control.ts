@@ -49,6 +49,7 @@ async function handle(cluster: ClusterHandle, token: string, req: IncomingMessag
       gatewayUrl: cluster.gatewayUrl,
       discoveryUrls: cluster.discoveryUrls,
       prometheusUrl: cluster.prometheusUrl ?? null,
+      redisNodes: cluster.redisNodes,
       processes: cluster.status(),
     });
   }

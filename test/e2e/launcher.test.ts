@@ -60,8 +60,11 @@ describe('the launcher runs the whole cluster', () => {
 
   it('answers `easel status` through the control endpoint', async () => {
     const { stdout } = await run(process.execPath, [cli, 'status', '--json', '--data-dir', cluster.layout.dataDir]);
-    const status = JSON.parse(stdout) as { processes: Array<{ instance: string; state: string }> };
+    const status = JSON.parse(stdout) as { processes: Array<{ instance: string; state: string }>; cacheRing: Array<{ name: string; state: string; keyShare: number }> };
     expect(status.processes.map((p) => p.state)).toEqual(cluster.status().map(() => 'ready'));
+    // The cache ring: every node up, the key shares summing to the whole ring.
+    expect(status.cacheRing.map((n) => [n.name, n.state])).toEqual([['cache-1', 'up'], ['cache-2', 'up'], ['cache-3', 'up'], ['cache-4', 'up']]);
+    expect(status.cacheRing.reduce((sum, n) => sum + n.keyShare, 0)).toBeCloseTo(1, 6);
   });
 
   it('runs a real Redis ring of four nodes', async () => {
