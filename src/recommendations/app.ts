@@ -23,7 +23,7 @@ export interface RecommendationsAppDeps {
 export async function buildRecommendationsApp(deps: RecommendationsAppDeps): Promise<FastifyInstance> {
   const sql = await openServiceDatabase({
     url: deps.config.DATABASE_URL, logger: deps.logger, maxConnections: deps.config.DATABASE_POOL_SIZE,
-    service: 'recommendations', migrations: recommendationsMigrations,
+    service: 'recommendations', migrations: recommendationsMigrations, metrics: deps.metrics,
   });
   const halfLifeMs = daysToMs(deps.config.INTEREST_HALF_LIFE_DAYS);
   const app = createHttpServer({ logger: deps.logger, metrics: deps.metrics, healthCheck: databaseHealthCheck(sql) });

@@ -23,7 +23,7 @@ export interface UsersAppDeps {
 /** Builds the users service: migrations, the shared signing key, and the Users RPC methods. Tests call this directly. */
 export async function buildUsersApp(deps: UsersAppDeps): Promise<FastifyInstance> {
   const { config, logger } = deps;
-  const sql = await openServiceDatabase({ url: config.DATABASE_URL, logger, service: 'users', migrations: usersMigrations });
+  const sql = await openServiceDatabase({ url: config.DATABASE_URL, logger, service: 'users', migrations: usersMigrations, metrics: deps.metrics });
   try {
     const repo = createUsersRepository(sql);
     // Every replica proposes a key; the first insert wins and all of them sign with that one.

@@ -1,5 +1,6 @@
 import postgres from 'postgres';
 import type { Logger } from '../log.js';
+import { Gauge, type Registry } from 'prom-client';
 
 export type Sql = postgres.Sql;
 export type TransactionSql = postgres.TransactionSql;
@@ -49,11 +50,12 @@ export async function runMigrations(sql: Sql, service: string, migrations: reado
 }
 
 /** A service's pool with its migrations applied; the pool is closed again if they fail. */
-export async function openServiceDatabase(settings: DatabaseSettings & { service: string; migrations: readonly Migration[] }): Promise<Sql> {
+export async function openServiceDatabase(settings: DatabaseSettings & { service: string; migrations: readonly Migration[]; metrics?: Registry }): Promise<Sql> {
   const sql = createDatabase(settings);
   try {
     const applied = await runMigrations(sql, settings.service, settings.migrations);
     if (applied.length > 0) settings.logger.info({ applied }, 'migrations applied');
+    if (settings.metrics) registerReplicationLagMetric(sql, settings.metrics);
     return sql;
   } catch (error) {
     await sql.end({ timeout: 1 }).catch(() => undefined);
@@ -67,4 +69,24 @@ export function databaseHealthCheck(sql: Sql): () => Promise<Record<string, unkn
     await sql`select 1`;
     return { database: 'ok' };
   };
+}
+
+/**
+ * How far the standby replays behind the primary, read from pg_stat_replication at scrape time
+ * (0 when no standby is attached). Replication lag is what a failover could lose.
+ */
+export function registerReplicationLagMetric(sql: Sql, registry: Registry): void {
+  new Gauge({
+    name: 'easel_postgres_replication_lag_seconds',
+    help: 'Replay lag of the standby behind the primary, seconds (0 without a standby)',
+    registers: [registry],
+    async collect() {
+      try {
+        const [row] = await sql<{ lag: number }[]>`select coalesce(max(extract(epoch from replay_lag)), 0)::float8 as lag from pg_stat_replication`;
+        this.set(row?.lag ?? 0);
+      } catch {
+        // Keep the last value: a scrape must not fail because the database is briefly away.
+      }
+    },
+  });
 }

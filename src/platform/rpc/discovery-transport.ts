@@ -95,8 +95,8 @@ export function createDiscoveryTransport(settings: DiscoveryTransportSettings): 
     ...settings.breaker,
     onStateChange: (host, state) => {
       const serviceName = serviceOf.get(host) ?? 'unknown';
-      metrics?.breakerTransitions.inc({ service: serviceName, instance: host, state });
-      metrics?.breakerState.set({ service: serviceName, instance: host }, state === 'closed' ? 0 : state === 'open' ? 1 : 2);
+      metrics?.breakerTransitions.inc({ service: serviceName, endpoint: host, state });
+      metrics?.breakerState.set({ service: serviceName, endpoint: host }, state === 'closed' ? 0 : state === 'open' ? 1 : 2);
       if (state === 'open') {
         logger.warn({ service: serviceName, instance: host }, 'circuit breaker opened; instance skipped');
         if (settings.reportTrippedInstances !== false && serviceName !== 'unknown') {
@@ -340,9 +340,9 @@ export function createDiscoveryTransport(settings: DiscoveryTransportSettings): 
       retryBudgetExhausted: metric('rpc_client_retry_budget_exhausted_total', () =>
         new Counter({ name: 'rpc_client_retry_budget_exhausted_total', help: 'Retries refused because the retry budget was spent', labelNames: ['service'], registers: [registry] })),
       breakerTransitions: metric('rpc_client_breaker_transitions_total', () =>
-        new Counter({ name: 'rpc_client_breaker_transitions_total', help: 'Circuit breaker state changes per instance', labelNames: ['service', 'instance', 'state'], registers: [registry] })),
+        new Counter({ name: 'rpc_client_breaker_transitions_total', help: 'Circuit breaker state changes per instance', labelNames: ['service', 'endpoint', 'state'], registers: [registry] })),
       breakerState: metric('rpc_client_breaker_state', () =>
-        new Gauge({ name: 'rpc_client_breaker_state', help: 'Circuit breaker state per instance: 0 closed, 1 open, 2 half-open', labelNames: ['service', 'instance'], registers: [registry] })),
+        new Gauge({ name: 'rpc_client_breaker_state', help: 'Circuit breaker state per instance: 0 closed, 1 open, 2 half-open', labelNames: ['service', 'endpoint'], registers: [registry] })),
       duration: metric('rpc_client_call_duration_seconds', () =>
         new Histogram({
           name: 'rpc_client_call_duration_seconds',
