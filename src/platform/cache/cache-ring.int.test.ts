@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisRing, type RedisNodeHandle, type RedisRingHandle } from '../../../test/harness/redis.js';
@@ -232,6 +235,15 @@ describe('cache ring on four real Redis nodes', () => {
     await server(primary).kill();
     expect(await ring.incrementWithin(key, 30)).toBe(3);
     expect(await ring.incrementWithin(key, 30)).toBe(4);
+  });
+
+  it('connects even when the event loop was blocked while the first connection was being made', async () => {
+    // A process busy at start-up (loading modules, building its app) sees its connect timeouts
+    // fire late; the ring must still come up rather than keep a half-open client forever.
+    // Run in a fresh process: only a cold start reproduces the timing.
+    const script = fileURLToPath(new URL('../../../test/fixtures/cache-ring-busy-start.ts', import.meta.url));
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, servers.spec], { timeout: 30_000 });
+    expect(stdout.trim()).toBe('up,up,up,up');
   });
 
   it('exports per-node hits, misses, errors and state as Prometheus metrics', async () => {

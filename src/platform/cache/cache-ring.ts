@@ -112,7 +112,8 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 500;
 interface RingNode {
   readonly spec: CacheNodeSpec;
   readonly address: string;
-  readonly client: Redis;
+  /** Replaced by a fresh client whenever a probe finds the connection not usable. */
+  client: Redis;
   readonly health: NodeHealth;
   probing: boolean;
   /** Last time the node sent us anything (clock ms): tells a busy node from a dead one. */
@@ -154,32 +155,38 @@ class RedisCacheRing implements CacheRing {
       { virtualNodes: options.virtualNodes ?? DEFAULT_VIRTUAL_NODES },
     );
     this.#nodes = options.nodes.map((spec) => {
-      const client = new Redis({
-        host: spec.host,
-        port: spec.port,
-        // Fail fast instead of queueing: nothing is sent to a node that is not connected, nothing
-        // is retried by the client, and reconnecting is the prober's job (retryStrategy: none).
-        lazyConnect: true,
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
-        enableReadyCheck: false,
-        autoResubscribe: false,
-        connectTimeout: this.#connectTimeoutMs,
-        commandTimeout: commandTimeoutMs,
-      });
-      const node: RingNode = { spec, address: formatCacheNodeAddress(spec), client, health: new NodeHealth({ clock, backoff: options.probeBackoff }), probing: false, lastReplyAt: 0 };
-      client.on('error', (error: Error) => this.#logger.debug({ node: spec.name, err: error }, 'cache node connection error'));
-      // Any bytes from the node prove it alive, even replies to commands that already timed out.
-      client.on('connect', () => client.stream.on('data', () => void (node.lastReplyAt = clock.now())));
-      // A dropped connection takes the node down at once, before any command has to fail on it.
-      client.on('end', () => {
-        if (!this.#closed) this.#markDown(node, 'connection closed');
-      });
+      const node: RingNode = { spec, address: formatCacheNodeAddress(spec), client: undefined as unknown as Redis, health: new NodeHealth({ clock, backoff: options.probeBackoff }), probing: false, lastReplyAt: 0 };
+      node.client = this.#newClient(node);
       this.#byName.set(spec.name, node);
       return node;
     });
     this.#ready = Promise.all(this.#nodes.map((node) => this.#probe(node))).then(() => undefined);
+  }
+
+  #newClient(node: RingNode): Redis {
+    const { spec } = node;
+    const client = new Redis({
+      host: spec.host,
+      port: spec.port,
+      // Fail fast instead of queueing: nothing is sent to a node that is not connected, nothing
+      // is retried by the client, and reconnecting is the prober's job (retryStrategy: none).
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      enableReadyCheck: false,
+      autoResubscribe: false,
+      connectTimeout: this.#connectTimeoutMs,
+      commandTimeout: this.#commandTimeoutMs,
+    });
+    client.on('error', (error: Error) => this.#logger.debug({ node: spec.name, err: error }, 'cache node connection error'));
+    // Any bytes from the node prove it alive, even replies to commands that already timed out.
+    client.on('connect', () => client.stream.on('data', () => void (node.lastReplyAt = this.#clock.now())));
+    // A dropped connection takes the node down at once, before any command has to fail on it.
+    client.on('end', () => {
+      if (!this.#closed && node.client === client) this.#markDown(node, 'connection closed');
+    });
+    return client;
   }
 
   // ---- reads and writes -------------------------------------------------------------------------
@@ -386,8 +393,14 @@ class RedisCacheRing implements CacheRing {
     if (node.probing || this.#closed) return;
     node.probing = true;
     try {
-      const { client } = node;
-      if (client.status === 'wait' || client.status === 'end' || client.status === 'close') {
+      let { client } = node;
+      if (client.status !== 'ready' || !client.stream?.writable) {
+        // Always a fresh client: one whose connect timed out can be left half-open (seen when the
+        // event loop was blocked at start-up: "ready" over an ended stream) and never recover.
+        client.removeAllListeners();
+        client.on('error', () => undefined);
+        client.disconnect();
+        client = node.client = this.#newClient(node);
         await withTimeout(client.connect(), this.#connectTimeoutMs, () => client.disconnect());
       }
       await client.ping();
