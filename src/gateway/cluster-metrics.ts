@@ -30,6 +30,8 @@ export function serveClusterMetrics(): void {
 /** In a worker: a /metrics source that returns the whole cluster's metrics, or this worker's if the primary does not answer. */
 export function clusterMetricsText(registry: Registry, timeoutMs = 2_000): () => Promise<string> {
   AggregatorRegistry.setRegistries([registry]);
+  // Constructing one is what installs prom-client's listener that answers the primary.
+  if (cluster.isWorker) new AggregatorRegistry();
   return () => {
     const send = process.send?.bind(process);
     if (!cluster.isWorker || !send) return registry.metrics();

@@ -55,7 +55,8 @@ describe('chaos: replicas die and freeze under a mixed load', () => {
   const imageIds: string[] = [];
 
   beforeAll(async () => {
-    cluster = await startTestCluster();
+    // Two gateway workers, as in production: a Node cluster behind one port.
+    cluster = await startTestCluster({ layout: { gateway: { workers: 2 } } });
     pool = new Pool(cluster.gatewayUrl, { connections: concurrency * 2 });
     accounts = await Promise.all(['a', 'b', 'c', 'd'].map(newAccount));
     for (const account of accounts) {
@@ -177,6 +178,12 @@ describe('chaos: replicas die and freeze under a mixed load', () => {
     }
 
     printReport(samples, faultLog, acknowledged.length, lost.length, duplicates);
+
+    // The gateway really served from the cache ring, and one scrape shows every worker.
+    const metrics = (await call('GET', '/metrics')).bytes.toString('utf8');
+    const cacheHits = [...metrics.matchAll(/^cache_hits_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+    expect(cacheHits).toBeGreaterThan(100);
+    expect(new Set([...metrics.matchAll(/process="([^"]+)"/g)].map((m) => m[1]))).toEqual(new Set(['gateway-1-w1', 'gateway-1-w2']));
     const failedIdempotent = samples.filter((s) => !s.ok && s.kind !== 'upload');
     expect(lost).toEqual([]);
     expect(duplicates).toBe(0);

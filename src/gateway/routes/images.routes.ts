@@ -154,14 +154,20 @@ function readJsonUpload(rawBody: unknown): UploadFields {
 async function readMultipartUpload(request: FastifyRequest, maxBytes: number): Promise<UploadFields> {
   const fields: Record<string, string[]> = {};
   let image: Buffer | undefined;
-  for await (const part of request.parts({ limits: { fileSize: maxBytes } })) {
-    if (part.type === 'file') {
-      if (part.fieldname !== 'image' && part.fieldname !== 'imageBlob') throw invalidArgument(`unexpected file field "${part.fieldname}" (use "image")`);
-      image = await part.toBuffer();
-    } else if (typeof part.value === 'string') {
-      if (part.valueTruncated) throw invalidArgument(`field "${part.fieldname}" is too long`);
-      (fields[part.fieldname] ??= []).push(part.value);
+  try {
+    for await (const part of request.parts({ limits: { fileSize: maxBytes } })) {
+      if (part.type === 'file') {
+        if (part.fieldname !== 'image' && part.fieldname !== 'imageBlob') throw invalidArgument(`unexpected file field "${part.fieldname}" (use "image")`);
+        image = await part.toBuffer();
+      } else if (typeof part.value === 'string') {
+        if (part.valueTruncated) throw invalidArgument(`field "${part.fieldname}" is too long`);
+        (fields[part.fieldname] ??= []).push(part.value);
+      }
     }
+  } catch (error) {
+    // The multipart parser throws plain errors for a body it cannot read: that is the client's 400.
+    if (error instanceof AppError || (error as { statusCode?: number }).statusCode !== undefined) throw error;
+    throw invalidArgument('malformed multipart body');
   }
   if (!image) throw invalidArgument('a file field "image" is required');
   return {
