@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { Pool } from 'undici';
 import { BrokenCircuitError } from 'cockatiel';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -373,18 +374,25 @@ async function sendOnce(pool: Pool, request: RpcRequest, perTryTimeoutMs: number
   const remaining = request.deadline - Date.now();
   if (remaining <= 0) throw new AppError('DEADLINE_EXCEEDED', 'deadline exceeded before the call was sent');
   const timeout = Math.min(remaining, perTryTimeoutMs);
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new AttemptTimeoutError(timeout)), timeout);
+  // undici takes an EventEmitter as the abort signal: much cheaper per call than an AbortController.
+  const abort = new EventEmitter();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    abort.emit('abort');
+  }, timeout);
   try {
     const response = await pool.request({
       method: 'POST',
       path: request.path,
       headers: { ...request.headers, [rpcHeaders.timeout]: String(timeout) },
       body: request.body,
-      signal: controller.signal,
+      signal: abort,
     });
     const body = Buffer.from(await response.body.arrayBuffer());
     return { status: response.statusCode, headers: response.headers as RpcResponse['headers'], body };
+  } catch (error) {
+    throw timedOut ? new AttemptTimeoutError(timeout) : error;
   } finally {
     clearTimeout(timer);
   }
