@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { Pool } from 'undici';
 import { BrokenCircuitError } from 'cockatiel';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -8,8 +7,7 @@ import { createDiscoveryClient, DiscoveryUnreachableError, type DiscoveryClient,
 import { LeastOutstandingBalancer } from './balancer.js';
 import { InstanceBreakers, type BreakerState, type InstanceBreakerSettings } from './breaker.js';
 import { RetryBudget, backoffWithJitter, type RetryBudgetSettings } from './retry-budget.js';
-import { defaultRpcTimeoutMs, type RpcRequest, type RpcResponse, type RpcTransport } from './client.js';
-import { rpcHeaders } from './contract.js';
+import { defaultRpcTimeoutMs, sendToOrigin, type RpcRequest, type RpcResponse, type RpcTransport } from './client.js';
 
 // The RPC transport for services found through discovery. Two balancing modes:
 // - snapshot (default): the registry is fetched in the background (about every second) and each
@@ -171,7 +169,7 @@ export function createDiscoveryTransport(settings: DiscoveryTransportSettings): 
   async function attempt(host: string, request: RpcRequest): Promise<RpcResponse> {
     balancer.acquire(host);
     try {
-      return await breakers.execute(host, () => sendOnce(poolFor(host), request, request.perTryTimeoutMs ?? perTryTimeoutMs));
+      return await breakers.execute(host, () => sendToOrigin(poolFor(host), request, request.perTryTimeoutMs ?? perTryTimeoutMs));
     } finally {
       balancer.release(host);
       waiting.shift()?.();
@@ -357,43 +355,4 @@ export function createDiscoveryTransport(settings: DiscoveryTransportSettings): 
 }
 
 /** Raised when an attempt ran out its per-try timeout (the call may have reached the callee). */
-export class AttemptTimeoutError extends Error {
-  readonly code = 'RPC_ATTEMPT_TIMEOUT';
-  constructor(timeoutMs: number) {
-    super(`no answer within ${timeoutMs} ms`);
-  }
-}
 
-/**
- * One attempt on one instance, bounded by the per-try timeout within the call's deadline; the
- * time left is sent downstream so the callee stops when the caller stops waiting. A plain timer
- * and AbortController rather than AbortSignal.timeout (which cost about a fifth of the
- * throughput) or undici's header timeout (which fires up to a second late).
- */
-async function sendOnce(pool: Pool, request: RpcRequest, perTryTimeoutMs: number): Promise<RpcResponse> {
-  const remaining = request.deadline - Date.now();
-  if (remaining <= 0) throw new AppError('DEADLINE_EXCEEDED', 'deadline exceeded before the call was sent');
-  const timeout = Math.min(remaining, perTryTimeoutMs);
-  // undici takes an EventEmitter as the abort signal: much cheaper per call than an AbortController.
-  const abort = new EventEmitter();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    abort.emit('abort');
-  }, timeout);
-  try {
-    const response = await pool.request({
-      method: 'POST',
-      path: request.path,
-      headers: { ...request.headers, [rpcHeaders.timeout]: String(timeout) },
-      body: request.body,
-      signal: abort,
-    });
-    const body = Buffer.from(await response.body.arrayBuffer());
-    return { status: response.statusCode, headers: response.headers as RpcResponse['headers'], body };
-  } catch (error) {
-    throw timedOut ? new AttemptTimeoutError(timeout) : error;
-  } finally {
-    clearTimeout(timer);
-  }
-}
