@@ -77,6 +77,17 @@ describe('withImageCache', () => {
     expect(await cached.GetInfo({ imageId: 'img1' })).toMatchObject({ title: 'second' });
   });
 
+  it('never serves an old version when the generation was lost from the cache', async () => {
+    const images = fakeImages();
+    const state = inMemorySharedState();
+    const cached = withImageCache(images.client, state, { ttlSeconds: 300 });
+    await cached.GetInfo({ imageId: 'img1' });
+    await cached.Modify({ imageId: 'img1', callerId: 'u1', title: 'second' });
+    // A cache node that held the generation was flushed while its twin was unreachable.
+    await state.delete('img:img1:gen');
+    expect(await cached.GetInfo({ imageId: 'img1' })).toMatchObject({ title: 'second' });
+  });
+
   it('passes errors through and keeps the cache consistent', async () => {
     const images = fakeImages();
     const cached = withImageCache(images.client, inMemorySharedState(), { ttlSeconds: 300 });

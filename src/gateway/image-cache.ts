@@ -28,12 +28,20 @@ const variantKey = (imageId: string, generation: string, variant: ImageVariant |
 export function withImageCache(images: ImagesClient, cache: SharedState, settings: ImageCacheSettings): ImagesClient {
   const generationTtl = settings.generationTtlSeconds ?? Math.max(settings.ttlSeconds * 12, 3600);
 
-  const generationOf = async (imageId: string) => (await cache.get(generationKey(imageId)))?.toString() ?? '0';
-
-  const bumpGeneration = async (imageId: string) => {
+  const bumpGeneration = async (imageId: string): Promise<string> => {
     // A fresh random generation rather than a counter: needs no atomic increment on two replicas.
     const next = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
     await cache.set(generationKey(imageId), next, generationTtl);
+    return next;
+  };
+
+  const generationOf = async (imageId: string): Promise<string> => {
+    const stored = await cache.get(generationKey(imageId));
+    if (stored) return stored.toString();
+    // No generation known: never cached, expired, or lost (a node flushed on its return while the
+    // other replica is unreachable). Start a fresh one before reading the service, so that entries
+    // written under a lost generation can never be read again.
+    return bumpGeneration(imageId);
   };
 
   const invalidating = <I extends { imageId: string }, O>(call: (input: I, options?: RpcCallOptions) => Promise<O>) =>

@@ -80,6 +80,9 @@ describe('image cache through the gateway', () => {
       } finally {
         node.thaw();
       }
+      // The thawed node comes back flushed (it may have missed changes): the next read must not
+      // mistake its missing generation for "never changed" while the other replica is frozen.
+      await expect.poll(() => ring.nodeStates().every((n) => n.state === 'up'), { timeout: 10_000, interval: 50 }).toBe(true);
     }
   });
 
@@ -115,6 +118,9 @@ describe('image cache through the gateway', () => {
       } finally {
         node.thaw();
       }
+      // The thawed node comes back flushed (it may have missed changes): the next read must not
+      // mistake its missing generation for "never changed" while the other replica is frozen.
+      await expect.poll(() => ring.nodeStates().every((n) => n.state === 'up'), { timeout: 10_000, interval: 50 }).toBe(true);
     }
   });
 });
