@@ -36,7 +36,7 @@ describe('the launcher runs the whole cluster', () => {
 
   beforeAll(async () => {
     expect(existsSync(cli), 'run "npm run build" before the e2e tests').toBe(true);
-    cluster = await startTestCluster({ layout: { prometheus: { enabled: 'auto' } }, keepData: false });
+    cluster = await startTestCluster({ layout: { prometheus: { enabled: 'auto', scrapeIntervalSeconds: 1 } }, keepData: false });
     for (const p of cluster.status()) if (p.pid) groups.add(p.pid);
   });
 
@@ -56,6 +56,16 @@ describe('the launcher runs the whole cluster', () => {
     expect(health.status).toBe(200);
     for (const url of cluster.discoveryUrls) expect((await fetch(`${url}/health`)).status).toBe(200);
     expect(cluster.startupMs).toBeGreaterThan(0);
+  });
+
+  it.skipIf(!existsSync('/usr/bin/prometheus'))('has Prometheus scraping every registered instance, found through discovery', async () => {
+    expect(cluster.prometheusUrl).toBeTruthy();
+    const wanted = cluster.status().filter((p) => /^(users|images|recommendations|discovery|gateway)-/.test(p.instance)).map((p) => `${new URL(p.url).hostname}:${p.port}`);
+    await expect.poll(async () => {
+      const answer = (await (await fetch(`${cluster.prometheusUrl}/api/v1/targets`)).json()) as { data: { activeTargets: Array<{ labels: { instance: string }; health: string }> } };
+      const up = new Set(answer.data.activeTargets.filter((t) => t.health === 'up').map((t) => t.labels.instance));
+      return wanted.filter((address) => !up.has(address));
+    }, { timeout: 30_000, interval: 500 }).toEqual([]);
   });
 
   it('answers `easel status` through the control endpoint', async () => {
