@@ -143,3 +143,17 @@ describe('recommendations and tags through the gateway', () => {
     expect((await api('GET', '/recommendations?limit=abc')).status).toBe(400);
   });
 });
+
+describe('views through the gateway', () => {
+  it('records a view on GET /{imgID}, which steers the viewer toward that tag', async () => {
+    const viewer = await signUpAndLogIn('reco-viewer');
+    const tag = `viewed${Date.now().toString(36)}`;
+    const seen = await upload(artist, [tag]);
+    const unseen = await upload(artist, [tag]);
+    await upload(artist, ['elsewhere']); // the newest image, first for a viewer with no interests
+    const get = await api('GET', `/${seen}`, { token: viewer });
+    expect(get.status).toBe(200);
+    // The view is recorded after the answer; the viewer's interests then lead with the tag.
+    await expect.poll(async () => (await recommendations(viewer, 5))[0]?.imageID, { timeout: 5_000, interval: 100 }).toBe(unseen);
+  });
+});
