@@ -5,7 +5,7 @@ import { createCacheRing, type CacheRing } from '../src/platform/cache/cache-rin
 import { HashRing } from '../src/platform/cache/hash-ring.js';
 import { parseCacheNodes } from '../src/platform/cache/node-spec.js';
 import { startRedisNode, startRedisRing, type RedisRingHandle } from '../test/harness/redis.js';
-import { runInterleaved, type BenchCase, type CaseResult } from './interleaved.js';
+import { runInterleaved, type BenchCase, type CaseResult, numberArg } from './interleaved.js';
 
 // Cache ring overhead: reads per second and p99 of a cache-hit ring.get() beside one plain
 // ioredis GET to a single node, same values, same concurrency, in one run (interleaved slices so
@@ -15,12 +15,11 @@ import { runInterleaved, type BenchCase, type CaseResult } from './interleaved.j
 //
 //   npm run build && node dist/bench/cache-ring.bench.js [--duration=5000] [--rounds=5] [--concurrency=16] [--bytes=16384]
 
-const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
-const durationMs = Number(args.get('duration') ?? 5_000);
-const warmupMs = Number(args.get('warmup') ?? 1_000);
-const concurrency = Number(args.get('concurrency') ?? 16);
-const rounds = Number(args.get('rounds') ?? 5);
-const valueBytes = Number(args.get('bytes') ?? 16_384);
+const durationMs = numberArg('duration', 5_000);
+const warmupMs = numberArg('warmup', 1_000);
+const concurrency = numberArg('concurrency', 16);
+const rounds = numberArg('rounds', 5);
+const valueBytes = numberArg('bytes', 16_384);
 const keyCount = 1_000;
 
 interface ReadCase {

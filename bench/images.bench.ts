@@ -25,6 +25,7 @@ import { inMemorySharedState } from '../src/gateway/shared-state.js';
 import { startPostgres } from '../test/harness/postgres.js';
 import { makeImage } from '../test/fixtures/images.js';
 import { repoRoot } from '../src/cluster/paths.js';
+import { numberArg } from './interleaved.js';
 
 // Image reads through the whole path: GET /{imgID} (JSON with base64, uncached: these routes
 // keep no response cache) and GET /{imgID}/raw, requests per second through the gateway (gateway
@@ -34,12 +35,11 @@ import { repoRoot } from '../src/cluster/paths.js';
 //
 //   npm run build && node dist/bench/images.bench.js [--duration=3000] [--rounds=3] [--concurrency=16] [--width=800]
 
-const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
-const durationMs = Number(args.get('duration') ?? 3_000);
-const warmupMs = Number(args.get('warmup') ?? 1_000);
-const rounds = Number(args.get('rounds') ?? 3);
-const concurrency = Number(args.get('concurrency') ?? 16);
-const width = Number(args.get('width') ?? 800);
+const durationMs = numberArg('duration', 3_000);
+const warmupMs = numberArg('warmup', 1_000);
+const rounds = numberArg('rounds', 3);
+const concurrency = numberArg('concurrency', 16);
+const width = numberArg('width', 800);
 
 interface ServeInfo {
   gateway: string;
@@ -48,7 +48,7 @@ interface ServeInfo {
   bytes: number;
 }
 
-if (args.has('serve')) await serve();
+if (process.argv.includes('--serve')) await serve();
 else await main();
 
 /** Child process: PostgreSQL, users, recommendations, images, a gateway, and the bare reference. */

@@ -18,6 +18,7 @@ import { gatewayConfigSchema } from '../src/gateway/config.js';
 import { authRoutes } from '../src/gateway/routes/auth.routes.js';
 import { inMemorySharedState } from '../src/gateway/shared-state.js';
 import { startPostgres } from '../test/harness/postgres.js';
+import { numberArg } from './interleaved.js';
 
 // Logins per second and latency through the gateway's POST /login: gateway worker -> users
 // service (RPC) -> PostgreSQL + one scrypt verification + signing an EdDSA JWT + storing the
@@ -26,11 +27,10 @@ import { startPostgres } from '../test/harness/postgres.js';
 //
 //   npm run build && node dist/bench/login.bench.js [--duration=10000] [--concurrency=8] [--log2cost=14]
 
-const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
-const durationMs = Math.min(Number(args.get('duration') ?? 10_000), 60_000);
-const warmupMs = Number(args.get('warmup') ?? 1_000);
-const concurrency = Number(args.get('concurrency') ?? 8);
-const log2Cost = Number(args.get('log2cost') ?? usersConfigSchema.shape.SCRYPT_LOG2_COST.parse(undefined));
+const durationMs = Math.min(numberArg('duration', 10_000), 60_000);
+const warmupMs = numberArg('warmup', 1_000);
+const concurrency = numberArg('concurrency', 8);
+const log2Cost = numberArg('log2cost', usersConfigSchema.shape.SCRYPT_LOG2_COST.parse(undefined));
 const accounts = 20;
 
 function percentile(sorted: number[], p: number): number {

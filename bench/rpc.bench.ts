@@ -10,7 +10,7 @@ import { createDiscoveryTransport, type BalancingMode } from '../src/platform/rp
 import { buildEchoApp, echoService } from '../src/platform/rpc/testing/echo-service.js';
 import { startRegistration } from '../src/platform/discovery/registration.js';
 import { buildDiscoveryApp } from '../src/discovery/app.js';
-import { runInterleaved, type BenchCase, type CaseResult } from './interleaved.js';
+import { runInterleaved, type BenchCase, type CaseResult, numberArg } from './interleaved.js';
 
 // RPC client overhead: calls per second and p99 of one small RPC (Echo) through the client in
 // snapshot and in ticket mode, beside a bare undici call to the same server, in one run.
@@ -19,13 +19,12 @@ import { runInterleaved, type BenchCase, type CaseResult } from './interleaved.j
 //
 //   npm run build && node dist/bench/rpc.bench.js [--duration=5000] [--rounds=5] [--concurrency=16]
 
-const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
-const durationMs = Number(args.get('duration') ?? 5_000);
-const warmupMs = Number(args.get('warmup') ?? 1_000);
-const concurrency = Number(args.get('concurrency') ?? 16);
-const rounds = Number(args.get('rounds') ?? 5);
+const durationMs = numberArg('duration', 5_000);
+const warmupMs = numberArg('warmup', 1_000);
+const concurrency = numberArg('concurrency', 16);
+const rounds = numberArg('rounds', 5);
 
-if (args.has('serve')) await serve();
+if (process.argv.includes('--serve')) await serve();
 else await main();
 
 /** Child process: a discovery replica and one echo instance registered with it. */
