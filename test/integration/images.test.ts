@@ -193,6 +193,10 @@ describe('images through the gateway', () => {
       expect(answer.body).toMatchObject({ message: 'failure', imageID: '', code: 'INVALID_ARGUMENT' });
     }
 
+    const longDescription = await json('POST', '/img', { token: author.token, json: { imageBlob: png, description: 'd'.repeat(20_000) } });
+    expect(longDescription.status).toBe(400);
+    expect(longDescription.body).toMatchObject({ message: 'failure', imageID: '', code: 'INVALID_ARGUMENT' });
+
     const truncatedForm = await json('POST', '/img', { token: author.token, body: '--xx\r\ncontent-disposition: form-data; name="image"; filename="a.png"\r\n\r\nabc', headers: { 'content-type': 'multipart/form-data; boundary=xx' } });
     expect(truncatedForm.status).toBe(400);
     expect(truncatedForm.body).toMatchObject({ message: 'failure', imageID: '', code: 'INVALID_ARGUMENT' });

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { Pool } from 'undici';
 import { AppError, isErrorCode } from '../errors.js';
 import {
-  decodeHeaderJson, encodeHeaderJson, rpcHeaders, rpcPath,
+  frameBody, rpcHeaders, rpcPath, unframeBody,
   type InputOf, type OutputOf, type RpcMethod, type RpcMethods, type RpcService,
 } from './contract.js';
 
@@ -62,10 +62,11 @@ async function callMethod(service: RpcService, methodName: string, method: RpcMe
   const headers: Record<string, string> = {};
   let body: Buffer | string;
   if (method.bytesIn) {
-    const { [method.bytesIn]: bytes, ...rest } = input as Record<string, unknown>;
+    const { [method.bytesIn]: bytes, ...fields } = input as Record<string, unknown>;
+    const framed = frameBody(fields, Buffer.isBuffer(bytes) ? bytes : Buffer.alloc(0));
     headers['content-type'] = 'application/octet-stream';
-    headers[rpcHeaders.args] = encodeHeaderJson(rest);
-    body = Buffer.isBuffer(bytes) ? bytes : Buffer.alloc(0);
+    headers[rpcHeaders.jsonLength] = framed.jsonLength;
+    body = framed.body;
   } else {
     headers['content-type'] = 'application/json';
     body = JSON.stringify(input ?? {});
@@ -87,9 +88,10 @@ async function callMethod(service: RpcService, methodName: string, method: RpcMe
 export function decodeResponse(method: RpcMethod, response: RpcResponse): unknown {
   if (response.status >= 400) throw errorFromResponse(response);
   if (method.bytesOut) {
-    const resultHeader = response.headers[rpcHeaders.result];
-    const rest = typeof resultHeader === 'string' ? (decodeHeaderJson(resultHeader) as Record<string, unknown>) : {};
-    return { ...rest, [method.bytesOut]: response.body };
+    const lengthHeader = response.headers[rpcHeaders.jsonLength];
+    const framed = unframeBody(response.body, typeof lengthHeader === 'string' ? lengthHeader : undefined);
+    if (!framed) throw new AppError('UNAVAILABLE', 'malformed RPC answer');
+    return { ...framed.fields, [method.bytesOut]: framed.bytes };
   }
   return response.body.length === 0 ? {} : JSON.parse(response.body.toString('utf8'));
 }

@@ -37,20 +37,33 @@ export const rpcPath = (service: string, method: string) => `/rpc/${service}.${m
 
 /** Headers of the RPC wire format. */
 export const rpcHeaders = {
-  /** JSON arguments (base64url) when the body carries bytes. */
-  args: 'x-rpc-args',
-  /** JSON result (base64url) when the body carries bytes. */
-  result: 'x-rpc-result',
+  /** When a body carries bytes: the byte length of the JSON fields that come before them. */
+  jsonLength: 'x-rpc-json-length',
   /** Milliseconds the callee has left before the caller gives up. */
   timeout: 'x-rpc-timeout-ms',
   idempotencyKey: 'idempotency-key',
   requestId: 'x-request-id',
 } as const;
 
-export function encodeHeaderJson(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url');
+/**
+ * A body that carries JSON fields beside raw bytes: the JSON first, then the bytes, with the
+ * JSON's length in a header. (In a header of their own, the fields would be capped by the
+ * server's header limit, and a long description would fail as 431.)
+ */
+export function frameBody(fields: unknown, bytes: Buffer): { body: Buffer; jsonLength: string } {
+  const json = Buffer.from(JSON.stringify(fields ?? {}));
+  return { body: Buffer.concat([json, bytes]), jsonLength: String(json.length) };
 }
 
-export function decodeHeaderJson(value: string): unknown {
-  return JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
+/** The fields and bytes of a framed body; undefined when the length does not fit the body. */
+export function unframeBody(body: Buffer, jsonLength: string | undefined): { fields: Record<string, unknown>; bytes: Buffer } | undefined {
+  const length = Number(jsonLength ?? 0);
+  if (!Number.isInteger(length) || length < 0 || length > body.length) return undefined;
+  try {
+    const fields = length === 0 ? {} : JSON.parse(body.subarray(0, length).toString('utf8'));
+    if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) return undefined;
+    return { fields: fields as Record<string, unknown>, bytes: body.subarray(length) };
+  } catch {
+    return undefined;
+  }
 }

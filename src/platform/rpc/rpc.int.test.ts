@@ -56,6 +56,13 @@ describe('RPC over HTTP', () => {
     expect([...result.data]).toEqual([255, 254, 253, 5, 0]);
   });
 
+  it('carries long JSON fields beside bytes, beyond any header size limit', async () => {
+    const label = 'é'.repeat(50_000);
+    const result = await client.Invert({ label, data: Buffer.from([1, 2, 3]) });
+    expect(result.label).toBe(label.toUpperCase());
+    expect([...result.data]).toEqual([254, 253, 252]);
+  });
+
   it('rebuilds the callee error with its stable code', async () => {
     await expect(client.Fail({})).rejects.toMatchObject({ code: 'NOT_FOUND', message: 'no such greeting' });
   });

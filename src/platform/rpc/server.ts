@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from '../log.js';
 import { AppError, httpStatusFor, invalidArgument, toAppError } from '../errors.js';
 import type { z } from 'zod';
-import { decodeHeaderJson, encodeHeaderJson, rpcHeaders, rpcPath, type RpcMethods, type RpcService } from './contract.js';
+import { frameBody, rpcHeaders, rpcPath, unframeBody, type RpcMethods, type RpcService } from './contract.js';
 
 export interface RpcContext {
   requestId: string;
@@ -46,10 +46,11 @@ export function registerRpcService<M extends RpcMethods>(app: FastifyInstance, s
         };
         const output = (await handler(parsed.data as never, context)) as Record<string, unknown>;
         if (method.bytesOut) {
-          const { [method.bytesOut]: body, ...rest } = output;
-          reply.header(rpcHeaders.result, encodeHeaderJson(rest));
+          const { [method.bytesOut]: bytes, ...fields } = output;
+          const framed = frameBody(fields, bytes as Buffer);
+          reply.header(rpcHeaders.jsonLength, framed.jsonLength);
           reply.header('content-type', 'application/octet-stream');
-          return reply.send(body as Buffer);
+          return reply.send(framed.body);
         }
         return reply.send(output ?? {});
       } catch (error) {
@@ -68,17 +69,10 @@ function rpcErrorBody(error: AppError) {
 
 function readInput(request: FastifyRequest, bytesIn: string | undefined): unknown {
   if (!bytesIn) return request.body ?? {};
-  const argsHeader = headerValue(request.headers[rpcHeaders.args]);
-  let args: Record<string, unknown> = {};
-  if (argsHeader) {
-    try {
-      args = decodeHeaderJson(argsHeader) as Record<string, unknown>;
-    } catch {
-      throw invalidArgument('malformed RPC arguments header');
-    }
-  }
   const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-  return { ...args, [bytesIn]: body };
+  const framed = unframeBody(body, headerValue(request.headers[rpcHeaders.jsonLength]));
+  if (!framed) throw invalidArgument('malformed RPC body');
+  return { ...framed.fields, [bytesIn]: framed.bytes };
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {
