@@ -1,7 +1,7 @@
 # Easel: `make start` runs the whole system on this machine; `make test` tests it.
 .PHONY: start test deps build check test-unit test-integration test-e2e status down clean
 
-EASEL := node dist/src/cluster/cli.js
+EASEL := node dist/src/launcher/cli.js
 
 start: deps build
 	$(EASEL) up

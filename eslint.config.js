@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.easel/', 'web/vendor/'] },
+  { ignores: ['dist/', 'dist-bench/', 'node_modules/', '.easel/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -15,11 +15,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/config.ts', 'test/**', 'bench/**', 'src/cluster/**', '**/*.test.ts'],
+    files: ['**/config.ts', 'test/**', 'bench/**', 'src/launcher/**'],
     rules: { 'no-restricted-properties': 'off' },
-  },
-  {
-    files: ['web/**/*.js'],
-    languageOptions: { globals: { window: 'readonly', document: 'readonly', fetch: 'readonly', FormData: 'readonly', localStorage: 'readonly', URL: 'readonly', console: 'readonly' } },
   },
 );

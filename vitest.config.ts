@@ -1,22 +1,22 @@
 import { defineConfig } from 'vitest/config';
 
-// Test tiers: unit (no network), integration (real Redis/PostgreSQL started by the harness),
-// e2e (the whole cluster through the launcher, including chaos).
+// Test tiers, each with its own script: unit (no network, no real sleeps), integration (real
+// Redis/PostgreSQL started by test/harness), e2e (the whole cluster through the launcher,
+// including chaos).
 export default defineConfig({
   test: {
     projects: [
       {
         test: {
           name: 'unit',
-          include: ['src/**/*.test.ts'],
-          exclude: ['src/**/*.int.test.ts'],
+          include: ['test/unit/**/*.test.ts'],
           testTimeout: 10_000,
         },
       },
       {
         test: {
           name: 'integration',
-          include: ['src/**/*.int.test.ts', 'test/integration/**/*.test.ts'],
+          include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/harness/integration-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,

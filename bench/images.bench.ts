@@ -21,10 +21,10 @@ import { buildRecommendationsApp } from '../src/recommendations/app.js';
 import { recommendationsConfigSchema } from '../src/recommendations/config.js';
 import { buildGatewayApp } from '../src/gateway/app.js';
 import { gatewayConfigSchema } from '../src/gateway/config.js';
-import { inMemorySharedState } from '../src/gateway/shared-state.js';
+import { inMemorySharedState } from '../test/fakes/shared-state.js';
 import { startPostgres } from '../test/harness/postgres.js';
 import { makeImage } from '../test/fixtures/images.js';
-import { repoRoot } from '../src/cluster/paths.js';
+import { repoRoot } from '../src/launcher/paths.js';
 import { numberArg } from './interleaved.js';
 
 // Image reads through the whole path: GET /{imgID} (JSON with base64, uncached: these routes

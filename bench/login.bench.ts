@@ -5,7 +5,7 @@ import { Pool } from 'undici';
 import { usersContract } from '../src/contracts/users.js';
 import { imagesContract } from '../src/contracts/images.js';
 import { recommendationsContract } from '../src/contracts/recommendations.js';
-import { repoRoot } from '../src/cluster/paths.js';
+import { repoRoot } from '../src/launcher/paths.js';
 import { loadConfig } from '../src/platform/config.js';
 import { createHttpServer } from '../src/platform/http.js';
 import { createLogger } from '../src/platform/log.js';
@@ -16,7 +16,7 @@ import { usersConfigSchema } from '../src/users/config.js';
 import { hashPassword, scryptCost } from '../src/users/passwords.js';
 import { gatewayConfigSchema } from '../src/gateway/config.js';
 import { authRoutes } from '../src/gateway/routes/auth.routes.js';
-import { inMemorySharedState } from '../src/gateway/shared-state.js';
+import { inMemorySharedState } from '../test/fakes/shared-state.js';
 import { startPostgres } from '../test/harness/postgres.js';
 import { numberArg } from './interleaved.js';
 

@@ -4,7 +4,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import postgres from 'postgres';
 import { startPostgres } from '../test/harness/postgres.js';
-import { repoRoot } from '../src/cluster/paths.js';
+import { repoRoot } from '../src/launcher/paths.js';
 import { createLogger } from '../src/platform/log.js';
 import { createMetricsRegistry } from '../src/platform/metrics.js';
 import { loadConfig } from '../src/platform/config.js';

@@ -7,7 +7,7 @@ import { createLogger } from '../src/platform/log.js';
 import { createMetricsRegistry } from '../src/platform/metrics.js';
 import { createRpcClient } from '../src/platform/rpc/client.js';
 import { createDiscoveryTransport, type BalancingMode } from '../src/platform/rpc/discovery-transport.js';
-import { buildEchoApp, echoService } from '../src/platform/rpc/testing/echo-service.js';
+import { buildEchoApp, echoService } from '../test/support/echo-service.js';
 import { startRegistration } from '../src/platform/discovery/registration.js';
 import { buildDiscoveryApp } from '../src/discovery/app.js';
 import { runInterleaved, type BenchCase, type CaseResult, numberArg } from './interleaved.js';

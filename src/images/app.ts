@@ -11,7 +11,7 @@ import type { RecommendationsContract } from '../contracts/recommendations.js';
 import type { ImagesConfig } from './config.js';
 import { imagesMigrations } from './migrations.js';
 import { imagesRepository } from './images.repository.js';
-import { imagesHandlers } from './images.service.js';
+import { imagesHandlers } from './handlers.js';
 
 export interface ImagesAppDeps {
   config: ImagesConfig;

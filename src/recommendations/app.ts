@@ -9,7 +9,7 @@ import type { RecommendationsConfig } from './config.js';
 import { daysToMs, systemClock, type Clock } from './interests.js';
 import { recommendationsMigrations } from './migrations.js';
 import { createRecommendationsRepository } from './recommendations.repository.js';
-import { createRecommendationsHandlers, defaultRecommendationSettings } from './recommendations.service.js';
+import { createRecommendationsHandlers, defaultRecommendationSettings } from './handlers.js';
 
 export interface RecommendationsAppDeps {
   config: RecommendationsConfig;

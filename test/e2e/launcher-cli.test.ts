@@ -4,12 +4,12 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fixedPorts, layoutOnFreePorts } from '../../src/cluster/layout.js';
-import { repoRoot } from '../../src/cluster/paths.js';
-import { portIsFree } from '../../src/cluster/ports.js';
+import { fixedPorts, layoutOnFreePorts } from '../../src/launcher/layout.js';
+import { repoRoot } from '../../src/launcher/paths.js';
+import { portIsFree } from '../../src/launcher/ports.js';
 import { testLayoutDefaults } from '../harness/cluster.js';
 
-const cli = join(repoRoot(), 'dist', 'src', 'cluster', 'cli.js');
+const cli = join(repoRoot(), 'dist', 'src', 'launcher', 'cli.js');
 
 function runCli(args: string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -5,13 +5,13 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../../src/cluster/paths.js';
-import { showPgAutoctlState } from '../../src/cluster/postgres-ha.js';
+import { repoRoot } from '../../src/launcher/paths.js';
+import { showPgAutoctlState } from '../../src/launcher/postgres-ha.js';
 import { startTestCluster, type TestCluster } from '../harness/cluster.js';
 import { waitFor } from '../harness/ports.js';
 
 const run = promisify(execFile);
-const cli = join(repoRoot(), 'dist', 'src', 'cluster', 'cli.js');
+const cli = join(repoRoot(), 'dist', 'src', 'launcher', 'cli.js');
 
 /** Processes (not zombies) still alive in any of these process groups. */
 function livingMembersOf(groups: Set<number>): string[] {

@@ -1,12 +1,12 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { startCluster, type ClusterHandle, type ProgressEvent } from '../../src/cluster/cluster.js';
-import { layoutOnFreePorts, type ClusterLayout, type LayoutOverrides } from '../../src/cluster/layout.js';
-import { repoRoot } from '../../src/cluster/paths.js';
-import type { Component } from '../../src/cluster/spec.js';
+import { startCluster, type ClusterHandle, type ProgressEvent } from '../../src/launcher/cluster.js';
+import { layoutOnFreePorts, type ClusterLayout, type LayoutOverrides } from '../../src/launcher/layout.js';
+import { repoRoot } from '../../src/launcher/paths.js';
+import type { Component } from '../../src/launcher/spec.js';
 
-export type { ClusterHandle, ProgressEvent } from '../../src/cluster/cluster.js';
+export type { ClusterHandle, ProgressEvent } from '../../src/launcher/cluster.js';
 
 export interface TestClusterOptions {
   /** Layout overrides (ports are always free ones; dataDir defaults to a fresh .easel/test/cluster-* directory). */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import { withSql } from '../../src/cluster/postgres.js';
+import { withSql } from '../../src/launcher/postgres.js';
 // ProvidedContext (pgAdminUrl, redisNodes) is declared in integration-setup.ts.
 
 // Helpers for integration test files: the shared servers started by integration-setup.ts.

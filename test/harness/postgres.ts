@@ -2,12 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, rmSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { childEnv } from '../../src/cluster/exec.js';
-import { repoRoot } from '../../src/cluster/paths.js';
-import { defaultPgBinDir, defaultTuning, initDataDir, pgBin, postgresAnswers, postgresUrl, withSql, type PostgresTuning } from '../../src/cluster/postgres.js';
-import { postgresRunAs } from '../../src/cluster/system-user.js';
-import { dataNodeInstances, showPgAutoctlState, type PgAutoctlNodeState } from '../../src/cluster/postgres-ha.js';
-import type { InstanceStatus, ProgressEvent } from '../../src/cluster/cluster.js';
+import { childEnv } from '../../src/launcher/exec.js';
+import { repoRoot } from '../../src/launcher/paths.js';
+import { defaultPgBinDir, defaultTuning, initDataDir, pgBin, postgresAnswers, postgresUrl, withSql, type PostgresTuning } from '../../src/launcher/postgres.js';
+import { postgresRunAs } from '../../src/launcher/system-user.js';
+import { dataNodeInstances, showPgAutoctlState, type PgAutoctlNodeState } from '../../src/launcher/postgres-ha.js';
+import type { InstanceStatus, ProgressEvent } from '../../src/launcher/cluster.js';
 import { startTestCluster } from './cluster.js';
 import { freePort, waitFor } from './ports.js';
 

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { redisAnswers } from '../../src/cluster/readiness.js';
+import { redisAnswers } from '../../src/launcher/readiness.js';
 import { freePort, waitFor } from './ports.js';
 
 export interface RedisNodeHandle {

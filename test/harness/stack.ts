@@ -14,7 +14,8 @@ import { buildRecommendationsApp } from '../../src/recommendations/app.js';
 import { recommendationsConfigSchema } from '../../src/recommendations/config.js';
 import { buildGatewayApp } from '../../src/gateway/app.js';
 import { gatewayConfigSchema } from '../../src/gateway/config.js';
-import { inMemorySharedState, type SharedState } from '../../src/gateway/shared-state.js';
+import { type SharedState } from '../../src/gateway/shared-state.js';
+import { inMemorySharedState } from '../fakes/shared-state.js';
 import { loadConfig } from '../../src/platform/config.js';
 
 // The domain services and a gateway, built in-process through their exported builders on

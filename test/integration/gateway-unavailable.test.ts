@@ -5,7 +5,7 @@ import { buildDiscoveryApp } from '../../src/discovery/app.js';
 import { loadDiscoveryConfig } from '../../src/discovery/config.js';
 import { buildGatewayApp } from '../../src/gateway/app.js';
 import { loadGatewayConfig } from '../../src/gateway/config.js';
-import { inMemorySharedState } from '../../src/gateway/shared-state.js';
+import { inMemorySharedState } from '../fakes/shared-state.js';
 import { createLogger } from '../../src/platform/log.js';
 import { createMetricsRegistry } from '../../src/platform/metrics.js';
 import { createRpcClient } from '../../src/platform/rpc/client.js';

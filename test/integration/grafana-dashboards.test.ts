@@ -17,7 +17,7 @@ import { buildDiscoveryApp } from '../../src/discovery/app.js';
 import { createAuthCheck } from '../../src/gateway/auth-check.js';
 import { usersHandlers } from '../../src/users/handlers.js';
 import type { AccountsDeps } from '../../src/users/accounts.js';
-import { inMemorySharedState } from '../../src/gateway/shared-state.js';
+import { inMemorySharedState } from '../fakes/shared-state.js';
 import type { GatewayDeps } from '../../src/gateway/deps.js';
 import { freePort, waitFor } from '../harness/ports.js';
 import { integrationPostgres } from '../harness/context.js';

@@ -1,0 +1,94 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ClusterLayout } from './layout.js';
+import { httpOk } from './readiness.js';
+import type { ProcessSpec } from './spec.js';
+
+/** Whether the layout runs Prometheus: "auto" means when the binary is installed. */
+export function prometheusWanted(layout: ClusterLayout): boolean {
+  if (layout.prometheus.enabled === false) return false;
+  if (layout.prometheus.enabled === true) return true;
+  return commandExists(layout.prometheus.binary);
+}
+
+export function commandExists(command: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v "$1"`, 'sh', command], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The Prometheus configuration the launcher writes: Easel's processes come from discovery's
+ * http_sd endpoint (every replica is asked, identical targets are merged); discovery itself is static.
+ */
+export function prometheusConfig(layout: ClusterLayout): string {
+  const discovery = layout.discovery.ports.map((p) => `${layout.host}:${p}`);
+  const interval = `${layout.prometheus.scrapeIntervalSeconds}s`;
+  const gateway = `${layout.host}:${layout.gateway.port}`;
+  return [
+    '# Written by the Easel launcher (src/launcher/prometheus.ts); changes are overwritten.',
+    'global:',
+    `  scrape_interval: ${interval}`,
+    `  evaluation_interval: ${interval}`,
+    'scrape_configs:',
+    '  - job_name: easel',
+    '    http_sd_configs:',
+    ...discovery.flatMap((address) => [`      - url: http://${address}/prometheus/targets`, `        refresh_interval: ${interval}`]),
+    // Discovery replicas are scraped by the static job below (even when the registry is empty): not twice.
+    '    relabel_configs:',
+    '      - source_labels: [__address__]',
+    `        regex: '${discovery.map((a) => a.replace(/\./g, '\\.')).join('|')}'`,
+    '        action: drop',
+    '  - job_name: discovery',
+    '    static_configs:',
+    `      - targets: [${discovery.map((a) => `'${a}'`).join(', ')}]`,
+    '        labels:',
+    '          service: discovery',
+    '  - job_name: gateway',
+    '    static_configs:',
+    `      - targets: ['${gateway}']`,
+    '        labels:',
+    '          service: gateway',
+    '  - job_name: prometheus',
+    '    static_configs:',
+    `      - targets: ['${layout.host}:${layout.prometheus.port}']`,
+    '',
+  ].join('\n');
+}
+
+export function prometheusSpec(layout: ClusterLayout): ProcessSpec {
+  const dir = join(layout.dataDir, 'prometheus');
+  const base = `http://${layout.host}:${layout.prometheus.port}`;
+  return {
+    instance: 'prometheus',
+    kind: 'prometheus',
+    component: 'prometheus',
+    host: layout.host,
+    port: layout.prometheus.port,
+    after: [],
+    url: base,
+    launch: async () => {
+      mkdirSync(join(dir, 'data'), { recursive: true });
+      const configFile = join(dir, 'prometheus.yml');
+      writeFileSync(configFile, prometheusConfig(layout));
+      return {
+        command: layout.prometheus.binary,
+        args: [
+          `--config.file=${configFile}`,
+          `--storage.tsdb.path=${join(dir, 'data')}`,
+          '--storage.tsdb.retention.time=2d',
+          `--web.listen-address=${layout.host}:${layout.prometheus.port}`,
+          '--web.enable-lifecycle',
+          '--log.level=warn',
+        ],
+        cwd: dir,
+      };
+    },
+    ready: () => httpOk(`${base}/-/ready`),
+    readyTimeoutMs: () => layout.timeouts.startMs,
+  };
+}

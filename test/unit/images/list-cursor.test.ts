@@ -1,0 +1,17 @@
+import { describe, expect, it } from 'vitest';
+import { decodeCursor, encodeCursor } from '../../../src/images/list-cursor.js';
+
+describe('list cursor', () => {
+  it('round-trips a position and is URL-safe', () => {
+    const position = { created: '2026-11-28T05:00:00.123Z', id: 'AbC-_0123456789abcdefgh' };
+    const cursor = encodeCursor(position);
+    expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(decodeCursor(cursor)).toEqual(position);
+  });
+
+  it('refuses a cursor it did not make', () => {
+    for (const bad of ['', 'not-a-cursor', Buffer.from('{"a":1}').toString('base64url'), Buffer.from('["yesterday","x"]').toString('base64url')]) {
+      expect(() => decodeCursor(bad)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    }
+  });
+});

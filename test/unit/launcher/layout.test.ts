@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { defaultLayout, LayoutError, resolveLayout, withPortOffset } from '../../../src/launcher/layout.js';
+
+function problemsOf(overrides: unknown): string[] {
+  try {
+    resolveLayout(overrides);
+  } catch (error) {
+    expect(error).toBeInstanceOf(LayoutError);
+    return [...(error as LayoutError).problems];
+  }
+  throw new Error('expected the layout to be rejected');
+}
+
+describe('cluster layout', () => {
+  it("has DESIGN.md's local defaults", () => {
+    const layout = resolveLayout({});
+    expect(layout.redis.ports).toEqual([6380, 6381, 6382, 6383]);
+    expect([layout.postgres.monitorPort, layout.postgres.primaryPort, layout.postgres.standbyPort]).toEqual([5440, 5441, 5442]);
+    expect(layout.discovery.ports).toEqual([8500, 8501]);
+    expect(layout.gateway.port).toBe(8080);
+    expect(layout.prometheus.port).toBe(9090);
+    expect(layout.services).toEqual({ users: 2, images: 2, recommendations: 2 });
+    expect(layout.postgres.databases).toEqual(['users', 'images', 'recommendations']);
+    expect(layout.dataDir.endsWith('/.easel')).toBe(true);
+  });
+
+  it('applies overrides and keeps the other defaults', () => {
+    const layout = resolveLayout({ dataDir: '/tmp/elsewhere', gateway: { port: 18080 }, services: { users: 3 } });
+    expect(layout.dataDir).toBe('/tmp/elsewhere');
+    expect(layout.gateway.port).toBe(18080);
+    expect(layout.services).toEqual({ users: 3, images: 2, recommendations: 2 });
+    expect(layout.redis.ports).toEqual(defaultLayout.redis.ports);
+  });
+
+  it('rejects every bad value at once, naming each one and what it got', () => {
+    const problems = problemsOf({
+      redis: { ports: [6380, 70000] },
+      postgres: { standbyPort: 'five' , maxPreparedTransactions: 0 },
+      services: { images: 0 },
+      logLevel: 'loud',
+    });
+    expect(problems).toHaveLength(5);
+    expect(problems.find((p) => p.startsWith('redis.ports.1:'))).toContain('70000');
+    expect(problems.find((p) => p.startsWith('postgres.standbyPort:'))).toContain('"five"');
+    expect(problems.some((p) => p.startsWith('postgres.maxPreparedTransactions:'))).toBe(true);
+    expect(problems.find((p) => p.startsWith('services.images:'))).toContain('0');
+    expect(problems.some((p) => p.startsWith('logLevel:'))).toBe(true);
+  });
+
+  it('rejects unknown keys, so a typo does not silently do nothing', () => {
+    const problems = problemsOf({ gateway: { prot: 8081 } });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^gateway: .*prot/);
+  });
+
+  it('rejects two processes on one port, naming both', () => {
+    const problems = problemsOf({ gateway: { port: 8500 } });
+    expect(problems).toEqual(['gateway.port: port 8500 is already used by discovery.ports.0']);
+  });
+
+  it('rejects a database name that is not an SQL identifier', () => {
+    expect(problemsOf({ postgres: { databases: ['users', 'Drop Table'] } })[0]).toMatch(/^postgres\.databases\.1: /);
+  });
+
+  it('moves every fixed port by an offset', () => {
+    const layout = withPortOffset(resolveLayout({}), 1000);
+    expect(layout.redis.ports).toEqual([7380, 7381, 7382, 7383]);
+    expect(layout.postgres.primaryPort).toBe(6441);
+    expect(layout.gateway.port).toBe(9080);
+    expect(() => withPortOffset(resolveLayout({}), 60000)).toThrow(/redis\.ports\.0/);
+  });
+});

@@ -1,0 +1,143 @@
+import { decodeJwt } from 'jose';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { AppError } from '../../../src/platform/errors.js';
+import { accountErrors, isValidName, isValidPassword, login, logout, refresh, register, type AccountsDeps } from '../../../src/users/accounts.js';
+import { memoryUsersRepository } from '../../fakes/memory-users.repository.js';
+import { createPasswordHasher, scryptCost, type PasswordHasher } from '../../../src/users/passwords.js';
+import { generateSigningKeyMaterial, loadSigningKey } from '../../../src/users/tokens.js';
+
+let clock = Date.UTC(2030, 0, 1);
+let deps: AccountsDeps;
+
+/** Counts the hashes done, to show an unknown user costs the same work as a wrong password. */
+function countingHasher(inner: PasswordHasher) {
+  const counter = { verifications: 0 };
+  const hasher: PasswordHasher = { cost: inner.cost, hash: inner.hash, verify: (p, s) => (counter.verifications++, inner.verify(p, s)) };
+  return { hasher, counter };
+}
+
+async function failure(promise: Promise<unknown>): Promise<AppError> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(AppError);
+  return error as AppError;
+}
+
+beforeEach(async () => {
+  clock = Date.UTC(2030, 0, 1);
+  deps = {
+    repo: memoryUsersRepository(),
+    hasher: createPasswordHasher(scryptCost(10)),
+    signingKey: await loadSigningKey(await generateSigningKeyMaterial()),
+    now: () => clock,
+    accessTokenTtlSeconds: 900,
+    refreshTokenTtlSeconds: 3600,
+  };
+});
+
+describe('names and passwords', () => {
+  it('a name is 3-32 letters, digits, _ . -; a password 8-128 characters', () => {
+    for (const name of ['abc', 'Mario', 'a.b-c_d', '0'.repeat(32)]) expect(isValidName(name), name).toBe(true);
+    for (const name of ['', 'ab', 'a'.repeat(33), 'ma rio', 'mário', 'a/b', 'a\nb']) expect(isValidName(name), name).toBe(false);
+    expect(isValidPassword('x'.repeat(8))).toBe(true);
+    expect(isValidPassword('x'.repeat(128))).toBe(true);
+    expect(isValidPassword('x'.repeat(7))).toBe(false);
+    expect(isValidPassword('x'.repeat(129))).toBe(false);
+  });
+});
+
+describe('register', () => {
+  it('refuses invalid input and an existing name with the original texts', async () => {
+    expect(await failure(register(deps, 'ab', 'long enough'))).toMatchObject({ code: 'INVALID_ARGUMENT', message: accountErrors.invalidCredentials });
+    await register(deps, 'Mario', 'long enough');
+    expect(await failure(register(deps, 'Mario', 'other password'))).toMatchObject({ code: 'CONFLICT', message: 'existing username' });
+  });
+
+  it('concurrent sign-ups with one name create one account', async () => {
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => register(deps, 'Peach', 'long enough')));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+  });
+});
+
+describe('login', () => {
+  it('returns a token pair for the right password', async () => {
+    const { userId } = await register(deps, 'Mario', 'its-a-me-mario');
+    const pair = await login(deps, 'Mario', 'its-a-me-mario');
+    expect(pair).toMatchObject({ userId, name: 'Mario', accessExpiresAt: clock / 1000 + 900, refreshExpiresAt: clock / 1000 + 3600 });
+    expect(decodeJwt(pair.accessToken)).toMatchObject({ sub: userId, name: 'Mario' });
+  });
+
+  it('answers a wrong password and an unknown name alike, each after one hash', async () => {
+    const { hasher, counter } = countingHasher(deps.hasher);
+    deps.hasher = hasher;
+    await register(deps, 'Mario', 'its-a-me-mario');
+    const wrongPassword = await failure(login(deps, 'Mario', 'its-a-me-luigi'));
+    expect(counter.verifications).toBe(1);
+    const unknownName = await failure(login(deps, 'Wario', 'its-a-me-mario'));
+    expect(counter.verifications).toBe(2);
+    for (const error of [wrongPassword, unknownName]) expect(error).toMatchObject({ code: 'UNAUTHENTICATED', message: 'Your login or password is not correct' });
+  });
+
+  it('re-hashes a password stored with an older cost on the next login', async () => {
+    const { userId } = await register(deps, 'Mario', 'its-a-me-mario');
+    deps.hasher = createPasswordHasher(scryptCost(11));
+    await login(deps, 'Mario', 'its-a-me-mario');
+    expect((await deps.repo.findUserById(userId))?.passwordHash).toMatch(/^\$scrypt\$ln=11,/);
+  });
+});
+
+describe('refresh', () => {
+  it('rotates within the family, and a reused token revokes the family', async () => {
+    await register(deps, 'Mario', 'its-a-me-mario');
+    const first = await login(deps, 'Mario', 'its-a-me-mario');
+    const second = await refresh(deps, first.refreshToken);
+    expect(second.refreshToken).not.toBe(first.refreshToken);
+    expect(decodeJwt(second.accessToken).sid).toBe(decodeJwt(first.accessToken).sid);
+    const sessionId = decodeJwt(first.accessToken).sid;
+    expect(await failure(refresh(deps, first.refreshToken))).toMatchObject({ code: 'UNAUTHENTICATED', details: { reason: 'reused', sessionId } });
+    expect(await failure(refresh(deps, second.refreshToken))).toMatchObject({ code: 'UNAUTHENTICATED', details: { reason: 'revoked' } });
+  });
+
+  it('refuses an expired or unknown token', async () => {
+    await register(deps, 'Mario', 'its-a-me-mario');
+    const pair = await login(deps, 'Mario', 'its-a-me-mario');
+    expect(await failure(refresh(deps, 'no-such-token'))).toMatchObject({ details: { reason: 'unknown' } });
+    clock += 3600 * 1000;
+    expect(await failure(refresh(deps, pair.refreshToken))).toMatchObject({ message: accountErrors.invalidRefreshToken, details: { reason: 'expired' } });
+  });
+
+  it('a login forgets the user\'s expired refresh tokens', async () => {
+    await register(deps, 'Mario', 'its-a-me-mario');
+    const old = await login(deps, 'Mario', 'its-a-me-mario');
+    clock += 3601 * 1000;
+    await login(deps, 'Mario', 'its-a-me-mario');
+    expect(await failure(refresh(deps, old.refreshToken))).toMatchObject({ details: { reason: 'unknown' } });
+  });
+
+  it('leaves other sessions of the same user alone', async () => {
+    await register(deps, 'Mario', 'its-a-me-mario');
+    const phone = await login(deps, 'Mario', 'its-a-me-mario');
+    const laptop = await login(deps, 'Mario', 'its-a-me-mario');
+    await refresh(deps, phone.refreshToken);
+    await failure(refresh(deps, phone.refreshToken));
+    await expect(refresh(deps, laptop.refreshToken)).resolves.toMatchObject({ name: 'Mario' });
+  });
+});
+
+describe('logout', () => {
+  it('revokes the session named by the access token, not the others', async () => {
+    const { userId } = await register(deps, 'Mario', 'its-a-me-mario');
+    const phone = await login(deps, 'Mario', 'its-a-me-mario');
+    const laptop = await login(deps, 'Mario', 'its-a-me-mario');
+    await logout(deps, { userId, sessionId: decodeJwt(phone.accessToken).sid as string });
+    await failure(refresh(deps, phone.refreshToken));
+    await expect(refresh(deps, laptop.refreshToken)).resolves.toBeDefined();
+  });
+
+  it('does not revoke another user\'s session', async () => {
+    await register(deps, 'Mario', 'its-a-me-mario');
+    const { userId: luigi } = await register(deps, 'Luigi', 'its-a-me-luigi');
+    const mario = await login(deps, 'Mario', 'its-a-me-mario');
+    await logout(deps, { userId: luigi, refreshToken: mario.refreshToken });
+    await expect(refresh(deps, mario.refreshToken)).resolves.toBeDefined();
+  });
+});

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { createPasswordHasher, hashPassword, needsRehash, scryptCost, verifyPassword } from '../../../src/users/passwords.js';
+
+// A low cost keeps these fast; the production cost is measured in bench/login.bench.ts.
+const cheap = scryptCost(10);
+
+describe('password hashing', () => {
+  it('verifies the right password and refuses a wrong one', async () => {
+    const stored = await hashPassword('correct horse', cheap);
+    expect(await verifyPassword('correct horse', stored)).toBe(true);
+    expect(await verifyPassword('correct horsE', stored)).toBe(false);
+    expect(await verifyPassword('', stored)).toBe(false);
+  });
+
+  it('stores the parameters with the hash and a fresh salt every time', async () => {
+    const first = await hashPassword('same password', cheap);
+    const second = await hashPassword('same password', cheap);
+    expect(first).toMatch(/^\$scrypt\$ln=10,r=8,p=1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
+    expect(first).not.toBe(second);
+    expect(first).not.toContain('same password');
+  });
+
+  it('verifies a hash made with other parameters, and says it needs re-hashing', async () => {
+    const old = await hashPassword('pw with old cost', scryptCost(11));
+    expect(await verifyPassword('pw with old cost', old)).toBe(true);
+    expect(needsRehash(old, cheap)).toBe(true);
+    expect(needsRehash(await hashPassword('x', cheap), cheap)).toBe(false);
+  });
+
+  it('never matches a malformed stored hash', async () => {
+    for (const stored of ['', 'plaintext', '$scrypt$ln=10,r=8,p=1$$', '$scrypt$ln=99,r=8,p=1$AAAA$AAAA', '$bcrypt$10$abc']) {
+      expect(await verifyPassword('plaintext', stored), stored).toBe(false);
+    }
+  });
+
+  it('treats passwords as Unicode text: composed and decomposed forms are the same password', async () => {
+    const stored = await hashPassword('caf\u00e9-password', cheap);
+    expect(await verifyPassword('cafe\u0301-password', stored)).toBe(true);
+  });
+
+  it('a hasher refuses an unknown user (no stored hash) after doing the same work', async () => {
+    const hasher = createPasswordHasher(cheap);
+    expect(await hasher.verify('anything at all', undefined)).toBe(false);
+    expect(await hasher.verify('anything at all', await hasher.hash('anything at all'))).toBe(true);
+  });
+});
