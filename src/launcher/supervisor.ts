@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { RestartBackoff, type BackoffPolicy } from './backoff.js';
+import { RestartBackoff, type BackoffPolicy } from '../platform/backoff.js';
 import { signalGroup as realSignalGroup, type ExitInfo, type RunningChild } from './process.js';
 
 export type SupervisorState = 'idle' | 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped';

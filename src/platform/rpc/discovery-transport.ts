@@ -6,7 +6,8 @@ import type { Logger } from '../log.js';
 import { createDiscoveryClient, DiscoveryUnreachableError, type DiscoveryClient, type IssuedTicket } from '../discovery/discovery-client.js';
 import { LeastOutstandingBalancer } from './balancer.js';
 import { InstanceBreakers, type BreakerState, type InstanceBreakerSettings } from './breaker.js';
-import { RetryBudget, backoffWithJitter, type RetryBudgetSettings } from './retry-budget.js';
+import { backoffWithJitter } from '../backoff.js';
+import { RetryBudget, type RetryBudgetSettings } from './retry-budget.js';
 import { defaultRpcTimeoutMs, sendToOrigin, type RpcRequest, type RpcResponse, type RpcTransport } from './client.js';
 
 // The RPC transport for services found through discovery. Two balancing modes:

@@ -68,9 +68,3 @@ export class RetryBudget {
     return total;
   }
 }
-
-/** Exponential backoff with full jitter: a random delay in [0, min(cap, base * 2^retry)). */
-export function backoffWithJitter(retry: number, options: { baseMs?: number; capMs?: number; random?: () => number } = {}): number {
-  const ceiling = Math.min(options.capMs ?? 250, (options.baseMs ?? 10) * 2 ** retry);
-  return Math.floor((options.random ?? Math.random)() * ceiling);
-}

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { backoffDelay } from '../../../src/launcher/backoff.js';
+import { backoffDelay } from '../../../src/platform/backoff.js';
 import type { ExitInfo, RunningChild } from '../../../src/launcher/process.js';
 import { Supervisor } from '../../../src/launcher/supervisor.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RetryBudget, backoffWithJitter } from '../../../../src/platform/rpc/retry-budget.js';
+import { backoffWithJitter } from '../../../../src/platform/backoff.js';
+import { RetryBudget } from '../../../../src/platform/rpc/retry-budget.js';
 
 function manualClock(start = 1_000_000) {
   let now = start;

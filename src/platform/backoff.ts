@@ -1,3 +1,6 @@
+// Backoff, in one place: restart delays for supervised processes (the launcher, the gateway's
+// workers) and jittered delays between RPC retries.
+
 export interface BackoffPolicy {
   initialDelayMs: number;
   maxDelayMs: number;
@@ -24,4 +27,10 @@ export class RestartBackoff {
     this.attempt += 1;
     return { attempt: this.attempt, delayMs: backoffDelay(this.attempt, this.policy) };
   }
+}
+
+/** Exponential backoff with full jitter: a random delay in [0, min(cap, base * 2^retry)). */
+export function backoffWithJitter(retry: number, options: { baseMs?: number; capMs?: number; random?: () => number } = {}): number {
+  const ceiling = Math.min(options.capMs ?? 250, (options.baseMs ?? 10) * 2 ** retry);
+  return Math.floor((options.random ?? Math.random)() * ceiling);
 }
