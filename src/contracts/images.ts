@@ -62,8 +62,9 @@ export const imagesContract = defineService('Images', 'IMAGE SERVICE', {
     idempotent: true,
     bytesOut: 'image',
   },
+  /** Changes the text an author gave: any of title, description and tags (tags replace the old ones). */
   Modify: {
-    input: z.object({ imageId: z.string(), callerId: z.string(), title: z.string().optional(), description: z.string().optional() }),
+    input: z.object({ imageId: z.string(), callerId: z.string(), title: z.string().optional(), description: z.string().optional(), tags: z.array(z.string()).optional() }),
     output: imageInfo,
     idempotent: true,
   },
@@ -81,6 +82,12 @@ export const imagesContract = defineService('Images', 'IMAGE SERVICE', {
   GetInfos: {
     input: z.object({ imageIds: z.array(z.string()).max(200) }),
     output: z.object({ images: z.array(imageInfo) }),
+    idempotent: true,
+  },
+  /** How many images an author has (GET /me). */
+  CountByAuthor: {
+    input: z.object({ authorName: z.string() }),
+    output: z.object({ count: z.number().int() }),
     idempotent: true,
   },
   Limits: {

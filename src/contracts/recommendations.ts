@@ -12,6 +12,12 @@ export const recommendationsContract = defineService('Recommendations', 'RECOMME
     output: z.object({}),
     idempotent: true,
   },
+  /** Called when the author changes an image's tags: they replace the old ones. Repeating it is harmless; an unknown image is NOT_FOUND. */
+  RetagImage: {
+    input: z.object({ imageId: z.string(), tags: z.array(z.string()) }),
+    output: z.object({}),
+    idempotent: true,
+  },
   /** Called on delete; removes the image from tags, likes and recommendations. */
   UnindexImage: {
     input: z.object({ imageId: z.string() }),

@@ -28,6 +28,19 @@ export const gatewayConfigSchema = z.object({
   UPLOAD_WINDOW_SECONDS: env.positiveInt(60),
   /** How long GET image responses stay in the cache ring. */
   IMAGE_CACHE_TTL_SECONDS: env.positiveInt(300),
+  /** The built web app served under /app/; empty means web/dist in the repository. */
+  WEB_APP_DIR: z.string().default(''),
+  /**
+   * Origins besides the gateway's own (its Host) that may send cookie-authenticated writes,
+   * comma-separated (e.g. a proxy's public origin): "https://easel.example".
+   */
+  TRUSTED_ORIGINS: z.string().default('').transform((text, ctx) => {
+    const origins = text.split(',').map((item) => item.trim()).filter(Boolean);
+    for (const origin of origins) {
+      if (!/^https?:\/\/[^/\s]+$/.test(origin)) ctx.addIssue({ code: 'custom', message: `"${origin}" is not an origin like https://host:port` });
+    }
+    return origins;
+  }),
   LOG_LEVEL: env.logLevel(),
   EASEL_TEST_MODE: env.boolean(false),
 });

@@ -27,6 +27,8 @@ function info(record: ImageRecord): ImageInfo {
   return rest;
 }
 
+const sameTags = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((tag) => b.includes(tag));
+
 const imageNotFound = () => notFound('image not found');
 
 const downstream = (context: RpcContext) => ({ requestId: context.requestId, timeoutMs: Math.max(1, context.deadline - Date.now()) });
@@ -65,9 +67,13 @@ export function imagesHandlers(deps: ImagesServiceDeps): RpcHandlers<ImagesContr
       return { contentType: stored.contentType, etag: stored.etag, image: stored.bytes };
     },
 
-    Modify: async ({ imageId, callerId, title, description }) => {
-      const changes = validateModification({ title, description });
-      await findOwned(imageId, callerId);
+    Modify: async ({ imageId, callerId, title, description, tags }, context) => {
+      const changes = validateModification({ title, description, tags });
+      const record = await findOwned(imageId, callerId);
+      // The tag index first, as for Delete: if it fails nothing changed here and a retry does it all.
+      if (changes.tags && !sameTags(changes.tags, record.tags)) {
+        await deps.recommendations.RetagImage({ imageId, tags: changes.tags }, downstream(context));
+      }
       const updated = await repository.updateText(imageId, changes);
       if (!updated) throw imageNotFound();
       return info(updated);
@@ -99,6 +105,8 @@ export function imagesHandlers(deps: ImagesServiceDeps): RpcHandlers<ImagesContr
         nextCursor: rows.length > pageSize && last ? encodeCursor({ created: last.created, id: last.imageId }) : null,
       };
     },
+
+    CountByAuthor: async ({ authorName }) => ({ count: await repository.countByAuthor(authorName) }),
 
     GetInfos: async ({ imageIds }) => ({ images: (await repository.findMany(imageIds)).map(info) }),
 

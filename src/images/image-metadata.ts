@@ -49,11 +49,14 @@ export function validateImageText(input: { title?: string; description?: string;
   };
 }
 
-/** The original's rule for Modify: at least one of title and description. */
-export function validateModification(input: { title?: string; description?: string }): { title?: string; description?: string } {
-  if (input.title === undefined && input.description === undefined) throw invalidArgument('at least one of title and description is required');
+/** The original's rule for Modify: at least one of title and description (or, added, tags). */
+export function validateModification(input: { title?: string; description?: string; tags?: readonly string[] }): { title?: string; description?: string; tags?: string[] } {
+  if (input.title === undefined && input.description === undefined && input.tags === undefined) {
+    throw invalidArgument('at least one of title, description and tags is required');
+  }
   return {
     ...(input.title !== undefined ? { title: validateTitle(input.title) } : {}),
     ...(input.description !== undefined ? { description: validateDescription(input.description) } : {}),
+    ...(input.tags !== undefined ? { tags: validateTags(input.tags) } : {}),
   };
 }

@@ -84,7 +84,8 @@ export interface ImagesRepository {
   findWithOriginal(imageId: string): Promise<(ImageRecord & { contentType: string; etag: string; bytes: Buffer }) | undefined>;
   findMany(imageIds: readonly string[]): Promise<ImageRecord[]>;
   variant(imageId: string, variant: ImageVariant, ifNoneMatch?: string): Promise<VariantBytes | undefined>;
-  updateText(imageId: string, changes: { title?: string; description?: string }): Promise<ImageRecord | undefined>;
+  updateText(imageId: string, changes: { title?: string; description?: string; tags?: string[] }): Promise<ImageRecord | undefined>;
+  countByAuthor(authorName: string): Promise<number>;
   /** Newest first, after `position` when given. */
   list(filter: { authorName?: string; tag?: string; after?: ListPosition; limit: number }): Promise<ImageRecord[]>;
 }
@@ -163,10 +164,17 @@ export function imagesRepository(sql: Sql): ImagesRepository {
       const rows = await sql<ImageRow[]>`
         update images set
           title = coalesce(${changes.title ?? null}, title),
-          description = coalesce(${changes.description ?? null}, description)
+          description = coalesce(${changes.description ?? null}, description),
+          tags = coalesce(${changes.tags ? sql.array(changes.tags) : null}::text[], tags)
         where id = ${imageId}
         returning ${sql.unsafe(infoColumns)}`;
       return rows[0] ? toRecord(rows[0]) : undefined;
+    },
+
+    async countByAuthor(authorName) {
+      // Bounded by the author's upload quota; answered from images_author_created_idx.
+      const [row] = await sql<{ count: number }[]>`select count(*)::int as count from images where author_name = ${authorName}`;
+      return row?.count ?? 0;
     },
 
     async list({ authorName, tag, after, limit }) {

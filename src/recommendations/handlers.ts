@@ -40,6 +40,11 @@ export function createRecommendationsHandlers(deps: RecommendationsServiceDeps):
       return {};
     },
 
+    async RetagImage(input) {
+      if (!(await repository.retagImage(input.imageId, normaliseTags(input.tags)))) throw notFound('no such image');
+      return {};
+    },
+
     async UnindexImage(input) {
       await repository.unindexImage(input.imageId);
       return {};

@@ -36,6 +36,8 @@ export interface TagCount {
 export interface RecommendationsRepository {
   /** True when the image was new; a repeated call changes nothing. */
   indexImage(image: IndexedImage, authorInterest: number, now: Date): Promise<boolean>;
+  /** Replaces the image's tags (counts follow); false when the image is unknown. */
+  retagImage(imageId: string, tags: readonly string[]): Promise<boolean>;
   /** True when the image existed. */
   unindexImage(imageId: string): Promise<boolean>;
   /** Counts the view; for a signed-in viewer adds `interest` unless they viewed it since `cooldownStart`. */
@@ -94,6 +96,31 @@ export function createRecommendationsRepository(sql: Sql, settings: { halfLifeMs
             insert into tag_counts (tag, count) select tag, 1 from unnest(${[...image.tags].sort()}::text[]) as tag
             on conflict (tag) do update set count = tag_counts.count + 1`;
           await changeInterest(tx, { userId: image.authorId, tags: image.tags, delta: authorInterest, now });
+        }
+        return true;
+      });
+    },
+
+    async retagImage(imageId, tags) {
+      return sql.begin(async (tx) => {
+        const [image] = await tx<{ author_id: string; created_at: Date }[]>`
+          select author_id, created_at from images where image_id = ${imageId} for update`;
+        if (!image) return false;
+        const old = await imageTags(tx, imageId);
+        const added = [...new Set(tags)].filter((tag) => !old.includes(tag)).sort();
+        const removed = old.filter((tag) => !tags.includes(tag));
+        if (removed.length > 0) {
+          await tx`delete from image_tags where image_id = ${imageId} and tag = any(${removed}::text[])`;
+          await tx`update tag_counts set count = count - 1 where tag = any(${removed}::text[])`;
+          await tx`delete from tag_counts where tag = any(${removed}::text[]) and count <= 0`;
+        }
+        if (added.length > 0) {
+          await tx`
+            insert into image_tags (image_id, tag, author_id, created_at)
+            select ${imageId}::text, tag, ${image.author_id}::text, ${image.created_at}::timestamptz from unnest(${added}::text[]) as tag`;
+          await tx`
+            insert into tag_counts (tag, count) select tag, 1 from unnest(${added}::text[]) as tag
+            on conflict (tag) do update set count = tag_counts.count + 1`;
         }
         return true;
       });

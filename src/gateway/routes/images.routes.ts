@@ -96,7 +96,13 @@ export async function imagesRoutes(app: FastifyInstance, deps: GatewayDeps): Pro
     const imageId = checkedImageId(request.params.imgID);
     const caller = await auth.require(request);
     const body = asObject(request.body);
-    await deps.images.Modify({ imageId, callerId: caller.userId, title: optionalString(body, 'title'), description: optionalString(body, 'description') }, { requestId: request.id });
+    await deps.images.Modify({
+      imageId,
+      callerId: caller.userId,
+      title: optionalString(body, 'title'),
+      description: optionalString(body, 'description'),
+      tags: body.tags === undefined || body.tags === null ? undefined : parseTags(body.tags),
+    }, { requestId: request.id });
     return { message: 'success', error: '' };
   });
 
