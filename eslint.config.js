@@ -1,8 +1,10 @@
 import js from '@eslint/js';
+import jsxA11y from 'eslint-plugin-jsx-a11y';
+import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'dist-bench/', 'node_modules/', '.easel/'] },
+  { ignores: ['dist/', 'dist-bench/', 'node_modules/', '.easel/', 'web/dist/', 'test-results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -15,7 +17,16 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/config.ts', 'test/**', 'bench/**', 'src/launcher/**'],
+    files: ['**/config.ts', 'test/**', 'bench/**', 'src/launcher/**', 'web/vite.config.ts'],
     rules: { 'no-restricted-properties': 'off' },
+  },
+  // The web app: hooks used by the rules, and accessible markup.
+  {
+    files: ['web/**/*.{ts,tsx}'],
+    ...reactHooks.configs.flat['recommended-latest'],
+  },
+  {
+    files: ['web/**/*.tsx'],
+    ...jsxA11y.flatConfigs.recommended,
   },
 );

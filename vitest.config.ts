@@ -1,8 +1,10 @@
+import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vitest/config';
 
-// Test tiers, each with its own script: unit (no network, no real sleeps), integration (real
-// Redis/PostgreSQL started by test/harness), e2e (the whole cluster through the launcher,
-// including chaos).
+// Test tiers, each with its own script: unit (no network, no real sleeps), web (the web app's
+// components in happy-dom), integration (real Redis/PostgreSQL started by test/harness), e2e
+// (the whole cluster through the launcher, including chaos), browser (the built web app in
+// Debian's chromium against a whole cluster).
 export default defineConfig({
   test: {
     projects: [
@@ -10,6 +12,15 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          testTimeout: 10_000,
+        },
+      },
+      {
+        plugins: [react()],
+        test: {
+          name: 'web',
+          include: ['web/test/**/*.test.{ts,tsx}'],
+          environment: 'happy-dom',
           testTimeout: 10_000,
         },
       },
@@ -29,6 +40,15 @@ export default defineConfig({
           include: ['test/e2e/**/*.test.ts'],
           testTimeout: 180_000,
           hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          testTimeout: 240_000,
+          hookTimeout: 240_000,
           fileParallelism: false,
         },
       },

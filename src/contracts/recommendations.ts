@@ -42,6 +42,12 @@ export const recommendationsContract = defineService('Recommendations', 'RECOMME
     output: z.object({ liked: z.boolean(), likes: z.number().int() }),
     idempotent: true,
   },
+  /** Whether `userId` likes the image, and its like count. An unknown image is NOT_FOUND. */
+  LikeState: {
+    input: z.object({ imageId: z.string(), userId: z.string() }),
+    output: z.object({ liked: z.boolean(), likes: z.number().int() }),
+    idempotent: true,
+  },
   /** Unknown image ids are left out of `counts`. */
   LikeCounts: {
     input: z.object({ imageIds: z.array(z.string()).max(200) }),

@@ -63,6 +63,12 @@ export function createRecommendationsHandlers(deps: RecommendationsServiceDeps):
       return { liked: state.liked, likes: state.likes };
     },
 
+    async LikeState(input) {
+      const state = await repository.likeState(input.imageId, input.userId);
+      if (!state) throw notFound('no such image');
+      return state;
+    },
+
     async Unlike(input) {
       // Unliking what was not liked is answered with the current state: {liked: false, likes}.
       const state = await repository.unlike(input.imageId, input.userId, clock(), interestWeights.like);

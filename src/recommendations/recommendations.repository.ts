@@ -46,6 +46,8 @@ export interface RecommendationsRepository {
   like(imageId: string, userId: string, now: Date, interest: number): Promise<LikeState | undefined>;
   unlike(imageId: string, userId: string, now: Date, interest: number): Promise<LikeState | undefined>;
   likeCounts(imageIds: readonly string[]): Promise<Map<string, number>>;
+  /** undefined when the image is unknown. */
+  likeState(imageId: string, userId: string): Promise<{ liked: boolean; likes: number } | undefined>;
   listTags(prefix: string, limit: number): Promise<TagCount[]>;
   storedInterests(userId: string, maxRows: number): Promise<StoredInterest[]>;
   /** Images with the given tags scored by the sum of their matching tags' weights; unseen first. Never the user's own or liked ones. */
@@ -183,6 +185,13 @@ export function createRecommendationsRepository(sql: Sql, settings: { halfLifeMs
         await changeInterest(tx, { userId, tags, delta: -interest, now });
         return { liked: false, likes: image?.likes ?? 0, changed: true, tags };
       });
+    },
+
+    async likeState(imageId, userId) {
+      const [row] = await sql<{ likes: number; liked: boolean }[]>`
+        select likes, exists (select 1 from likes where image_id = ${imageId} and user_id = ${userId}) as liked
+        from images where image_id = ${imageId}`;
+      return row ? { liked: row.liked, likes: row.likes } : undefined;
     },
 
     async likeCounts(imageIds) {

@@ -38,7 +38,7 @@ async function signUp(): Promise<Session> {
 async function browserCall(session: Session, method: string, path: string, init: { json?: unknown; body?: FormData; origin?: string } = {}) {
   const headers: Record<string, string> = { cookie: session.cookie };
   if (method !== 'GET') headers.origin = init.origin ?? stack.gatewayUrl;
-  let body: BodyInit | undefined = init.body;
+  let body: RequestInit['body'] = init.body;
   if (init.json !== undefined) {
     headers['content-type'] = 'application/json';
     body = JSON.stringify(init.json);
@@ -134,7 +134,11 @@ describe('cookie-authenticated writes from another site', () => {
     expect(forgedDelete.status).toBe(403);
     expect((await browserCall(author, 'GET', `/${imageId}/info`)).body).toMatchObject({ likes: 0 });
 
+    expect((await browserCall(victim, 'GET', `/${imageId}/like`)).body).toEqual({ liked: false, likes: 0, error: '' });
     const liked = await browserCall(victim, 'POST', `/${imageId}/like`);
     expect(liked.body).toMatchObject({ liked: true, likes: 1 });
+    expect((await browserCall(victim, 'GET', `/${imageId}/like`)).body).toEqual({ liked: true, likes: 1, error: '' });
+    expect((await browserCall(author, 'GET', `/${imageId}/like`)).body).toEqual({ liked: false, likes: 1, error: '' });
+    expect((await fetch(`${stack.gatewayUrl}/${imageId}/like`)).status).toBe(401);
   });
 });

@@ -5,7 +5,7 @@ import { likeCounts, publicImage, type PublicImage } from '../public-image.js';
 import type { GatewayDeps } from '../deps.js';
 import { getAuthCheck } from '../auth-check.js';
 
-// GET /tags, GET /recommendations, POST and DELETE /{imgID}/like. Registered before the images
+// GET /tags, GET /recommendations, GET, POST and DELETE /{imgID}/like. Registered before the images
 // routes; the fixed paths win over /:imgID in Fastify's router either way.
 
 const tagsQuery = z.object({
@@ -39,6 +39,15 @@ export async function recommendationsRoutes(app: FastifyInstance, deps: GatewayD
       { requestId: request.id },
     );
     return { images: await describeImages(deps, imageIds, request), error: '' };
+  });
+
+  // Whether the caller likes the image (the like button's state), with the count.
+  app.get('/:imgID/like', async (request, reply) => {
+    const caller = await auth.require(request);
+    const { imgID } = parse(imageParams, request.params, 'path');
+    const state = await deps.recommendations.LikeState({ imageId: imgID, userId: caller.userId }, { requestId: request.id });
+    reply.header('cache-control', 'private, no-store');
+    return { liked: state.liked, likes: state.likes, error: '' };
   });
 
   app.post('/:imgID/like', async (request) => {
