@@ -45,7 +45,7 @@ export const route = (method: string, path: string, answer: (call: RecordedCall)
 export const ok = (body: unknown) => ({ status: 200, body });
 
 /** A PNG header declaring `width` x `height` (enough for the type and size checks; no pixels). */
-export function pngHeader(width: number, height: number, totalBytes = 64): Uint8Array {
+export function pngHeader(width: number, height: number, totalBytes = 64): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(Math.max(totalBytes, 33));
   bytes.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
   const view = new DataView(bytes.buffer);
