@@ -73,9 +73,10 @@ function ImageView({ image, signedIn, isAuthor }: { image: PublicImage; signedIn
               ♥ {plural(image.likes, 'like')} · <Link to={`/login?next=${encodeURIComponent(`/images/${image.imageID}`)}`}>Log in to like it</Link>
             </p>
           )}
-          <a className="button" href={imageUrl(image.imageID, 'raw')}>
-            Open the original <span className="muted">({image.width} × {image.height}, {formatBytes(image.size)})</span>
-          </a>
+          <p className="original">
+            <a href={imageUrl(image.imageID, 'raw')}>Open the original</a>{' '}
+            <span className="muted">({image.width} × {image.height} pixels, {formatBytes(image.size)})</span>
+          </p>
         </div>
         {isAuthor ? (
           editing ? <EditForm image={image} onDone={() => setEditing(false)} /> : (

@@ -1,5 +1,5 @@
 import type { Limits, Me } from '../../lib/api-types';
-import { formatBytes, formatMegapixels, plural } from '../../lib/format';
+import { formatBytesApart, formatMegapixels, plural } from '../../lib/format';
 import type { ImageFacts } from './image-facts';
 
 // The upload's checks, made before anything is sent, against the limits the server publishes
@@ -40,9 +40,10 @@ export function checkFile(file: UploadDraft['file'], facts: ImageFacts | undefin
   if (!file) return [{ field: 'file', message: 'Choose an image to upload.' }];
   if (file.size === 0) return [{ field: 'file', message: `“${file.name}” is empty. Choose another file.` }];
   if (file.size > limits.maxBytes) {
+    const [size, limit] = formatBytesApart(file.size, limits.maxBytes);
     return [{
       field: 'file',
-      message: `“${file.name}” is ${formatBytes(file.size)}; Easel takes images up to ${formatBytes(limits.maxBytes)}. Export it smaller (fewer pixels or a lower quality) and try again.`,
+      message: `“${file.name}” is ${size}; Easel takes images up to ${limit}. Export it smaller (fewer pixels or a lower quality) and try again.`,
     }];
   }
   if (!facts) return [];
