@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Easel needs and is missing: the Debian packages (redis-server, postgresql,
-# pg_auto_failover, prometheus) with apt-get when run as root, otherwise one line naming the
-# command to run; then the npm packages with `npm ci` when node_modules is missing or stale.
+# pg_auto_failover, prometheus, and chromium with a font for the web app's browser tests) with
+# apt-get when run as root, otherwise one line naming the command to run; then the npm packages
+# with `npm ci` when node_modules is missing or stale.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,9 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [ -f /usr/share/postgresql/15/extension/pgautofailover.control ] || missing+=(postgresql-15-auto-failover)
 command -v pg_autoctl >/dev/null 2>&1 || missing+=(pg-auto-failover-cli)
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+# The browser tier drives Debian's chromium (nothing downloads a browser); DejaVu gives it text to draw.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -21,9 +25,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
   else
     echo "install-deps: missing system packages; run: sudo apt-get install -y ${missing[*]}" >&2
-    # Prometheus is optional (the launcher runs without it); the rest is not.
+    # Prometheus is optional (the launcher runs without it) and chromium only serves the browser
+    # tests (npm run test:browser says so when it is missing); the rest is needed.
     for package in "${missing[@]}"; do
-      [ "$package" = prometheus ] || exit 1
+      case "$package" in prometheus | chromium | fonts-dejavu-core) ;; *) exit 1 ;; esac
     done
   fi
 fi
