@@ -30,9 +30,16 @@ describe('image metadata', () => {
     expect(messageOf(() => validateImageText({ title: '🎨'.repeat(100) }))).toBe('no error');
   });
 
-  it('a modification needs at least one of title and description (the original rule)', () => {
-    expect(messageOf(() => validateModification({}))).toBe('INVALID_ARGUMENT: at least one of title and description is required');
+  it('a modification needs at least one of title, description and tags (the original rule, plus tags)', () => {
+    expect(messageOf(() => validateModification({}))).toBe('INVALID_ARGUMENT: at least one of title, description and tags is required');
     expect(validateModification({ description: '' })).toEqual({ description: '' });
     expect(validateModification({ title: 'New' })).toEqual({ title: 'New' });
+  });
+
+  it('tags in a modification are checked and normalised like an upload\'s; an empty list removes them all', () => {
+    expect(validateModification({ tags: [' Ink ', 'ink', 'Sea'] })).toEqual({ tags: ['ink', 'sea'] });
+    expect(validateModification({ tags: [] })).toEqual({ tags: [] });
+    expect(messageOf(() => validateModification({ tags: ['no spaces please'] }))).toMatch(/^INVALID_ARGUMENT: tag "no spaces please" must be/);
+    expect(messageOf(() => validateModification({ tags: Array.from({ length: 11 }, (_, i) => `t${i}`) }))).toBe('INVALID_ARGUMENT: at most 10 tags');
   });
 });
