@@ -104,6 +104,11 @@ describe('the web app in a browser', () => {
     expect(csp).toContain("script-src 'self'");
     expect(csp).toContain("style-src 'self'");
     expect(csp).not.toMatch(/unsafe-inline|unsafe-eval/);
+    expect(answer?.headers()['cache-control']).toBe('no-cache');
+    const script = await watched.page.locator('script[type="module"]').getAttribute('src');
+    const asset = await fetch(`${cluster.gatewayUrl}${script}`);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     await watched.page.getByRole('heading', { name: 'Popular and new' }).waitFor();
     await watched.page.getByText('Nothing here yet.').waitFor();
     // The first Tab reaches the skip link, and focus is visible.
@@ -281,15 +286,38 @@ describe('the web app in a browser', () => {
   });
 
   it('the home feed in the dark, for a visitor, scrolls on through every image', async () => {
-    const { watched } = await openPage(browser, { colorScheme: 'dark' });
+    const { watched } = await openPage(browser, { colorScheme: 'dark', viewport: { width: 375, height: 812 } });
     pages.push(watched);
     const { page } = watched;
     await page.goto(app);
     const newest = page.getByRole('list', { name: 'Newest images' });
-    await newest.getByRole('link', { name: 'Old mill' }).first().waitFor();
+    await newest.getByRole('listitem').first().waitFor();
+    // One page of the cursor API (12) until the end of the list scrolls into view, then the rest.
+    expect(await newest.getByRole('listitem').count()).toBe(12);
+    expect(watched.requests.filter((request) => request === 'GET /images')).toHaveLength(1);
+    await page.getByRole('button', { name: 'Show more' }).scrollIntoViewIfNeeded();
+    await page.getByText('That is all of them.').waitFor();
+    expect(await newest.getByRole('listitem').count()).toBe(16);
+    await newest.getByRole('link', { name: 'Harbour at dusk' }).first().waitFor();
+    expect(watched.requests.filter((request) => request === 'GET /images')).toHaveLength(2);
     const background = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
     expect(background).toBe('rgb(20, 19, 24)');
     await record(watched, 'home-dark');
+  });
+
+  it('an API failure is said in words, never a blank page', async () => {
+    const { watched } = await openPage(browser);
+    pages.push(watched);
+    const { page } = watched;
+    await page.route('**/recommendations?*', (route) => route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ message: 'failure', error: 'no instance can serve', code: 'UNAVAILABLE' }) }));
+    await page.route('**/images?*', (route) => route.abort('connectionrefused'));
+    await page.goto(app);
+    await page.getByText('Recommendations could not be loaded. Easel is having trouble right now. Please try again in a moment.').waitFor();
+    await page.getByText('The images could not be loaded. Could not reach Easel. Check your connection and try again.').waitFor();
+    await page.unroute('**/images?*');
+    await page.getByRole('button', { name: 'Try again' }).last().click();
+    await page.getByRole('list', { name: 'Newest images' }).getByRole('listitem').first().waitFor();
+    await record(watched, 'home-api-failing');
   });
 
   it('the author edits the image, then deletes it after confirming', async () => {

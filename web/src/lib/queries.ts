@@ -21,7 +21,7 @@ export interface ImageFilter {
   tag?: string;
 }
 
-export const pageSize = 24;
+export const pageSize = 12;
 
 /** The signed-in person, or null for a visitor (a 401 that a refresh could not mend). */
 export const meQuery = (api: ApiClient) =>
