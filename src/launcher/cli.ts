@@ -121,6 +121,9 @@ async function up(layout: ClusterLayout): Promise<number> {
     console.log(`  discovery    ${cluster.discoveryUrls.join('  ')}`);
     if (cluster.prometheusUrl) console.log(`  prometheus   ${cluster.prometheusUrl}`);
     else console.log('  prometheus   not running (not installed)');
+    const exporters = cluster.status().filter((p) => p.kind === 'postgres-exporter' || p.kind === 'redis-exporter');
+    if (exporters.length > 0) console.log(`  exporters    ${exporters.map((p) => `${p.instance.replace(/-exporter$/, '')} ${p.url}`).join('\n               ')}`);
+    else console.log('  exporters    not running (need Prometheus and the prometheus-*-exporter packages: make deps)');
     console.log(`  postgres     ${cluster.databaseUrl('<users|images|recommendations>')}`);
     console.log(`  redis        ${cluster.redisNodes}`);
     console.log(`  logs         ${layoutPaths(layout).logs}/<instance>.log`);
