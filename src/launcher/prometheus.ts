@@ -53,16 +53,19 @@ export function prometheusConfig(layout: ClusterLayout, exporters: readonly Expo
     '      - source_labels: [__address__]',
     `        regex: '${discovery.map((a) => a.replace(/\./g, '\\.')).join('|')}'`,
     '        action: drop',
+    // Discovery labels each target with its registered name as `service`, a label Easel's own
+    // metrics use for the service they call or list; a target label of the same name would push
+    // theirs aside (to exported_service), so the registered name travels as discovery_service.
+    '      - source_labels: [service]',
+    '        target_label: discovery_service',
+    '      - action: labeldrop',
+    '        regex: service',
     '  - job_name: discovery',
     '    static_configs:',
     `      - targets: [${discovery.map((a) => `'${a}'`).join(', ')}]`,
-    '        labels:',
-    '          service: discovery',
     '  - job_name: gateway',
     '    static_configs:',
     `      - targets: ['${gateway}']`,
-    '        labels:',
-    '          service: gateway',
     ...(['postgres', 'redis'] as const).flatMap((job) => {
       const targets = exporters.filter((target) => target.job === job);
       if (targets.length === 0) return [];

@@ -40,11 +40,13 @@ describe('the launcher runs the whole cluster', () => {
   interface Target { labels: Record<string, string>; health: string }
   const prometheusTargets = async (): Promise<Target[]> =>
     ((await (await fetch(`${cluster.prometheusUrl}/api/v1/targets?state=active`)).json()) as { data: { activeTargets: Target[] } }).data.activeTargets;
-  /** The `node` label of every series an instant query returns. */
-  const nodesWhere = async (query: string): Promise<string[]> => {
+  /** The labels of every series an instant query returns. */
+  const seriesOf = async (query: string): Promise<Array<Record<string, string>>> => {
     const answer = (await (await fetch(`${cluster.prometheusUrl}/api/v1/query?query=${encodeURIComponent(query)}`)).json()) as { data: { result: Array<{ metric: Record<string, string> }> } };
-    return answer.data.result.map((series) => series.metric.node ?? '');
+    return answer.data.result.map((series) => series.metric);
   };
+  /** The `node` label of every series an instant query returns. */
+  const nodesWhere = async (query: string): Promise<string[]> => (await seriesOf(query)).map((metric) => metric.node ?? '');
 
   beforeAll(async () => {
     expect(existsSync(cli), 'run "npm run build" before the e2e tests').toBe(true);
@@ -78,6 +80,10 @@ describe('the launcher runs the whole cluster', () => {
       const up = new Set((await prometheusTargets()).filter((t) => t.health === 'up').map((t) => t.labels.instance));
       return wanted.filter((address) => !up.has(address));
     }, { timeout: 30_000, interval: 500 }).toEqual([]);
+    // Metrics keep their own `service` label (no target label pushes it aside to exported_service).
+    await expect.poll(async () => (await seriesOf('max by (service) (discovery_registered_instances)')).map((m) => m.service).sort(), { timeout: 15_000, interval: 500 })
+      .toEqual(expect.arrayContaining(['IMAGE SERVICE', 'RECOMMENDATION SERVICE', 'USER SERVICE']));
+    expect(await seriesOf('count({exported_service!=""})')).toEqual([]);
   });
 
   it.skipIf(!exportersInstalled)('has every PostgreSQL node and Redis node up in Prometheus, through its exporter, with the alert rules loaded', async () => {
