@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Easel needs and is missing: the Debian packages (redis-server, postgresql,
-# pg_auto_failover, prometheus, and chromium with a font for the web app's browser tests) with
-# apt-get when run as root, otherwise one line naming the command to run; then the npm packages
-# with `npm ci` when node_modules is missing or stale.
+# pg_auto_failover, prometheus with promtool, the PostgreSQL and Redis exporters, docker-compose
+# to validate deploy/docker-compose.yml, chromium with a font for the web app's browser tests)
+# with apt-get when run as root, otherwise one line naming the command to run; then the npm
+# packages with `npm ci` when node_modules is missing or stale.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,9 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [ -f /usr/share/postgresql/15/extension/pgautofailover.control ] || missing+=(postgresql-15-auto-failover)
 command -v pg_autoctl >/dev/null 2>&1 || missing+=(pg-auto-failover-cli)
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v prometheus-postgres-exporter >/dev/null 2>&1 || missing+=(prometheus-postgres-exporter)
+command -v prometheus-redis-exporter >/dev/null 2>&1 || missing+=(prometheus-redis-exporter)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 # The browser tier drives Debian's chromium (nothing downloads a browser); DejaVu gives it text to draw.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
@@ -25,10 +29,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
   else
     echo "install-deps: missing system packages; run: sudo apt-get install -y ${missing[*]}" >&2
-    # Prometheus is optional (the launcher runs without it) and chromium only serves the browser
-    # tests (npm run test:browser says so when it is missing); the rest is needed.
+    # Observability and deployment checks are optional for `make start` (the launcher runs
+    # without Prometheus and its exporters), and chromium only serves the browser tests (which
+    # say so when it is missing); the databases are not.
     for package in "${missing[@]}"; do
-      case "$package" in prometheus | chromium | fonts-dejavu-core) ;; *) exit 1 ;; esac
+      case "$package" in
+        prometheus | prometheus-postgres-exporter | prometheus-redis-exporter | docker-compose | chromium | fonts-dejavu-core) ;;
+        *) exit 1 ;;
+      esac
     done
   fi
 fi
