@@ -20,9 +20,9 @@ export async function buildGatewayApp(deps: GatewayDeps): Promise<FastifyInstanc
   crossSiteCheck(app, deps);
   // Order matters: fixed paths (auth, tags, recommendations, the web app) before the catch-all /:imgID routes.
   await authRoutes(app, deps);
-  await meRoutes(app, deps);
+  await app.register(meRoutes, { deps });
   await recommendationsRoutes(app, deps);
-  await webAppRoutes(app, deps);
+  await app.register(webAppRoutes, { deps });
   await imagesRoutes(app, deps);
   return app;
 }

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { repoRoot } from '../launcher/paths.js';
 import type { GatewayDeps } from './deps.js';
 
@@ -36,7 +36,8 @@ export function webAppDirectory(config: GatewayDeps['config']): string {
   return config.WEB_APP_DIR ? resolve(config.WEB_APP_DIR) : join(repoRoot(), 'web', 'dist');
 }
 
-export async function webAppRoutes(app: FastifyInstance, deps: GatewayDeps): Promise<void> {
+/** A plugin: @fastify/static's reply.sendFile stays inside it. */
+export const webAppRoutes: FastifyPluginAsync<{ deps: GatewayDeps }> = async (app, { deps }) => {
   const root = webAppDirectory(deps.config);
   const built = existsSync(join(root, 'index.html'));
   if (!built) deps.logger.warn({ root }, 'the web app is not built (npm run build); /app/ answers 503');
@@ -75,4 +76,4 @@ export async function webAppRoutes(app: FastifyInstance, deps: GatewayDeps): Pro
     }
     return sendPage(reply);
   });
-}
+};

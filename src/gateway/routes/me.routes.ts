@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { getAuthCheck } from '../auth-check.js';
 import type { GatewayDeps } from '../deps.js';
 
@@ -12,7 +12,7 @@ export interface MeAnswer {
   error: '';
 }
 
-export async function meRoutes(app: FastifyInstance, deps: GatewayDeps): Promise<void> {
+export const meRoutes: FastifyPluginAsync<{ deps: GatewayDeps }> = async (app, { deps }) => {
   const auth = getAuthCheck(deps);
 
   app.get('/me', async (request, reply): Promise<MeAnswer> => {
@@ -25,4 +25,4 @@ export async function meRoutes(app: FastifyInstance, deps: GatewayDeps): Promise
     reply.header('cache-control', 'private, no-store');
     return { name: caller.name, imageCount: count, quota: { used: quota.used, limit: quota.limit }, error: '' };
   });
-}
+};

@@ -21,7 +21,7 @@ async function gatewayServing(root: string): Promise<FastifyInstance> {
     logger: createLogger({ name: 'test', level: 'silent' }),
   } as GatewayDeps;
   const app = createHttpServer({ logger: deps.logger, metrics: createMetricsRegistry('test', { defaults: false }) });
-  await webAppRoutes(app, deps);
+  await app.register(webAppRoutes, { deps });
   app.get('/:imgID', async () => ({ image: true }));
   return app;
 }
