@@ -21,7 +21,8 @@ export default defineConfig({
           name: 'web',
           include: ['web/test/**/*.test.{ts,tsx}'],
           environment: 'happy-dom',
-          testTimeout: 10_000,
+          setupFiles: ['web/test/setup.ts'],
+          testTimeout: 15_000,
         },
       },
       {

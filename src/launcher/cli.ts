@@ -117,6 +117,7 @@ async function up(layout: ClusterLayout): Promise<number> {
   else {
     const seconds = (cluster.startupMs / 1000).toFixed(1);
     console.log(`\neasel: all ${cluster.status().length} processes ready in ${seconds} s`);
+    console.log(`  web app      ${cluster.gatewayUrl}/app/`);
     console.log(`  gateway      ${cluster.gatewayUrl}   (public API; try: curl ${cluster.gatewayUrl}/health)`);
     console.log(`  discovery    ${cluster.discoveryUrls.join('  ')}`);
     if (cluster.prometheusUrl) console.log(`  prometheus   ${cluster.prometheusUrl}`);

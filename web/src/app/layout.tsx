@@ -1,4 +1,5 @@
-import { Link, NavLink, Outlet, useNavigate } from 'react-router';
+import { useEffect, useRef } from 'react';
+import { Link, NavLink, Outlet, useLocation, useNavigate } from 'react-router';
 import { useLogout, useMe } from '../features/auth/session';
 import { ErrorMessage } from '../components/error-message';
 
@@ -8,6 +9,17 @@ export function Layout() {
   const me = useMe();
   const logout = useLogout();
   const navigate = useNavigate();
+  const { pathname } = useLocation();
+  const main = useRef<HTMLElement>(null);
+  const firstPage = useRef(true);
+  // After a move to another page, focus goes to its content, so a screen reader starts there.
+  useEffect(() => {
+    if (firstPage.current) {
+      firstPage.current = false;
+      return;
+    }
+    main.current?.focus({ preventScroll: false });
+  }, [pathname]);
   return (
     <>
       <a className="skip-link" href="#content">Skip to content</a>
@@ -38,7 +50,7 @@ export function Layout() {
         </div>
       </header>
       {me.isError ? <ErrorMessage error={me.error} title="Your session could not be checked" onRetry={() => void me.refetch()} /> : null}
-      <main id="content" tabIndex={-1}>
+      <main id="content" ref={main} tabIndex={-1}>
         <Outlet />
       </main>
       <footer className="site-footer muted">Easel: share your art, find what you love.</footer>

@@ -24,3 +24,7 @@ export function NotFoundPage() {
     </section>
   );
 }
+
+export function PageLoading() {
+  return <p className="page muted" role="status">Loading Easel…</p>;
+}

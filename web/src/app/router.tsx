@@ -1,7 +1,7 @@
 import { createBrowserRouter, type RouteObject } from 'react-router';
 import { HomePage } from '../features/feed/home-page';
 import { Layout } from './layout';
-import { NotFoundPage, RouteError } from './route-error';
+import { NotFoundPage, PageLoading, RouteError } from './route-error';
 
 // The pages. The home feed is in the first bundle; the others load when first visited.
 
@@ -10,6 +10,8 @@ export const routes: RouteObject[] = [
     path: '/',
     Component: Layout,
     ErrorBoundary: RouteError,
+    // Shown while the first page's code loads.
+    HydrateFallback: PageLoading,
     children: [
       {
         ErrorBoundary: RouteError,
