@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import { request } from 'node:http';
+import { NotReadyError } from './errors.js';
 
 /** Redis answers PING with +PONG. */
 export function redisAnswers(host: string, port: number): Promise<boolean> {
@@ -35,12 +36,6 @@ export function httpOk(url: string, timeoutMs = 2000): Promise<boolean> {
   });
 }
 
-export class NotReadyError extends Error {
-  constructor(message: string, readonly exited: boolean) {
-    super(message);
-    this.name = 'NotReadyError';
-  }
-}
 
 /**
  * Polls `probe` until it says ready. Fails fast when the process exits first

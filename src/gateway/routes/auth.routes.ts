@@ -1,7 +1,7 @@
 import fastifyCookie, { type CookieSerializeOptions } from '@fastify/cookie';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TokenPair } from '../../contracts/users.js';
-import { httpStatusFor, toAppError, unauthenticated } from '../../platform/errors.js';
+import { errorCode, isAppError, unauthenticated } from '../../platform/errors.js';
 import { accessTokenCookie, cookieOf, getAuthCheck, refreshTokenCookie } from '../auth-check.js';
 import type { GatewayDeps } from '../deps.js';
 import { createLoginRateLimiter, rateLimitsFrom } from '../rate-limit.js';
@@ -32,14 +32,6 @@ export async function authRoutes(app: FastifyInstance, deps: GatewayDeps): Promi
     reply.clearCookie(refreshTokenCookie, { path: '/', httpOnly: true, sameSite: 'lax', secure: secureCookies });
   };
 
-  /** The original's token-pair failure shape: empty tokens, an error text, and our stable code. */
-  const tokenFailure = (request: FastifyRequest, reply: FastifyReply, error: unknown) => {
-    const appError = toAppError(error);
-    const status = httpStatusFor(appError.code);
-    if (status >= 500) request.log.error({ err: error }, 'token request failed');
-    if (appError.retryAfterSeconds !== undefined) reply.header('retry-after', String(appError.retryAfterSeconds));
-    return reply.status(status).send({ accessToken: '', refreshToken: '', error: appError.message, code: appError.code });
-  };
 
   app.post('/signup', async (request, reply) => {
     const { name, password } = credentialsOf(request.body);
@@ -47,17 +39,17 @@ export async function authRoutes(app: FastifyInstance, deps: GatewayDeps): Promi
     return reply.status(201).send({ message: 'success', error: '' });
   });
 
-  app.post('/login', async (request, reply) => {
+  app.post('/login', { config: { failureShape: 'tokenPair' } }, async (request, reply) => {
     const { name, password } = credentialsOf(request.body);
     // The counters live in the shared state; if it cannot answer, logins go on unlimited rather than stop.
     const limiterDown = (error: unknown) => request.log.warn({ err: error }, 'login rate limit not enforced: shared state unavailable');
     try {
       await loginLimiter.check(name, request.ip);
     } catch (error) {
-      if (toAppError(error).code !== 'RATE_LIMITED') limiterDown(error);
+      if (errorCode(error) !== 'RATE_LIMITED') limiterDown(error);
       else {
         request.log.warn({ address: request.ip }, 'login refused: too many failures');
-        return tokenFailure(request, reply, error);
+        throw error;
       }
     }
     try {
@@ -66,12 +58,12 @@ export async function authRoutes(app: FastifyInstance, deps: GatewayDeps): Promi
       setTokenCookies(reply, pair);
       return reply.send({ accessToken: pair.accessToken, refreshToken: pair.refreshToken, error: '' });
     } catch (error) {
-      if (toAppError(error).code === 'UNAUTHENTICATED') await loginLimiter.recordFailure(name, request.ip).catch(limiterDown);
-      return tokenFailure(request, reply, error);
+      if (errorCode(error) === 'UNAUTHENTICATED') await loginLimiter.recordFailure(name, request.ip).catch(limiterDown);
+      throw error;
     }
   });
 
-  app.post('/refresh', async (request, reply) => {
+  app.post('/refresh', { config: { failureShape: 'tokenPair' } }, async (request, reply) => {
     try {
       const presented = stringField(request.body, 'refreshToken') ?? cookieOf(request, refreshTokenCookie);
       if (!presented) throw unauthenticated(invalidRefreshTokenMessage);
@@ -79,18 +71,17 @@ export async function authRoutes(app: FastifyInstance, deps: GatewayDeps): Promi
       setTokenCookies(reply, pair);
       return reply.send({ accessToken: pair.accessToken, refreshToken: pair.refreshToken, error: '' });
     } catch (error) {
-      const appError = toAppError(error);
-      if (appError.code === 'UNAUTHENTICATED') {
+      if (isAppError(error) && error.code === 'UNAUTHENTICATED') {
         clearTokenCookies(reply);
         // A rotated refresh token came back: someone holds a stolen copy. The users service has
         // revoked the family; its access tokens still in circulation go too.
-        const sessionId = appError.details?.sessionId;
-        if (appError.details?.reason === 'reused' && typeof sessionId === 'string') {
+        const sessionId = error.details?.sessionId;
+        if (error.details?.reason === 'reused' && typeof sessionId === 'string') {
           await revocation.revokeSession(sessionId);
           request.log.warn({ sessionId }, 'refresh token reused; session revoked');
         }
       }
-      return tokenFailure(request, reply, error);
+      throw error;
     }
   });
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fastifyMultipart from '@fastify/multipart';
 import type { GatewayDeps } from '../deps.js';
 import { getAuthCheck, type AuthCheck } from '../auth-check.js';
@@ -7,7 +7,6 @@ import { uploadRateLimit } from '../rate-limit.js';
 import { imageIdPattern, type ImageVariant } from '../../contracts/images.js';
 import { likeCounts, publicImage } from '../public-image.js';
 import { AppError, invalidArgument, notFound } from '../../platform/errors.js';
-import { errorBody } from '../../platform/http.js';
 
 // Public images endpoints. The original's shapes where it has them (POST /img, GET /{imgID},
 // PATCH and DELETE /{imgID}); additive endpoints for metadata, bytes and listings. Handlers stay
@@ -52,7 +51,7 @@ export async function imagesRoutes(app: FastifyInstance, deps: GatewayDeps): Pro
     return { images: page.images.map((image) => publicImage(image, likes[image.imageId] ?? 0)), nextCursor: page.nextCursor };
   });
 
-  app.post('/img', { errorHandler: answerUploadFailure }, async (request, reply) => {
+  app.post('/img', { config: { failureShape: 'upload' } }, async (request, reply) => {
     const maxBytes = await limits.maxBytes();
     const fields = request.isMultipart() ? await readMultipartUpload(request, maxBytes) : readJsonUpload(request.body);
     if (fields.accessToken !== undefined && request.isMultipart()) (request as { body: unknown }).body = { accessToken: fields.accessToken };
@@ -68,7 +67,7 @@ export async function imagesRoutes(app: FastifyInstance, deps: GatewayDeps): Pro
     return reply.status(201).send({ message: 'success', imageID: imageId, error: '' });
   });
 
-  app.get<{ Params: ImageParams }>('/:imgID', { errorHandler: answerGetFailure }, async (request) => {
+  app.get<{ Params: ImageParams }>('/:imgID', { config: { failureShape: 'imageBlob' } }, async (request) => {
     const imageId = checkedImageId(request.params.imgID);
     const image = await deps.images.Get({ imageId }, { requestId: request.id });
     recordView(deps, auth, request, imageId);
@@ -228,21 +227,6 @@ function recordView(deps: GatewayDeps, auth: AuthCheck, request: FastifyRequest,
     const caller = await auth.optional(request).catch(() => undefined);
     await deps.recommendations.RecordView({ imageId, userId: caller?.userId }, { timeoutMs: sideCallTimeoutMs, requestId: request.id });
   })().catch((error: unknown) => request.log.debug({ err: error, imageId }, 'could not record a view'));
-}
-
-/** POST /img failures keep the original's shape: imageID is there, empty. */
-function answerUploadFailure(error: FastifyError | AppError, request: FastifyRequest, reply: FastifyReply) {
-  const body = errorBody(error);
-  if (body.status >= 500) request.log.error({ err: error }, 'upload failed');
-  if (error instanceof AppError && error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
-  return reply.status(body.status).send({ message: 'failure', imageID: '', error: body.message, code: body.code });
-}
-
-/** GET /{imgID} failures keep the original's shape: an empty blob and an error. */
-function answerGetFailure(error: FastifyError | AppError, request: FastifyRequest, reply: FastifyReply) {
-  const body = errorBody(error);
-  if (body.status >= 500) request.log.error({ err: error }, 'get image failed');
-  return reply.status(body.status).send({ imageBlob: '', author: '', title: '', description: '', error: body.message, code: body.code });
 }
 
 /** The images service's byte limit, asked once a minute; the default when it cannot be asked. */
