@@ -2,7 +2,7 @@ import type { FastifySchemaValidationError } from 'fastify';
 import { Type, type Static, type TObject, type TProperties, type TSchema } from 'typebox';
 import { limits, namedPattern, patterns, type NamedPattern } from '../contracts/limits.js';
 import { invalidArgument, notFound } from '../platform/errors.js';
-import { validationMessage } from '../platform/http.js';
+import { validationMessage, type RequestPart } from '../platform/http.js';
 import { failureShapes, type FailureShapeName } from '../platform/render-error.js';
 
 // The building blocks of the public API's route schemas. The numbers come from
@@ -86,13 +86,13 @@ export function failures(shape: FailureShapeName, statuses: Record<number, strin
 }
 
 /** The message of a schema refusal, naming the field and what it must be. */
-export const describeRefusal = (errors: FastifySchemaValidationError[], dataVar: Parameters<typeof validationMessage>[1]) =>
+export const describeRefusal = (errors: FastifySchemaValidationError[], dataVar: RequestPart) =>
   validationMessage(errors, dataVar, patternNames);
 
 /**
  * For routes under /{imgID}: a path that is not an image id names no image (404, as for an id
  * that does not exist); other refusals are 400 as usual.
  */
-export function imageNotFoundOnBadId(errors: FastifySchemaValidationError[], dataVar: Parameters<typeof validationMessage>[1]): Error {
+export function imageNotFoundOnBadId(errors: FastifySchemaValidationError[], dataVar: RequestPart): Error {
   return dataVar === 'params' ? notFound('image not found') : invalidArgument(describeRefusal(errors, dataVar));
 }

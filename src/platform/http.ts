@@ -4,7 +4,6 @@ import Fastify, {
   LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest,
   type FastifySchemaValidationError, type FastifyServerOptions,
 } from 'fastify';
-import type { SchemaErrorDataVar } from 'fastify/types/schema.js';
 import type { Registry } from 'prom-client';
 import { Histogram } from 'prom-client';
 import type { Logger } from './log.js';
@@ -108,8 +107,11 @@ const exactBodyValidators: AjvCompiler.BuildCompilerFromPool = (externalSchemas,
   return (route) => (route.httpPart === 'body' ? exact : coercing)(route);
 };
 
+/** The part of a request a schema checks (Fastify's names). */
+export type RequestPart = 'body' | 'headers' | 'params' | 'querystring';
+
 /** The first schema violation, e.g. "body.title must NOT have more than 100 characters". */
-export function validationMessage(errors: readonly FastifySchemaValidationError[], dataVar: SchemaErrorDataVar, patternNames?: ReadonlyMap<string, string>): string {
+export function validationMessage(errors: readonly FastifySchemaValidationError[], dataVar: RequestPart, patternNames?: ReadonlyMap<string, string>): string {
   const first = errors[0];
   if (!first) return `${dataVar} is invalid`;
   const where = `${dataVar}${first.instancePath.replaceAll('/', '.')}`;
