@@ -9,7 +9,7 @@ import type { GatewayDeps } from '../deps.js';
 import { likeCounts, publicImage } from '../public-image.js';
 import { uploadRateLimit } from '../rate-limit.js';
 import {
-  base64Image, failures, imageNotFoundOnBadId, imageParams, optionalBody, patternField, publicImage as publicImageSchema,
+  base64Image, failures, imageNotFoundOnBadId, imageParams, optionalBody, orNull, patternField, publicImage as publicImageSchema,
   success, successBody, tagsField, textField, tokenField,
 } from '../schemas.js';
 
@@ -82,7 +82,7 @@ export const imagesRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = as
       tags: ['images'],
       querystring: listQuery,
       response: {
-        200: Type.Object({ images: Type.Array(publicImageSchema), nextCursor: Type.Unsafe<string | null>({ type: ['string', 'null'], description: 'the next page; null on the last' }) }),
+        200: Type.Object({ images: Type.Array(publicImageSchema), nextCursor: orNull(Type.String({ description: 'the next page; null on the last' })) }),
         ...failures('failure', { 400: 'a malformed filter, cursor or limit' }),
       },
     },
