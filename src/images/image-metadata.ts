@@ -1,10 +1,9 @@
+import { limits, patterns } from '../contracts/limits.js';
 import { invalidArgument } from '../platform/errors.js';
 
 // The words people attach to an image: title, description and tags, checked and normalised.
 
-export const metadataLimits = { maxTitle: 100, maxDescription: 1000, maxTags: 10, maxTagLength: 32 } as const;
-
-const tagPattern = /^[\p{L}\p{N}_-]{1,32}$/u;
+export const metadataLimits = { maxTitle: limits.image.title, maxDescription: limits.image.description, maxTags: limits.image.tags, maxTagLength: limits.image.tagLength } as const;
 
 export interface ImageText {
   title: string;
@@ -32,7 +31,7 @@ export function validateTags(tags: readonly string[]): string[] {
   const result: string[] = [];
   for (const raw of tags) {
     const tag = normaliseTag(raw);
-    if (!tagPattern.test(tag)) {
+    if (!patterns.tag.test(tag)) {
       throw invalidArgument(`tag "${raw.slice(0, 40)}" must be 1-${metadataLimits.maxTagLength} letters, digits, "-" or "_"`);
     }
     if (!result.includes(tag)) result.push(tag);

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { errorCode } from '../platform/errors.js';
 import type { ClusterHandle } from './cluster.js';
-import { UnknownInstanceError } from './cluster.js';
+import { UnknownInstanceError } from './errors.js';
 
 // A small HTTP endpoint on 127.0.0.1 through which `easel status`, `easel kill` and
 // `easel down` talk to the running launcher. A random token (kept in launcher.json,
@@ -61,7 +62,7 @@ async function handle(cluster: ClusterHandle, token: string, req: IncomingMessag
       cluster.kill(instance, signal);
       return send(res, 200, { instance, pid: before?.pid ?? null, signal });
     } catch (error) {
-      return send(res, error instanceof UnknownInstanceError ? 404 : 409, { error: (error as Error).message });
+      return send(res, errorCode(error) === UnknownInstanceError.code ? 404 : 409, { error: (error as Error).message });
     }
   }
   if (req.method === 'POST' && url.pathname === '/down') {

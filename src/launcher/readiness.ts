@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import { request } from 'node:http';
+import { NotReadyError } from './errors.js';
 
 /** Redis answers PING with +PONG. */
 export function redisAnswers(host: string, port: number): Promise<boolean> {
@@ -59,13 +60,6 @@ export function httpBodyMatches(url: string, pattern: RegExp, timeoutMs = 2000):
     });
     req.end();
   });
-}
-
-export class NotReadyError extends Error {
-  constructor(message: string, readonly exited: boolean) {
-    super(message);
-    this.name = 'NotReadyError';
-  }
 }
 
 /**

@@ -9,6 +9,7 @@ import { InstanceBreakers, type BreakerState, type InstanceBreakerSettings } fro
 import { backoffWithJitter } from '../backoff.js';
 import { RetryBudget, type RetryBudgetSettings } from './retry-budget.js';
 import { defaultRpcTimeoutMs, sendToOrigin, type RpcRequest, type RpcResponse, type RpcTransport } from './client.js';
+import { isRetryableStatus } from './wire.js';
 
 // The RPC transport for services found through discovery. Two balancing modes:
 // - snapshot (default): the registry is fetched in the background (about every second) and each
@@ -64,8 +65,6 @@ export interface DiscoveryTransport extends RpcTransport {
 /** Errors after which the request certainly never reached the instance. */
 const notSentCodes = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND']);
 const neverSent = (error: unknown) => error instanceof BrokenCircuitError || notSentCodes.has((error as { code?: string }).code ?? '');
-/** 5xx answers worth another instance: the instance (or its way out) is unavailable, not the request bad. */
-const retryableStatuses = new Set([502, 503, 504]);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -249,7 +248,7 @@ export function createDiscoveryTransport(settings: DiscoveryTransportSettings): 
         if (!(await shouldRetry(request, sent, tried.size - 1, sent ? 'failure' : 'not-sent'))) throw lastError;
         continue;
       }
-      if (retryableStatuses.has(response.status) && tried.size < maxAttempts && (instances.get(request.serviceName) ?? []).some((h) => !tried.has(h))) {
+      if (isRetryableStatus(response.status) && tried.size < maxAttempts && (instances.get(request.serviceName) ?? []).some((h) => !tried.has(h))) {
         if (await shouldRetry(request, true, tried.size - 1, 'status')) continue;
       }
       return response;
@@ -282,7 +281,7 @@ export function createDiscoveryTransport(settings: DiscoveryTransportSettings): 
         if (!(await shouldRetry(request, sent, 0, sent ? 'failure' : 'not-sent'))) throw appError;
         return await sendBalanced(request, tried, appError);
       }
-      if (retryableStatuses.has(response.status) && (instances.get(request.serviceName) ?? []).some((h) => !tried.has(h))) {
+      if (isRetryableStatus(response.status) && (instances.get(request.serviceName) ?? []).some((h) => !tried.has(h))) {
         if (await shouldRetry(request, true, 0, 'status')) return await sendBalanced(request, tried);
       }
       return response;
@@ -354,6 +353,3 @@ export function createDiscoveryTransport(settings: DiscoveryTransportSettings): 
     };
   }
 }
-
-/** Raised when an attempt ran out its per-try timeout (the call may have reached the callee). */
-
