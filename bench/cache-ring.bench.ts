@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createLogger } from '../src/platform/log.js';
+import { waitFor } from '../src/platform/wait.js';
 import { createCacheRing, type CacheRing } from '../src/platform/cache/cache-ring.js';
 import { HashRing } from '../src/platform/cache/hash-ring.js';
 import { parseCacheNodes } from '../src/platform/cache/node-spec.js';
@@ -137,8 +138,7 @@ async function reportHitRatios(ring: CacheRing, servers: RedisRingHandle, keys: 
   await second.kill();
   rows.push(await measure(`${first.name} and ${second.name} killed`));
   await Promise.all([first.restart(), second.restart()]);
-  const until = Date.now() + 10_000;
-  while (ring.nodeStates().some((n) => n.state === 'down') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  await waitFor('both nodes back in the ring', () => ring.nodeStates().every((n) => n.state !== 'down'), { timeoutMs: 10_000, intervalMs: 20 }).catch(() => undefined);
   rows.push(await measure('both back (flushed, read repair)'));
   rows.push(await measure('after read repair'));
   console.log(`Hit ratio of ${keys.length} cached keys read through the ring:`);

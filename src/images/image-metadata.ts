@@ -1,10 +1,9 @@
 import { invalidArgument } from '../platform/errors.js';
+import { normaliseTag, tagLimits, tagPattern } from '../contracts/tags.js';
 
 // The words people attach to an image: title, description and tags, checked and normalised.
 
-export const metadataLimits = { maxTitle: 100, maxDescription: 1000, maxTags: 10, maxTagLength: 32 } as const;
-
-const tagPattern = /^[\p{L}\p{N}_-]{1,32}$/u;
+export const metadataLimits = { maxTitle: 100, maxDescription: 1000, ...tagLimits } as const;
 
 export interface ImageText {
   title: string;
@@ -20,11 +19,6 @@ export function validateTitle(title: string): string {
 export function validateDescription(description: string): string {
   if ([...description].length > metadataLimits.maxDescription) throw invalidArgument(`description must be at most ${metadataLimits.maxDescription} characters`);
   return description;
-}
-
-/** A tag as stored and searched: trimmed, lower case. */
-export function normaliseTag(tag: string): string {
-  return tag.trim().toLowerCase();
 }
 
 /** Normalised, de-duplicated tags in the order given; INVALID_ARGUMENT naming the first bad one. */

@@ -7,6 +7,8 @@ import { tokenHeader } from './control.js';
 import { readLauncherState, tailFile } from './state.js';
 import { signalGroup } from './process.js';
 import { describeCacheRing, formatCacheRing } from './cache-ring-view.js';
+import { processAlive } from '../platform/process-alive.js';
+import { waitFor } from '../platform/wait.js';
 
 const usage = `usage: easel <command> [options]
 
@@ -176,15 +178,13 @@ async function down(layout: ClusterLayout): Promise<number> {
   const answer = await control(layout, 'POST', '/down');
   if (!state || !answer) return notRunning(layout);
   console.log(`easel: stopping the launcher (pid ${state.pid})…`);
-  const deadline = Date.now() + layout.timeouts.stopMs * 4 + 10_000;
-  while (Date.now() < deadline) {
-    if (!alive(state.pid)) {
-      console.log('easel: stopped');
-      return 0;
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  try {
+    await waitFor(`the launcher (pid ${state.pid}) to exit`, () => !processAlive(state.pid), { timeoutMs: layout.timeouts.stopMs * 4 + 10_000, intervalMs: 100 });
+  } catch {
+    return fail(`the launcher (pid ${state.pid}) is still running`);
   }
-  return fail(`the launcher (pid ${state.pid}) is still running`);
+  console.log('easel: stopped');
+  return 0;
 }
 
 async function status(layout: ClusterLayout, json: boolean): Promise<number> {
@@ -248,15 +248,6 @@ function killRecordedGroups(layout: ClusterLayout): void {
     for (const { pid } of Object.values(recorded)) signalGroup(pid, 'SIGKILL');
   } catch {
     // nothing recorded
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

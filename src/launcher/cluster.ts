@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { ClusterLayout } from './layout.js';
 import { layoutPaths } from './layout.js';
-import { groupAlive, signalGroup, spawnInGroup } from './process.js';
+import { signalGroup, spawnInGroup } from './process.js';
+import { processAlive } from '../platform/process-alive.js';
 import { startControlServer, type ControlServer } from './control.js';
 import { serviceDatabaseUrl } from './postgres-ha.js';
 import { waitUntilReady } from './readiness.js';
@@ -333,7 +334,7 @@ export async function startCluster(layout: ClusterLayout, options: StartOptions 
 /** Refuses a second launcher on the same data directory; cleans up after one that died. */
 function claimDataDir(layout: ClusterLayout): void {
   const state = readLauncherState(layout);
-  if (state && state.pid !== process.pid && processExists(state.pid)) {
+  if (state && state.pid !== process.pid && processAlive(state.pid)) {
     throw new Error(`a launcher (pid ${state.pid}) is already running on ${layout.dataDir}: stop it with "easel down" first`);
   }
   // A launcher that was SIGKILLed leaves its process groups behind: end them.
@@ -341,7 +342,7 @@ function claimDataDir(layout: ClusterLayout): void {
   try {
     const leftovers = JSON.parse(readFileSync(pidsFile, 'utf8')) as Record<string, { pid: number; command: string }>;
     for (const { pid, command } of Object.values(leftovers)) {
-      if (groupAlive(pid) && commandOf(pid).includes(command)) signalGroup(pid, 'SIGKILL');
+      if (processAlive(pid, { group: true }) && commandOf(pid).includes(command)) signalGroup(pid, 'SIGKILL');
     }
   } catch {
     // no leftovers
@@ -372,14 +373,5 @@ function commandOf(pid: number): string {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
   } catch {
     return '';
-  }
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

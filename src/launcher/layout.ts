@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { repoRoot } from './paths.js';
+import { freePort } from '../platform/ports.js';
 
 // The cluster layout: which processes run where. The defaults below are the one place the
 // local ports of DESIGN.md are written down; a JSON file or CLI flags override any of them.
@@ -199,7 +200,6 @@ export function withPortOffset(layout: ClusterLayout, offset: number): ClusterLa
 
 /** A layout whose fixed ports are all free right now, e.g. for a test cluster beside `make start`. */
 export async function layoutOnFreePorts(overrides: LayoutOverrides = {}): Promise<ClusterLayout> {
-  const { freePort } = await import('./ports.js');
   const ports: number[] = [];
   const next = async () => {
     for (;;) {

@@ -4,6 +4,7 @@ import { ensureDatabases, initDataDir, isInitialized, multiHostUrl, pgBin, postg
 import type { ClusterLayout } from './layout.js';
 import type { ProcessSpec } from './spec.js';
 import { ensureDirFor, postgresRunAs, type RunAs } from './system-user.js';
+import { waitFor, WaitTimeoutError } from '../platform/wait.js';
 
 // PostgreSQL made highly available by pg_auto_failover: a monitor and two data nodes. The
 // first data node is initialised by us (so our settings, e.g. max_prepared_transactions, are
@@ -131,21 +132,15 @@ export function postgresHaSpecs(layout: ClusterLayout): ProcessSpec[] {
  * finishes it at once. Returns a function that ends the nudging.
  */
 function nudgeBaseBackup(layout: ClusterLayout, standbyPort: number): () => void {
-  let done = false;
+  const ended = new AbortController();
   const primary = postgresUrl(layout.host, layout.postgres.primaryPort, 'postgres');
-  const deadline = Date.now() + 60_000;
-  const tick = async () => {
-    while (!done && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 1000));
-      if (done) return;
-      if (await postgresAnswers(postgresUrl(layout.host, standbyPort, 'postgres'))) return;
-      await withSql(primary, (sql) => sql`checkpoint`).catch(() => undefined);
-    }
-  };
-  void tick();
-  return () => {
-    done = true;
-  };
+  const standby = postgresUrl(layout.host, standbyPort, 'postgres');
+  waitFor('the standby to finish its base backup', async () => {
+    if (await postgresAnswers(standby)) return true;
+    await withSql(primary, (sql) => sql`checkpoint`).catch(() => undefined);
+    return false;
+  }, { timeoutMs: 60_000, intervalMs: 1_000, signal: ended.signal }).catch(() => undefined);
+  return () => ended.abort();
 }
 
 export interface PgAutoctlNodeState {
@@ -199,11 +194,8 @@ async function waitForPrimaryFirst(layout: ClusterLayout, instance: string): Pro
   const primary = nodes.find((n) => writableStates.has(n.goal));
   if (!primary || primary.name === instance) return;
   const url = postgresUrl(layout.host, primary.port, 'postgres');
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (await postgresAnswers(url)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  // Bounded: if the primary never comes, starting anyway beats waiting forever.
+  await waitFor(`primary ${primary.name} to answer`, () => postgresAnswers(url), { timeoutMs: 30_000, intervalMs: 200 }).catch(() => undefined);
 }
 
 /**
@@ -211,14 +203,14 @@ async function waitForPrimaryFirst(layout: ClusterLayout, instance: string): Pro
  * writable primary, so services starting next find a stable, writable database.
  */
 async function waitForSettledFormation(layout: ClusterLayout, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const nodes = await monitorNodes(layout);
-    const settled = nodes.length > 0 && nodes.every((n) => n.fresh && n.reported === n.goal) && nodes.some((n) => writableStates.has(n.reported));
-    if (settled) return;
-    if (Date.now() >= deadline) {
-      throw new Error(`PostgreSQL formation did not settle within ${timeoutMs} ms: ${nodes.map((n) => `${n.name} ${n.reported}->${n.goal}`).join(', ') || 'monitor not answering'}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
+  let nodes: MonitorNode[] = [];
+  try {
+    await waitFor('the PostgreSQL formation to settle', async () => {
+      nodes = await monitorNodes(layout);
+      return nodes.length > 0 && nodes.every((n) => n.fresh && n.reported === n.goal) && nodes.some((n) => writableStates.has(n.reported));
+    }, { timeoutMs, intervalMs: 200 });
+  } catch (error) {
+    if (!(error instanceof WaitTimeoutError)) throw error;
+    throw new Error(`PostgreSQL formation did not settle within ${timeoutMs} ms: ${nodes.map((n) => `${n.name} ${n.reported}->${n.goal}`).join(', ') || 'monitor not answering'}`);
   }
 }

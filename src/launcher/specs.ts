@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterLayout } from './layout.js';
 import { repoRoot } from './paths.js';
-import { freePort } from './ports.js';
+import { freePort } from '../platform/ports.js';
 import { dataNodeInstances, postgresHaSpecs, serviceDatabaseUrl } from './postgres-ha.js';
 import { prometheusSpec, prometheusWanted } from './prometheus.js';
 import { httpOk, redisAnswers } from './readiness.js';

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pool } from 'undici';
 import { startTestCluster, type TestCluster } from '../harness/cluster.js';
 import { makeImage } from '../fixtures/images.js';
+import { sleep } from '../../src/platform/wait.js';
 import { quantile } from '../../bench/interleaved.js';
 
 // Chaos drill (issue 7): a mixed load through the gateway for 60 s while one replica of each
@@ -107,7 +108,7 @@ describe('chaos: replicas die and freeze under a mixed load', () => {
               return { status: 201, ok: true };
             }
             if (last.status < 500 && last.status !== 429) break;
-            await new Promise((r) => setTimeout(r, 500));
+            await sleep(500);
           }
           return { status: last.status, ok: false, error: String(last.body.error ?? '') };
         }

@@ -1,7 +1,7 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgresHA, type PostgresHAHandle } from '../harness/postgres.js';
-import { waitFor } from '../harness/ports.js';
+import { waitFor } from '../../src/platform/wait.js';
 
 // PostgreSQL HA exactly as the launcher runs it: when the primary dies, pg_auto_failover
 // promotes the standby and the services' multi-host URL follows it.
@@ -31,7 +31,7 @@ describe('PostgreSQL HA under the launcher', () => {
         const nodes = await ha.state().catch(() => []);
         const node = nodes.find((n) => n.name === standby.name);
         return node && ['wait_primary', 'primary', 'single'].includes(node.reportedState) ? node : undefined;
-      }, 90_000, 500);
+      }, { timeoutMs: 90_000, intervalMs: 500 });
       expect(promoted.port).toBe(standby.port);
 
       // The same multi-host URL now reaches the new primary; the committed row survived.
@@ -43,7 +43,7 @@ describe('PostgreSQL HA under the launcher', () => {
         } finally {
           await fresh.end();
         }
-      }, 30_000, 500);
+      }, { timeoutMs: 30_000, intervalMs: 500 });
       expect(rows.map((r) => r.id)).toEqual([1, 2]);
     } finally {
       await sql.end({ timeout: 1 });
@@ -61,7 +61,7 @@ describe('PostgreSQL HA under the launcher', () => {
     const node = ha.nodes.find((n) => n.name === standby.name)!;
     const restartsBefore = node.status().restarts;
     await node.kill();
-    await waitFor('the standby restarted', async () => node.status().restarts > restartsBefore && node.status().state === 'ready', 60_000, 100);
+    await waitFor('the standby restarted', async () => node.status().restarts > restartsBefore && node.status().state === 'ready', { timeoutMs: 60_000, intervalMs: 100 });
     const again = await ha.waitHealthy(90_000);
     expect(again.find((n) => n.name === standby.name)?.reportedState).toBe('secondary');
     const sql = postgres(node.url('images'), { max: 1, onnotice: () => undefined });

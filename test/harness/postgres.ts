@@ -9,7 +9,8 @@ import { postgresRunAs } from '../../src/launcher/system-user.js';
 import { dataNodeInstances, showPgAutoctlState, type PgAutoctlNodeState } from '../../src/launcher/postgres-ha.js';
 import type { InstanceStatus, ProgressEvent } from '../../src/launcher/cluster.js';
 import { startTestCluster } from './cluster.js';
-import { freePort, waitFor } from './ports.js';
+import { freePort } from '../../src/platform/ports.js';
+import { waitFor } from '../../src/platform/wait.js';
 
 export interface PostgresOptions {
   port?: number;
@@ -76,7 +77,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     await waitFor(`postgres on ${port}`, async () => {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`postgres exited:\n${tail(logPath)}`);
       return postgresAnswers(adminUrl);
-    }, 30_000, 50);
+    }, { timeoutMs: 30_000, intervalMs: 50 });
   } catch (error) {
     killGroup('SIGKILL');
     throw error;
@@ -191,7 +192,7 @@ export async function startPostgresHA(options: { onProgress?: (event: ProgressEv
         const nodes = await state();
         const states = nodes.map((n) => n.reportedState).sort();
         return states.length === 2 && states[0] === 'primary' && states[1] === 'secondary' && nodes.every((n) => n.assignedState === n.reportedState) ? nodes : undefined;
-      }, timeoutMs, 250),
+      }, { timeoutMs, intervalMs: 250 }),
     stop: () => cluster.stop(),
   };
   return handle;

@@ -18,8 +18,10 @@ import { createAuthCheck } from '../../src/gateway/auth-check.js';
 import { usersHandlers } from '../../src/users/handlers.js';
 import type { AccountsDeps } from '../../src/users/accounts.js';
 import { inMemorySharedState } from '../fakes/shared-state.js';
+import { manualClock } from '../fakes/manual-clock.js';
 import type { GatewayDeps } from '../../src/gateway/deps.js';
-import { freePort, waitFor } from '../harness/ports.js';
+import { freePort } from '../../src/platform/ports.js';
+import { waitFor } from '../../src/platform/wait.js';
 import { integrationPostgres } from '../harness/context.js';
 import { createDatabase, registerReplicationLagMetric, type Sql } from '../../src/platform/db/database.js';
 
@@ -104,7 +106,7 @@ beforeAll(async () => {
     waitFor('several scrapes of every exporter', async () => {
       const result = await instantQuery(`count_over_time(up{job="easel-test"}[1m]) >= 4`);
       return result.status === 'success' && result.data.result.length === exporters.length;
-    }, 20_000, 250),
+    }, { timeoutMs: 20_000, intervalMs: 250 }),
   ]);
 }, 60_000);
 
@@ -200,18 +202,18 @@ async function startExporters(): Promise<string[]> {
   createAuthCheck({ users: {} as GatewayDeps['users'], sharedState: inMemorySharedState(), logger, metrics: serviceMetrics });
 
   // A discovery replica with an injected clock, so one lease can run out at once.
-  let now = Date.now();
+  const clock = manualClock(Date.now());
   const discoveryMetrics = createMetricsRegistry('discovery-test');
   const { app: discovery, registry } = buildDiscoveryApp({
     config: { INSTANCE_NAME: 'discovery-test', HOST: '127.0.0.1', LEASE_MS: 5_000, TICKET_TTL_MS: 30_000 },
     logger,
     metrics: discoveryMetrics,
-    clock: { now: () => now },
+    clock,
     sweepIntervalMs: 60_000,
   });
   const register = (serviceName: string, host: string) => discovery.inject({ method: 'POST', url: '/service', payload: { serviceName, host } });
   await register('IMAGE SERVICE', '127.0.0.1:7001');
-  now += 6_000;
+  clock.advance(6_000);
   registry.expire();
   await register('USER SERVICE', '127.0.0.1:7002');
   await register('IMAGE SERVICE', '127.0.0.1:7003');
@@ -256,7 +258,7 @@ async function startExporters(): Promise<string[]> {
   await discovery.inject({ method: 'POST', url: '/service/report', payload: { serviceName: 'USER SERVICE', host: '127.0.0.1:7002' } });
 
   const generate = async () => {
-    now += 200;
+    clock.advance(200);
     registry.heartbeat('USER SERVICE', '127.0.0.1:7002');
     registry.heartbeat('IMAGE SERVICE', '127.0.0.1:7003');
     await Promise.all([

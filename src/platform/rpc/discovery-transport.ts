@@ -7,6 +7,7 @@ import { createDiscoveryClient, DiscoveryUnreachableError, type DiscoveryClient,
 import { LeastOutstandingBalancer } from './balancer.js';
 import { InstanceBreakers, type BreakerState, type InstanceBreakerSettings } from './breaker.js';
 import { backoffWithJitter } from '../backoff.js';
+import { sleep } from '../wait.js';
 import { RetryBudget, type RetryBudgetSettings } from './retry-budget.js';
 import { defaultRpcTimeoutMs, sendToOrigin, type RpcRequest, type RpcResponse, type RpcTransport } from './client.js';
 
@@ -66,8 +67,6 @@ const notSentCodes = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'UN
 const neverSent = (error: unknown) => error instanceof BrokenCircuitError || notSentCodes.has((error as { code?: string }).code ?? '');
 /** 5xx answers worth another instance: the instance (or its way out) is unavailable, not the request bad. */
 const retryableStatuses = new Set([502, 503, 504]);
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function createDiscoveryTransport(settings: DiscoveryTransportSettings): DiscoveryTransport {
   const { logger } = settings;
