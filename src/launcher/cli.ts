@@ -5,6 +5,8 @@ import { startCluster, ClusterInterruptedError, ClusterStartError, type Progress
 import { LayoutError, layoutPaths, loadLayoutFile, resolveLayout, withPortOffset, type ClusterLayout } from './layout.js';
 import { tokenHeader } from './control.js';
 import { readLauncherState, tailFile } from './state.js';
+import { loadLauncherConfig, type LauncherConfig } from './config.js';
+import { ConfigError } from '../platform/config.js';
 import { signalGroup } from './process.js';
 import { describeCacheRing, formatCacheRing } from './cache-ring-view.js';
 import { processAlive } from '../platform/process-alive.js';
@@ -47,10 +49,11 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage);
     return command ? 0 : 2;
   }
-  const layout = cliLayout(values.config ?? process.env.EASEL_CONFIG, values['data-dir'], values['port-offset']);
+  const config = loadLauncherConfig();
+  const layout = cliLayout(values.config ?? config.EASEL_CONFIG, values['data-dir'], values['port-offset']);
   switch (command) {
     case 'up':
-      return up(layout);
+      return up(layout, config);
     case 'down':
       return down(layout);
     case 'status':
@@ -77,7 +80,7 @@ function cliLayout(configFile: string | undefined, dataDir: string | undefined, 
   return layout;
 }
 
-async function up(layout: ClusterLayout): Promise<number> {
+async function up(layout: ClusterLayout, config: LauncherConfig): Promise<number> {
   const started = Date.now();
   console.log(`easel: starting the cluster (data in ${layout.dataDir})`);
   const handleRef: { current?: { stop(): Promise<void> } } = {};
@@ -100,7 +103,7 @@ async function up(layout: ClusterLayout): Promise<number> {
 
   let cluster;
   try {
-    cluster = await startCluster(layout, { onProgress: (event) => printProgress(event, started), signal: abort.signal });
+    cluster = await startCluster(layout, { config, onProgress: (event) => printProgress(event, started), signal: abort.signal });
   } catch (error) {
     if (error instanceof ClusterInterruptedError) {
       console.log('easel: stopped; no process left behind.');
@@ -259,7 +262,7 @@ function fail(message: string): number {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: Error) => {
-    console.error(error instanceof LayoutError ? error.message : `easel: ${error.stack ?? error.message}`);
+    console.error(error instanceof LayoutError || error instanceof ConfigError ? error.message : `easel: ${error.stack ?? error.message}`);
     process.exit(2);
   },
 );

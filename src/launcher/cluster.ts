@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { ClusterLayout } from './layout.js';
+import { loadLauncherConfig, type LauncherConfig } from './config.js';
 import { layoutPaths } from './layout.js';
 import { signalGroup, spawnInGroup } from './process.js';
 import { processAlive } from '../platform/process-alive.js';
@@ -34,6 +35,8 @@ export type ProgressEvent =
   | { type: 'stopped'; instance: string; ms: number };
 
 export interface StartOptions {
+  /** The launcher's environment; read from this process's own when absent. */
+  config?: LauncherConfig;
   onProgress?: (event: ProgressEvent) => void;
   /** Start only these parts (default: everything). */
   components?: readonly Component[];
@@ -43,6 +46,7 @@ export interface StartOptions {
 
 export interface ClusterHandle {
   readonly layout: ClusterLayout;
+  readonly config: LauncherConfig;
   readonly gatewayUrl: string;
   readonly discoveryUrls: string[];
   readonly prometheusUrl: string | undefined;
@@ -121,7 +125,8 @@ export async function startCluster(layout: ClusterLayout, options: StartOptions 
   mkdirSync(paths.logs, { recursive: true });
   claimDataDir(layout);
 
-  const specs = await buildProcessSpecs(layout, options.components);
+  const config = options.config ?? loadLauncherConfig();
+  const specs = await buildProcessSpecs(layout, config, options.components);
   const events = new EventEmitter<{ progress: [ProgressEvent] }>();
   const emit = (event: ProgressEvent) => {
     events.emit('progress', event);
@@ -141,7 +146,7 @@ export async function startCluster(layout: ClusterLayout, options: StartOptions 
 
   for (const spec of specs) {
     const logPath = paths.logFile(spec.instance);
-    const supervisor = new Supervisor(spec.instance, async () => spawnInGroup(await spec.launch(), logPath), {
+    const supervisor = new Supervisor(spec.instance, async () => spawnInGroup(await spec.launch(), logPath, config.childEnvironment), {
       policy: layout.restart,
       stopTimeoutMs: layout.timeouts.stopMs,
     });
@@ -270,6 +275,7 @@ export async function startCluster(layout: ClusterLayout, options: StartOptions 
   const controlRef: { server?: ControlServer } = {};
   const handle: ClusterHandle = {
     layout,
+    config,
     gatewayUrl: `http://${layout.host}:${layout.gateway.port}`,
     discoveryUrls: layout.discovery.ports.map((p) => `http://${layout.host}:${p}`),
     prometheusUrl: entries.has('prometheus') ? `http://${layout.host}:${layout.prometheus.port}` : undefined,

@@ -2,8 +2,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureDatabases, initDataDir, isInitialized, multiHostUrl, pgBin, postgresAnswers, postgresUrl, withSql } from './postgres.js';
 import type { ClusterLayout } from './layout.js';
+import type { LauncherConfig } from './config.js';
 import type { ProcessSpec } from './spec.js';
 import { ensureDirFor, postgresRunAs, type RunAs } from './system-user.js';
+import { runChecked } from './exec.js';
 import { waitFor, WaitTimeoutError } from '../platform/wait.js';
 
 // PostgreSQL made highly available by pg_auto_failover: a monitor and two data nodes. The
@@ -19,14 +21,14 @@ export function postgresRoot(layout: ClusterLayout): string {
 }
 
 /** Environment that keeps pg_autoctl's own state files beside the data instead of in $HOME. */
-export function pgAutoctlEnv(layout: ClusterLayout): Record<string, string> {
+export function pgAutoctlEnv(layout: ClusterLayout, config: LauncherConfig): Record<string, string> {
   const root = postgresRoot(layout);
   return {
     XDG_CONFIG_HOME: join(root, 'config'),
     XDG_DATA_HOME: join(root, 'share'),
     XDG_RUNTIME_DIR: join(root, 'run'),
     PG_CONFIG: pgBin('pg_config', layout.postgres.binDir),
-    PATH: `${layout.postgres.binDir}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+    PATH: `${layout.postgres.binDir}:${config.PATH}`,
   };
 }
 
@@ -45,10 +47,11 @@ export function serviceDatabaseUrl(layout: ClusterLayout, database: string): str
 }
 
 
-export function postgresHaSpecs(layout: ClusterLayout): ProcessSpec[] {
+export function postgresHaSpecs(layout: ClusterLayout, config: LauncherConfig): ProcessSpec[] {
   const runAs = postgresRunAs();
   const root = postgresRoot(layout);
-  const env = pgAutoctlEnv(layout);
+  const env = pgAutoctlEnv(layout, config);
+  const initOptions = { environment: config.childEnvironment, binDir: layout.postgres.binDir };
   const pgctl = pgBin('pg_ctl', layout.postgres.binDir);
   const common = ['--hostname', layout.host, '--listen', layout.host, '--auth', 'trust', '--no-ssl', '--pgctl', pgctl];
   const prepareRoot = (r: RunAs | undefined) => {
@@ -72,7 +75,7 @@ export function postgresHaSpecs(layout: ClusterLayout): ProcessSpec[] {
       // Our own initdb (no fsync) is quicker than pg_autoctl's; it adopts the data directory.
       // pg_auto_failover's own health-check timings are kept: quicker ones made the monitor fail
       // over at start-up, while the nodes were still starting.
-      if (!created && !isInitialized(monitorData)) await initDataDir(monitorData, runAs, { ...tuning, maxPreparedTransactions: 0, maxConnections: 100 }, layout.postgres.binDir);
+      if (!created && !isInitialized(monitorData)) await initDataDir(monitorData, runAs, { ...tuning, maxPreparedTransactions: 0, maxConnections: 100 }, initOptions);
       const args = created
         ? ['run', '--pgdata', monitorData]
         : ['create', 'monitor', '--pgdata', monitorData, '--pgport', String(layout.postgres.monitorPort), ...common, '--run'];
@@ -105,7 +108,7 @@ export function postgresHaSpecs(layout: ClusterLayout): ProcessSpec[] {
           await waitForPrimaryFirst(layout, instance);
           return { command: 'pg_autoctl', args: ['run', '--pgdata', pgdata], env, runAs, cwd: root };
         }
-        if (index === 0 && !isInitialized(pgdata)) await initDataDir(pgdata, runAs, tuning, layout.postgres.binDir);
+        if (index === 0 && !isInitialized(pgdata)) await initDataDir(pgdata, runAs, tuning, initOptions);
         if (index === 1) checkpointNudge = nudgeBaseBackup(layout, port);
         const args = ['create', 'postgres', '--pgdata', pgdata, '--pgport', String(port), '--name', instance, '--monitor', monitorUrl(layout), '--dbname', 'postgres', ...common, '--run'];
         return { command: 'pg_autoctl', args, env, runAs, cwd: root };
@@ -153,9 +156,8 @@ export interface PgAutoctlNodeState {
 }
 
 /** `pg_autoctl show state` as the monitor sees the formation. */
-export async function showPgAutoctlState(layout: ClusterLayout): Promise<PgAutoctlNodeState[]> {
-  const { runChecked } = await import('./exec.js');
-  const result = await runChecked('pg_autoctl', ['show', 'state', '--pgdata', join(postgresRoot(layout), 'monitor'), '--json'], { runAs: postgresRunAs(), env: pgAutoctlEnv(layout), timeoutMs: 15_000 });
+export async function showPgAutoctlState(layout: ClusterLayout, config: LauncherConfig): Promise<PgAutoctlNodeState[]> {
+  const result = await runChecked('pg_autoctl', ['show', 'state', '--pgdata', join(postgresRoot(layout), 'monitor'), '--json'], { environment: config.childEnvironment, runAs: postgresRunAs(), env: pgAutoctlEnv(layout, config), timeoutMs: 15_000 });
   const rows = JSON.parse(result.stdout) as Array<{ nodename: string; nodeport: number; current_group_state: string; assigned_group_state: string; health: number }>;
   return rows.map((r) => ({ name: r.nodename, port: r.nodeport, reportedState: r.current_group_state, assignedState: r.assigned_group_state, health: r.health }));
 }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterLayout } from './layout.js';
+import type { LauncherConfig } from './config.js';
 import { repoRoot } from './paths.js';
 import { freePort } from '../platform/ports.js';
 import { dataNodeInstances, postgresHaSpecs, serviceDatabaseUrl } from './postgres-ha.js';
@@ -76,11 +77,11 @@ function nodeService(layout: ClusterLayout, kind: 'discovery' | DomainService | 
  * Every process of the cluster in dependency order: Redis, PostgreSQL HA and Prometheus first,
  * then discovery, the domain services, and the gateway last. Domain services get free ports.
  */
-export async function buildProcessSpecs(layout: ClusterLayout, components: readonly Component[] = ['redis', 'postgres', 'prometheus', 'services']): Promise<ProcessSpec[]> {
+export async function buildProcessSpecs(layout: ClusterLayout, config: LauncherConfig, components: readonly Component[] = ['redis', 'postgres', 'prometheus', 'services']): Promise<ProcessSpec[]> {
   const specs: ProcessSpec[] = [];
   const want = (c: Component) => components.includes(c);
   if (want('redis')) specs.push(...redisSpecs(layout));
-  if (want('postgres')) specs.push(...postgresHaSpecs(layout));
+  if (want('postgres')) specs.push(...postgresHaSpecs(layout, config));
   if (want('prometheus') && prometheusWanted(layout)) specs.push(prometheusSpec(layout));
   if (!want('services')) return specs;
 

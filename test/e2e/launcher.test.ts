@@ -103,7 +103,7 @@ describe('the launcher runs the whole cluster', () => {
       await sql`insert into launcher_e2e values (1, 'replicated') on conflict (id) do update set note = excluded.note`;
       // Once pg_auto_failover has promoted the pair to primary/secondary, replication is synchronous.
       const formation = await waitFor('primary + secondary', async () => {
-        const nodes = await showPgAutoctlState(cluster.layout);
+        const nodes = await showPgAutoctlState(cluster.layout, cluster.config);
         const states = nodes.map((n) => n.reportedState).sort();
         return states.join(',') === 'primary,secondary' ? nodes : undefined;
       }, { timeoutMs: 60_000, intervalMs: 250 });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCommand } from '../../../src/launcher/exec.js';
+import { loadLauncherConfig } from '../../../src/launcher/config.js';
 import { resolveLayout } from '../../../src/launcher/layout.js';
 import { commandExists, prometheusConfig } from '../../../src/launcher/prometheus.js';
 
@@ -14,7 +15,7 @@ describe('the Prometheus configuration the launcher writes', () => {
     try {
       const file = join(dir, 'prometheus.yml');
       writeFileSync(file, text);
-      const result = await runCommand('promtool', ['check', 'config', file]);
+      const result = await runCommand('promtool', ['check', 'config', file], { environment: loadLauncherConfig().childEnvironment });
       expect(`${result.stdout}${result.stderr}`).toContain('SUCCESS');
       expect(result.code).toBe(0);
     } finally {
