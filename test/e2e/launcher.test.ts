@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../src/launcher/paths.js';
 import { showPgAutoctlState } from '../../src/launcher/postgres-ha.js';
 import { startTestCluster, type TestCluster } from '../harness/cluster.js';
+import { requirePrometheus, scrapingPrometheus } from '../harness/prometheus.js';
 import { waitFor } from '../../src/platform/wait.js';
 
 const run = promisify(execFile);
@@ -36,7 +37,8 @@ describe('the launcher runs the whole cluster', () => {
 
   beforeAll(async () => {
     expect(existsSync(cli), 'run "npm run build" before the e2e tests').toBe(true);
-    cluster = await startTestCluster({ layout: { prometheus: { enabled: 'auto', scrapeIntervalSeconds: 1 } }, keepData: false });
+    requirePrometheus();
+    cluster = await startTestCluster({ layout: { prometheus: scrapingPrometheus }, keepData: false });
     for (const p of cluster.status()) if (p.pid) groups.add(p.pid);
   });
 
@@ -58,7 +60,7 @@ describe('the launcher runs the whole cluster', () => {
     expect(cluster.startupMs).toBeGreaterThan(0);
   });
 
-  it.skipIf(!existsSync('/usr/bin/prometheus'))('has Prometheus scraping every registered instance, found through discovery', async () => {
+  it('has Prometheus scraping every registered instance, found through discovery', async () => {
     expect(cluster.prometheusUrl).toBeTruthy();
     const wanted = cluster.status().filter((p) => /^(users|images|recommendations|discovery|gateway)-/.test(p.instance)).map((p) => `${new URL(p.url).hostname}:${p.port}`);
     await expect.poll(async () => {

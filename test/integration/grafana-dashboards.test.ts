@@ -23,6 +23,7 @@ import type { GatewayDeps } from '../../src/gateway/deps.js';
 import { freePort } from '../../src/platform/ports.js';
 import { waitFor } from '../../src/platform/wait.js';
 import { integrationPostgres } from '../harness/context.js';
+import { requirePrometheus } from '../harness/prometheus.js';
 import { createDatabase, registerReplicationLagMetric, type Sql } from '../../src/platform/db/database.js';
 
 // Every query of the provisioned Grafana dashboard is run against a real Prometheus that has
@@ -39,7 +40,6 @@ import { createDatabase, registerReplicationLagMetric, type Sql } from '../../sr
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const provisioningDir = join(repoRoot, 'deploy/grafana/provisioning');
 const dashboardFile = join(provisioningDir, 'dashboards/easel.json');
-const prometheusBinary = '/usr/bin/prometheus';
 
 /** Metrics the dashboard may show before their module is written (keep this empty once they land). */
 const pendingMetrics = new Set<string>();
@@ -72,6 +72,7 @@ beforeAll(async () => {
   dashboard = JSON.parse(await readFile(dashboardFile, 'utf8')) as Dashboard;
   queryPanels = allPanels(dashboard.panels).flatMap((panel) => (panel.targets ?? []).map((target) => ({ panel, target })));
 
+  const prometheusBinary = requirePrometheus().prometheus;
   const exporters = await startExporters();
   workDir = await mkdtemp(join(tmpdir(), 'easel-prometheus-'));
   const port = await freePort();

@@ -64,9 +64,12 @@ export interface DiscoveryTransport extends RpcTransport {
 
 /** Errors after which the request certainly never reached the instance. */
 const notSentCodes = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND']);
-const neverSent = (error: unknown) => error instanceof BrokenCircuitError || notSentCodes.has((error as { code?: string }).code ?? '');
+/** True when a failed attempt certainly never reached the instance: any call may then go to another one. */
+export const neverSent = (error: unknown) => error instanceof BrokenCircuitError || notSentCodes.has((error as { code?: unknown } | null | undefined)?.code as string);
 /** 5xx answers worth another instance: the instance (or its way out) is unavailable, not the request bad. */
 const retryableStatuses = new Set([502, 503, 504]);
+/** True for an answer after which a call safe to repeat is tried on another instance. */
+export const isRetryableStatus = (status: number) => retryableStatuses.has(status);
 
 export function createDiscoveryTransport(settings: DiscoveryTransportSettings): DiscoveryTransport {
   const { logger } = settings;
@@ -248,7 +251,7 @@ export function createDiscoveryTransport(settings: DiscoveryTransportSettings): 
         if (!(await shouldRetry(request, sent, tried.size - 1, sent ? 'failure' : 'not-sent'))) throw lastError;
         continue;
       }
-      if (retryableStatuses.has(response.status) && tried.size < maxAttempts && (instances.get(request.serviceName) ?? []).some((h) => !tried.has(h))) {
+      if (isRetryableStatus(response.status) && tried.size < maxAttempts && (instances.get(request.serviceName) ?? []).some((h) => !tried.has(h))) {
         if (await shouldRetry(request, true, tried.size - 1, 'status')) continue;
       }
       return response;
@@ -281,7 +284,7 @@ export function createDiscoveryTransport(settings: DiscoveryTransportSettings): 
         if (!(await shouldRetry(request, sent, 0, sent ? 'failure' : 'not-sent'))) throw appError;
         return await sendBalanced(request, tried, appError);
       }
-      if (retryableStatuses.has(response.status) && (instances.get(request.serviceName) ?? []).some((h) => !tried.has(h))) {
+      if (isRetryableStatus(response.status) && (instances.get(request.serviceName) ?? []).some((h) => !tried.has(h))) {
         if (await shouldRetry(request, true, 0, 'status')) return await sendBalanced(request, tried);
       }
       return response;
