@@ -52,6 +52,8 @@ export interface Stack {
   images: RunningService;
   recommendations: RunningService;
   sharedState: SharedState;
+  /** The ring client behind the default shared state (undefined when the test passed its own). */
+  cacheRing: CacheRing | undefined;
   stop(): Promise<void>;
 }
 
@@ -118,7 +120,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     }));
     return {
       gatewayUrl: gateway.url,
-      gateway, users, images, recommendations, sharedState,
+      gateway, users, images, recommendations, sharedState, cacheRing: rings[0],
       stop: () => stopAll(started, transports, rings),
     };
   } catch (error) {

@@ -68,6 +68,20 @@ describe('images through the gateway', () => {
 
   const formats: Array<[FixtureFormat, string]> = [['png', 'image/png'], ['jpeg', 'image/jpeg'], ['webp', 'image/webp']];
 
+  it('keeps the gateway\'s image cache in the Redis ring: a repeated GET is a hit there', async () => {
+    const author = await api.newAccount('artist');
+    const imageId = (await api.upload(author.accessToken, await makeImage('png', 60, 40))).body.imageID as string;
+    const hits: string[] = [];
+    const stopListening = stack.cacheRing!.on('hit', ({ key }) => hits.push(key));
+    try {
+      expect((await api.get(`/${imageId}`)).status).toBe(200);
+      expect((await api.get(`/${imageId}`)).status).toBe(200);
+    } finally {
+      stopListening();
+    }
+    expect(hits.some((key) => key.includes(imageId))).toBe(true);
+  });
+
   it.each(formats)('a real %s round-trips byte for byte through JSON and multipart uploads, GET and /raw', async (format, contentType) => {
     const author = await api.newAccount('artist');
     const original = await makeImage(format, 500, 300);
