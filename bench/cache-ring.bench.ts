@@ -11,10 +11,11 @@ import { runInterleaved, type BenchCase, type CaseResult, numberArg } from './in
 // Cache ring overhead: reads per second and p99 of a cache-hit ring.get() beside one plain
 // ioredis GET to a single node, same values, same concurrency, in one run (interleaved slices so
 // other load on the machine falls on both alike). Starts its own redis-server processes: four for
-// the ring and a fifth for the reference. Then the measurements DESIGN.md asks for: keys moved when
+// the ring and a fifth for the reference. Then what a consistent-hashing ring
+// promises, measured: keys moved when
 // a node joins or leaves, load spread, and the hit ratio before, during and after node failures.
 //
-//   npm run build && node dist/bench/cache-ring.bench.js [--duration=5000] [--rounds=5] [--concurrency=16] [--bytes=16384]
+//   npm run bench:cache-ring -- [--duration=5000] [--rounds=5] [--concurrency=16] [--bytes=16384]
 
 const durationMs = numberArg('duration', 5_000);
 const warmupMs = numberArg('warmup', 1_000);

@@ -29,7 +29,6 @@ export const gatewayConfigSchema = z.object({
   /** How long GET image responses stay in the cache ring. */
   IMAGE_CACHE_TTL_SECONDS: env.positiveInt(300),
   LOG_LEVEL: env.logLevel(),
-  EASEL_TEST_MODE: env.boolean(false),
 });
 
 export type GatewayConfig = Readonly<z.infer<typeof gatewayConfigSchema>>;

@@ -34,7 +34,6 @@ export function testLayoutDefaults(dataDir: string): LayoutOverrides {
     gateway: { workers: 1 },
     restart: { initialDelayMs: 100, maxDelayMs: 2_000, factor: 2, resetAfterMs: 10_000 },
     timeouts: { startMs: 60_000, postgresFirstStartMs: 90_000, stopMs: 8_000 },
-    serviceEnv: { EASEL_TEST_MODE: 'true' },
   };
 }
 

@@ -71,7 +71,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const rings: CacheRing[] = [];
   const logger = (name: string): Logger => createLogger({ name, level: options.logSink ? 'debug' : 'warn', destination: sinkFor(options.logSink) });
   const serviceEnv = (name: string, databaseUrl: string, extra: Record<string, string> | undefined) => ({
-    INSTANCE_NAME: name, DATABASE_URL: databaseUrl, EASEL_TEST_MODE: 'true', ...extra,
+    INSTANCE_NAME: name, DATABASE_URL: databaseUrl, ...extra,
   });
   const listen = async (app: FastifyInstance): Promise<RunningService> => {
     started.push(app);
@@ -110,7 +110,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       sharedState = own.state;
     }
     const gateway = await listen(await buildGatewayApp({
-      config: loadConfig(gatewayConfigSchema, { INSTANCE_NAME: 'gateway', GATEWAY_WORKERS: '1', EASEL_TEST_MODE: 'true', ...options.env?.gateway }),
+      config: loadConfig(gatewayConfigSchema, { INSTANCE_NAME: 'gateway', GATEWAY_WORKERS: '1', ...options.env?.gateway }),
       logger: logger('gateway'),
       metrics: createMetricsRegistry('gateway', { defaults: false }),
       users: createRpcClient(usersContract, transportTo(users.url)),

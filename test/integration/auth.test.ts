@@ -101,7 +101,7 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 beforeAll(async () => {
   const databaseUrl = await integrationPostgres().createDatabase('users_auth');
   usersApp = await buildUsersApp({
-    config: loadConfig(usersConfigSchema, { INSTANCE_NAME: 'users-1', DATABASE_URL: databaseUrl, EASEL_TEST_MODE: 'true' }),
+    config: loadConfig(usersConfigSchema, { INSTANCE_NAME: 'users-1', DATABASE_URL: databaseUrl }),
     logger: createLogger({ name: 'users-1', level: 'debug', destination: sink }),
     metrics: createMetricsRegistry('users-1', { defaults: false }),
   });

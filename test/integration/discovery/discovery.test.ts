@@ -55,7 +55,7 @@ async function startDiscovery(options: { leaseMs?: number; ticketTtlMs?: number 
   return { app, registry, clock, port, client: originalClient(port) };
 }
 
-describe('discovery, spoken to as the original document describes', () => {
+describe('discovery, spoken to as the original contract describes', () => {
   let discovery: Awaited<ReturnType<typeof startDiscovery>>;
   beforeAll(async () => {
     // A lease far longer than the ticket TTL, so the tickets below lapse while their instances live.
