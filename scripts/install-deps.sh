@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Easel needs and is missing: the Debian packages (redis-server, postgresql,
-# pg_auto_failover, prometheus) with apt-get when run as root, otherwise one line naming the
-# command to run; then the npm packages with `npm ci` when node_modules is missing or stale.
+# pg_auto_failover, prometheus with promtool, the PostgreSQL and Redis exporters, docker-compose
+# to validate deploy/docker-compose.yml) with apt-get when run as root, otherwise one line naming
+# the command to run; then the npm packages with `npm ci` when node_modules is missing or stale.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,9 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [ -f /usr/share/postgresql/15/extension/pgautofailover.control ] || missing+=(postgresql-15-auto-failover)
 command -v pg_autoctl >/dev/null 2>&1 || missing+=(pg-auto-failover-cli)
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v prometheus-postgres-exporter >/dev/null 2>&1 || missing+=(prometheus-postgres-exporter)
+command -v prometheus-redis-exporter >/dev/null 2>&1 || missing+=(prometheus-redis-exporter)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -21,9 +25,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
   else
     echo "install-deps: missing system packages; run: sudo apt-get install -y ${missing[*]}" >&2
-    # Prometheus is optional (the launcher runs without it); the rest is not.
+    # Observability and deployment checks are optional for `make start` (the launcher runs
+    # without Prometheus and its exporters); the databases are not.
     for package in "${missing[@]}"; do
-      [ "$package" = prometheus ] || exit 1
+      case "$package" in
+        prometheus | prometheus-postgres-exporter | prometheus-redis-exporter | docker-compose) ;;
+        *) exit 1 ;;
+      esac
     done
   fi
 fi

@@ -126,6 +126,9 @@ async function up(layout: ClusterLayout, config: LauncherConfig): Promise<number
     console.log(`  discovery    ${cluster.discoveryUrls.join('  ')}`);
     if (cluster.prometheusUrl) console.log(`  prometheus   ${cluster.prometheusUrl}`);
     else console.log('  prometheus   not running (not installed)');
+    const exporters = cluster.status().filter((p) => p.kind === 'postgres-exporter' || p.kind === 'redis-exporter');
+    if (exporters.length > 0) console.log(`  exporters    ${exporters.map((p) => `${p.instance.replace(/-exporter$/, '')} ${p.url}`).join('\n               ')}`);
+    else console.log('  exporters    not running (need Prometheus and the prometheus-*-exporter packages: make deps)');
     console.log(`  postgres     ${cluster.databaseUrl('<users|images|recommendations>')}`);
     console.log(`  redis        ${cluster.redisNodes}`);
     console.log(`  logs         ${layoutPaths(layout).logs}/<instance>.log`);
@@ -137,23 +140,26 @@ async function up(layout: ClusterLayout, config: LauncherConfig): Promise<number
   return 0;
 }
 
+/** Wide enough for the longest instance name, "postgres-monitor-exporter". */
+const instanceColumn = 25;
+
 function printProgress(event: ProgressEvent, started: number): void {
   const at = `+${((Date.now() - started) / 1000).toFixed(1)}s`;
   switch (event.type) {
     case 'ready':
-      console.log(`  ${at.padStart(7)}  ${event.restarts > 0 ? '↻' : '✓'} ${event.instance.padEnd(18)} pid ${String(event.pid).padEnd(7)} port ${String(event.port).padEnd(6)} ready in ${event.ms} ms${event.restarts > 0 ? ` (restart #${event.restarts})` : ''}`);
+      console.log(`  ${at.padStart(7)}  ${event.restarts > 0 ? '↻' : '✓'} ${event.instance.padEnd(instanceColumn)} pid ${String(event.pid).padEnd(7)} port ${String(event.port).padEnd(6)} ready in ${event.ms} ms${event.restarts > 0 ? ` (restart #${event.restarts})` : ''}`);
       break;
     case 'exit':
-      if (!event.expected) console.log(`  ${at.padStart(7)}  ✗ ${event.instance.padEnd(18)} pid ${event.pid} exited (${event.signal ?? `code ${event.code}`})`);
+      if (!event.expected) console.log(`  ${at.padStart(7)}  ✗ ${event.instance.padEnd(instanceColumn)} pid ${event.pid} exited (${event.signal ?? `code ${event.code}`})`);
       break;
     case 'restart-scheduled':
-      console.log(`  ${at.padStart(7)}  … ${event.instance.padEnd(18)} restarting in ${event.delayMs} ms (attempt ${event.attempt})`);
+      console.log(`  ${at.padStart(7)}  … ${event.instance.padEnd(instanceColumn)} restarting in ${event.delayMs} ms (attempt ${event.attempt})`);
       break;
     case 'start-failed':
-      console.log(`  ${at.padStart(7)}  ✗ ${event.instance.padEnd(18)} ${event.error}`);
+      console.log(`  ${at.padStart(7)}  ✗ ${event.instance.padEnd(instanceColumn)} ${event.error}`);
       break;
     case 'stopped':
-      console.log(`  ${at.padStart(7)}  ■ ${event.instance.padEnd(18)} stopped in ${event.ms} ms`);
+      console.log(`  ${at.padStart(7)}  ■ ${event.instance.padEnd(instanceColumn)} stopped in ${event.ms} ms`);
       break;
     case 'stopping':
       break;
@@ -198,9 +204,9 @@ async function status(layout: ClusterLayout, json: boolean): Promise<number> {
   if (json) {
     console.log(JSON.stringify({ ...body, cacheRing }, null, 2));
   } else {
-    console.log(`${'INSTANCE'.padEnd(18)} ${'STATE'.padEnd(11)} ${'PID'.padEnd(8)} ${'PORT'.padEnd(6)} RESTARTS  URL`);
+    console.log(`${'INSTANCE'.padEnd(instanceColumn)} ${'STATE'.padEnd(11)} ${'PID'.padEnd(8)} ${'PORT'.padEnd(6)} RESTARTS  URL`);
     for (const p of body.processes) {
-      console.log(`${p.instance.padEnd(18)} ${p.state.padEnd(11)} ${String(p.pid ?? '-').padEnd(8)} ${String(p.port).padEnd(6)} ${String(p.restarts).padEnd(9)} ${p.url}`);
+      console.log(`${p.instance.padEnd(instanceColumn)} ${p.state.padEnd(11)} ${String(p.pid ?? '-').padEnd(8)} ${String(p.port).padEnd(6)} ${String(p.restarts).padEnd(9)} ${p.url}`);
     }
     const ready = body.processes.filter((p) => p.state === 'ready').length;
     console.log(`\n${ready}/${body.processes.length} ready; gateway ${body.gatewayUrl}\n`);

@@ -104,6 +104,8 @@ const stopRank: Record<ProcessKind, number> = {
   recommendations: 1,
   discovery: 2,
   prometheus: 3,
+  'postgres-exporter': 3,
+  'redis-exporter': 3,
   'postgres-monitor': 4,
   postgres: 5,
   redis: 6,

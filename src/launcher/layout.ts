@@ -18,7 +18,11 @@ export const layoutSchema = z.object({
   /** The address every process binds and is reached on. */
   host: z.string().min(1),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
-  redis: z.object({ ports: z.array(port).min(1).max(16) }).strict(),
+  redis: z.object({
+    ports: z.array(port).min(1).max(16),
+    /** Each node's memory limit; past it Redis evicts least-recently-used keys (it is a cache). */
+    maxMemoryMb: z.number().int().min(8).max(65_536),
+  }).strict(),
   postgres: z.object({
     monitorPort: port,
     primaryPort: port,
@@ -42,6 +46,23 @@ export const layoutSchema = z.object({
     port,
     binary: z.string().min(1),
     scrapeIntervalSeconds: z.number().int().min(1).max(300),
+  }).strict(),
+  /** Prometheus exporters for the data stores, one per PostgreSQL node (and the monitor) and one per Redis node. */
+  exporters: z.object({
+    /** "auto": run them when they are installed and Prometheus runs (nothing else would read them). */
+    enabled: z.union([z.boolean(), z.literal('auto')]),
+    postgres: z.object({
+      binary: z.string().min(1),
+      /** The exporter of the pg_auto_failover monitor, then of postgres-1 and postgres-2. */
+      monitorPort: port,
+      primaryPort: port,
+      standbyPort: port,
+    }).strict(),
+    redis: z.object({
+      binary: z.string().min(1),
+      /** One per Redis node, in redis.ports order. */
+      ports: z.array(port).min(1).max(16),
+    }).strict(),
   }).strict(),
   timeouts: z.object({
     /** How long a process may take to become ready. */
@@ -69,7 +90,7 @@ export const defaultLayout: ClusterLayout = {
   dataDir: '.easel',
   host: '127.0.0.1',
   logLevel: 'info',
-  redis: { ports: [6380, 6381, 6382, 6383] },
+  redis: { ports: [6380, 6381, 6382, 6383], maxMemoryMb: 256 },
   postgres: {
     monitorPort: 5440,
     primaryPort: 5441,
@@ -83,6 +104,13 @@ export const defaultLayout: ClusterLayout = {
   services: { users: 2, images: 2, recommendations: 2 },
   gateway: { port: 8080 },
   prometheus: { enabled: 'auto', port: 9090, binary: 'prometheus', scrapeIntervalSeconds: 5 },
+  // 94xx and 93xx mirror the PostgreSQL (54xx) and Redis (63xx) ports, away from the ports the
+  // Debian packages' own exporter services take (9187, 9121) where systemd starts them.
+  exporters: {
+    enabled: 'auto',
+    postgres: { binary: 'prometheus-postgres-exporter', monitorPort: 9440, primaryPort: 9441, standbyPort: 9442 },
+    redis: { binary: 'prometheus-redis-exporter', ports: [9380, 9381, 9382, 9383] },
+  },
   timeouts: { startMs: 60_000, postgresFirstStartMs: 120_000, stopMs: 10_000 },
   restart: { initialDelayMs: 250, maxDelayMs: 15_000, factor: 2, resetAfterMs: 30_000 },
   serviceEnv: {},
@@ -112,7 +140,7 @@ export function resolveLayout(overrides: unknown = {}, source = 'overrides'): Cl
     throw new LayoutError(parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}${describeValue(merged, issue.path)}`), source);
   }
   const layout = parsed.data;
-  const clashes = portClashes(layout);
+  const clashes = [...portClashes(layout), ...exporterCountProblems(layout)];
   if (clashes.length > 0) throw new LayoutError(clashes, source);
   return { ...layout, dataDir: isAbsolute(layout.dataDir) ? layout.dataDir : resolve(repoRoot(), layout.dataDir) };
 }
@@ -138,7 +166,20 @@ export function fixedPorts(layout: ClusterLayout): Array<{ owner: string; port: 
     ...layout.discovery.ports.map((p, i) => ({ owner: `discovery.ports.${i}`, port: p })),
     { owner: 'gateway.port', port: layout.gateway.port },
     ...(layout.prometheus.enabled === false ? [] : [{ owner: 'prometheus.port', port: layout.prometheus.port }]),
+    ...(layout.exporters.enabled === false ? [] : [
+      { owner: 'exporters.postgres.monitorPort', port: layout.exporters.postgres.monitorPort },
+      { owner: 'exporters.postgres.primaryPort', port: layout.exporters.postgres.primaryPort },
+      { owner: 'exporters.postgres.standbyPort', port: layout.exporters.postgres.standbyPort },
+      ...layout.exporters.redis.ports.map((p, i) => ({ owner: `exporters.redis.ports.${i}`, port: p })),
+    ]),
   ];
+}
+
+function exporterCountProblems(layout: ClusterLayout): string[] {
+  const { length } = layout.exporters.redis.ports;
+  return layout.exporters.enabled !== false && length !== layout.redis.ports.length
+    ? [`exporters.redis.ports: one port per Redis node is needed (${length} for ${layout.redis.ports.length} nodes)`]
+    : [];
 }
 
 function portClashes(layout: ClusterLayout): string[] {
@@ -191,12 +232,22 @@ export function withPortOffset(layout: ClusterLayout, offset: number): ClusterLa
   const shift = (p: number) => p + offset;
   return resolveLayout({
     ...layout,
-    redis: { ports: layout.redis.ports.map(shift) },
+    redis: { ...layout.redis, ports: layout.redis.ports.map(shift) },
     postgres: { ...layout.postgres, monitorPort: shift(layout.postgres.monitorPort), primaryPort: shift(layout.postgres.primaryPort), standbyPort: shift(layout.postgres.standbyPort) },
     discovery: { ports: layout.discovery.ports.map(shift) },
     gateway: { ...layout.gateway, port: shift(layout.gateway.port) },
     prometheus: { ...layout.prometheus, port: shift(layout.prometheus.port) },
+    exporters: shiftedExporters(layout.exporters, shift),
   }, `--port-offset ${offset}`);
+}
+
+function shiftedExporters(exporters: ClusterLayout['exporters'], shift: (p: number) => number): ClusterLayout['exporters'] {
+  const { postgres, redis } = exporters;
+  return {
+    ...exporters,
+    postgres: { ...postgres, monitorPort: shift(postgres.monitorPort), primaryPort: shift(postgres.primaryPort), standbyPort: shift(postgres.standbyPort) },
+    redis: { ...redis, ports: redis.ports.map(shift) },
+  };
 }
 
 /** A layout whose fixed ports are all free right now, e.g. for a test cluster beside `make start`. */
@@ -215,10 +266,15 @@ export async function layoutOnFreePorts(overrides: LayoutOverrides = {}): Promis
   return resolveLayout({
     ...overrides,
     dataDir: base.dataDir,
-    redis: { ports: await Promise.all(base.redis.ports.map(next)) },
+    redis: { ...overrides.redis, ports: await Promise.all(base.redis.ports.map(next)) },
     postgres: { ...overrides.postgres, monitorPort: await next(), primaryPort: await next(), standbyPort: await next() },
     discovery: { ports: await Promise.all(base.discovery.ports.map(next)) },
     gateway: { ...overrides.gateway, port: await next() },
     prometheus: { ...overrides.prometheus, port: await next() },
+    exporters: {
+      ...overrides.exporters,
+      postgres: { ...overrides.exporters?.postgres, monitorPort: await next(), primaryPort: await next(), standbyPort: await next() },
+      redis: { ...overrides.exporters?.redis, ports: await Promise.all(base.redis.ports.map(next)) },
+    },
   }, 'free ports');
 }

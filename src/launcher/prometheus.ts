@@ -1,9 +1,18 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterLayout } from './layout.js';
+import { repoRoot } from './paths.js';
 import { httpOk } from './readiness.js';
 import type { ProcessSpec } from './spec.js';
+
+/** A static Prometheus target for one data-store exporter (exporters.ts makes them). */
+export interface ExporterTarget {
+  job: 'postgres' | 'redis';
+  /** The watched node's instance name, e.g. "postgres-1", "redis-3". */
+  node: string;
+  address: string;
+}
 
 /** Whether the layout runs Prometheus: "auto" means when the binary is installed. */
 export function prometheusWanted(layout: ClusterLayout): boolean {
@@ -21,11 +30,18 @@ export function commandExists(command: string): boolean {
   }
 }
 
+/** The alert rule files in deploy/prometheus/rules (their promtool tests, *.test.yml, beside them are not rules). */
+export function alertRuleFiles(dir = join(repoRoot(), 'deploy', 'prometheus', 'rules')): string[] {
+  return readdirSync(dir).filter((name) => /\.ya?ml$/.test(name) && !/\.test\.ya?ml$/.test(name)).sort().map((name) => join(dir, name));
+}
+
 /**
  * The Prometheus configuration the launcher writes: Easel's processes come from discovery's
- * http_sd endpoint (every replica is asked, identical targets are merged); discovery itself is static.
+ * http_sd endpoint (every replica is asked, identical targets are merged); discovery itself is
+ * static, and so are the data stores' exporters, each labelled with the node it watches. The
+ * alert rules of deploy/prometheus/rules are loaded (read again on every start).
  */
-export function prometheusConfig(layout: ClusterLayout): string {
+export function prometheusConfig(layout: ClusterLayout, exporters: readonly ExporterTarget[] = [], ruleFiles: readonly string[] = alertRuleFiles()): string {
   const discovery = layout.discovery.ports.map((p) => `${layout.host}:${p}`);
   const interval = `${layout.prometheus.scrapeIntervalSeconds}s`;
   const gateway = `${layout.host}:${layout.gateway.port}`;
@@ -34,6 +50,7 @@ export function prometheusConfig(layout: ClusterLayout): string {
     'global:',
     `  scrape_interval: ${interval}`,
     `  evaluation_interval: ${interval}`,
+    ...(ruleFiles.length > 0 ? ['rule_files:', ...ruleFiles.map((file) => `  - '${file}'`)] : []),
     'scrape_configs:',
     '  - job_name: easel',
     '    http_sd_configs:',
@@ -43,16 +60,28 @@ export function prometheusConfig(layout: ClusterLayout): string {
     '      - source_labels: [__address__]',
     `        regex: '${discovery.map((a) => a.replace(/\./g, '\\.')).join('|')}'`,
     '        action: drop',
+    // Discovery labels each target with its registered name as `service`, a label Easel's own
+    // metrics use for the service they call or list; a target label of the same name would push
+    // theirs aside (to exported_service), so the registered name travels as discovery_service.
+    '      - source_labels: [service]',
+    '        target_label: discovery_service',
+    '      - action: labeldrop',
+    '        regex: service',
     '  - job_name: discovery',
     '    static_configs:',
     `      - targets: [${discovery.map((a) => `'${a}'`).join(', ')}]`,
-    '        labels:',
-    '          service: discovery',
     '  - job_name: gateway',
     '    static_configs:',
     `      - targets: ['${gateway}']`,
-    '        labels:',
-    '          service: gateway',
+    ...(['postgres', 'redis'] as const).flatMap((job) => {
+      const targets = exporters.filter((target) => target.job === job);
+      if (targets.length === 0) return [];
+      return [
+        `  - job_name: ${job}`,
+        '    static_configs:',
+        ...targets.flatMap((target) => [`      - targets: ['${target.address}']`, '        labels:', `          node: ${target.node}`]),
+      ];
+    }),
     '  - job_name: prometheus',
     '    static_configs:',
     `      - targets: ['${layout.host}:${layout.prometheus.port}']`,
@@ -60,7 +89,7 @@ export function prometheusConfig(layout: ClusterLayout): string {
   ].join('\n');
 }
 
-export function prometheusSpec(layout: ClusterLayout): ProcessSpec {
+export function prometheusSpec(layout: ClusterLayout, exporters: readonly ExporterTarget[] = []): ProcessSpec {
   const dir = join(layout.dataDir, 'prometheus');
   const base = `http://${layout.host}:${layout.prometheus.port}`;
   return {
@@ -74,7 +103,7 @@ export function prometheusSpec(layout: ClusterLayout): ProcessSpec {
     launch: async () => {
       mkdirSync(join(dir, 'data'), { recursive: true });
       const configFile = join(dir, 'prometheus.yml');
-      writeFileSync(configFile, prometheusConfig(layout));
+      writeFileSync(configFile, prometheusConfig(layout, exporters));
       return {
         command: layout.prometheus.binary,
         args: [

@@ -36,6 +36,32 @@ export function httpOk(url: string, timeoutMs = 2000): Promise<boolean> {
   });
 }
 
+/** An HTTP GET that answers 2xx with a body matching `pattern` (read up to 4 MiB). */
+export function httpBodyMatches(url: string, pattern: RegExp, timeoutMs = 2000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request(url, { method: 'GET', timeout: timeoutMs, agent: false }, (res) => {
+      const ok = res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > 4 * 1024 * 1024) {
+          req.destroy();
+          resolve(false);
+        } else chunks.push(chunk);
+      });
+      res.once('end', () => resolve(ok && pattern.test(Buffer.concat(chunks).toString('utf8'))));
+      res.once('error', () => resolve(false));
+    });
+    req.once('error', () => resolve(false));
+    req.once('timeout', () => {
+      req.destroy();
+      resolve(false);
+    });
+    req.end();
+  });
+}
+
 export class NotReadyError extends Error {
   constructor(message: string, readonly exited: boolean) {
     super(message);

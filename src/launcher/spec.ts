@@ -1,8 +1,8 @@
 import type { LaunchCommand } from './process.js';
 
-export type ProcessKind = 'redis' | 'postgres-monitor' | 'postgres' | 'prometheus' | 'discovery' | 'users' | 'images' | 'recommendations' | 'gateway';
+export type ProcessKind = 'redis' | 'postgres-monitor' | 'postgres' | 'prometheus' | 'postgres-exporter' | 'redis-exporter' | 'discovery' | 'users' | 'images' | 'recommendations' | 'gateway';
 
-/** Parts of the cluster that can be started alone (the test harness starts just what it needs). */
+/** Parts of the cluster that can be started alone (the test harness starts just what it needs). "prometheus" includes the data stores' exporters. */
 export type Component = 'redis' | 'postgres' | 'prometheus' | 'services';
 
 /** One supervised process of the cluster. */

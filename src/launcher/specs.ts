@@ -5,6 +5,7 @@ import type { LauncherConfig } from './config.js';
 import { repoRoot } from './paths.js';
 import { freePort } from '../platform/ports.js';
 import { dataNodeInstances, postgresHaSpecs, serviceDatabaseUrl } from './postgres-ha.js';
+import { exportersWanted, exporterTargets, postgresExporterSpecs, redisExporterSpecs } from './exporters.js';
 import { prometheusSpec, prometheusWanted } from './prometheus.js';
 import { httpOk, redisAnswers } from './readiness.js';
 import type { Component, ProcessSpec } from './spec.js';
@@ -36,7 +37,10 @@ export function redisSpecs(layout: ClusterLayout): ProcessSpec[] {
     // A cache: no persistence, nothing written to disk.
     launch: async () => ({
       command: 'redis-server',
-      args: ['--port', String(port), '--bind', layout.host, '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning', '--dir', '/tmp'],
+      args: [
+        '--port', String(port), '--bind', layout.host, '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning', '--dir', '/tmp',
+        '--maxmemory', `${layout.redis.maxMemoryMb}mb`, '--maxmemory-policy', 'allkeys-lru',
+      ],
     }),
     ready: () => redisAnswers(layout.host, port),
     readyTimeoutMs: () => layout.timeouts.startMs,
@@ -74,15 +78,19 @@ function nodeService(layout: ClusterLayout, kind: 'discovery' | DomainService | 
 }
 
 /**
- * Every process of the cluster in dependency order: Redis, PostgreSQL HA and Prometheus first,
- * then discovery, the domain services, and the gateway last. Domain services get free ports.
+ * Every process of the cluster in dependency order: Redis, PostgreSQL HA, their exporters and
+ * Prometheus first, then discovery, the domain services, and the gateway last. Domain services get free ports.
  */
 export async function buildProcessSpecs(layout: ClusterLayout, config: LauncherConfig, components: readonly Component[] = ['redis', 'postgres', 'prometheus', 'services']): Promise<ProcessSpec[]> {
   const specs: ProcessSpec[] = [];
   const want = (c: Component) => components.includes(c);
   if (want('redis')) specs.push(...redisSpecs(layout));
   if (want('postgres')) specs.push(...postgresHaSpecs(layout, config));
-  if (want('prometheus') && prometheusWanted(layout)) specs.push(prometheusSpec(layout));
+  if (want('prometheus') && exportersWanted(layout)) {
+    if (want('postgres')) specs.push(...postgresExporterSpecs(layout));
+    if (want('redis')) specs.push(...redisExporterSpecs(layout));
+  }
+  if (want('prometheus') && prometheusWanted(layout)) specs.push(prometheusSpec(layout, exporterTargets(specs)));
   if (!want('services')) return specs;
 
   const discoveryNames = layout.discovery.ports.map((_, i) => `discovery-${i + 1}`);

@@ -31,9 +31,23 @@ function livingMembersOf(groups: Set<number>): string[] {
   return found;
 }
 
+const exportersInstalled = existsSync('/usr/bin/prometheus') && existsSync('/usr/bin/prometheus-postgres-exporter') && existsSync('/usr/bin/prometheus-redis-exporter');
+const dataNodes = ['postgres-monitor', 'postgres-1', 'postgres-2', 'redis-1', 'redis-2', 'redis-3', 'redis-4'];
+
 describe('the launcher runs the whole cluster', () => {
   let cluster: TestCluster;
   const groups = new Set<number>();
+
+  interface Target { labels: Record<string, string>; health: string }
+  const prometheusTargets = async (): Promise<Target[]> =>
+    ((await (await fetch(`${cluster.prometheusUrl}/api/v1/targets?state=active`)).json()) as { data: { activeTargets: Target[] } }).data.activeTargets;
+  /** The labels of every series an instant query returns. */
+  const seriesOf = async (query: string): Promise<Array<Record<string, string>>> => {
+    const answer = (await (await fetch(`${cluster.prometheusUrl}/api/v1/query?query=${encodeURIComponent(query)}`)).json()) as { data: { result: Array<{ metric: Record<string, string> }> } };
+    return answer.data.result.map((series) => series.metric);
+  };
+  /** The `node` label of every series an instant query returns. */
+  const nodesWhere = async (query: string): Promise<string[]> => (await seriesOf(query)).map((metric) => metric.node ?? '');
 
   beforeAll(async () => {
     expect(existsSync(cli), 'run "npm run build" before the e2e tests').toBe(true);
@@ -52,6 +66,7 @@ describe('the launcher runs the whole cluster', () => {
     expect(names).toEqual(expect.arrayContaining([
       'redis-1', 'redis-2', 'redis-3', 'redis-4', 'postgres-monitor', 'postgres-1', 'postgres-2',
       'discovery-1', 'discovery-2', 'users-1', 'users-2', 'images-1', 'images-2', 'recommendations-1', 'recommendations-2', 'gateway-1',
+      ...(exportersInstalled ? dataNodes.map((node) => `${node}-exporter`) : []),
     ]));
     expect(processes.filter((p) => p.state !== 'ready')).toEqual([]);
     const health = await fetch(`${cluster.gatewayUrl}/health`);
@@ -64,10 +79,31 @@ describe('the launcher runs the whole cluster', () => {
     expect(cluster.prometheusUrl).toBeTruthy();
     const wanted = cluster.status().filter((p) => /^(users|images|recommendations|discovery|gateway)-/.test(p.instance)).map((p) => `${new URL(p.url).hostname}:${p.port}`);
     await expect.poll(async () => {
-      const answer = (await (await fetch(`${cluster.prometheusUrl}/api/v1/targets`)).json()) as { data: { activeTargets: Array<{ labels: { instance: string }; health: string }> } };
-      const up = new Set(answer.data.activeTargets.filter((t) => t.health === 'up').map((t) => t.labels.instance));
+      const up = new Set((await prometheusTargets()).filter((t) => t.health === 'up').map((t) => t.labels.instance));
       return wanted.filter((address) => !up.has(address));
     }, { timeout: 30_000, interval: 500 }).toEqual([]);
+    // Metrics keep their own `service` label (no target label pushes it aside to exported_service).
+    await expect.poll(async () => (await seriesOf('max by (service) (discovery_registered_instances)')).map((m) => m.service).sort(), { timeout: 15_000, interval: 500 })
+      .toEqual(expect.arrayContaining(['IMAGE SERVICE', 'RECOMMENDATION SERVICE', 'USER SERVICE']));
+    expect(await seriesOf('count({exported_service!=""})')).toEqual([]);
+  });
+
+  it.skipIf(!exportersInstalled)('has every PostgreSQL node and Redis node up in Prometheus, through its exporter, with the alert rules loaded', async () => {
+    const exporters = cluster.status().filter((p) => p.kind === 'postgres-exporter' || p.kind === 'redis-exporter');
+    expect(exporters.map((p) => [p.instance, p.state])).toEqual(dataNodes.map((node) => [`${node}-exporter`, 'ready']));
+    // Every exporter is an up target labelled with its node, and each node answers its exporter.
+    await expect.poll(async () => {
+      const targets = await prometheusTargets();
+      const upNodes = targets.filter((t) => (t.labels.job === 'postgres' || t.labels.job === 'redis') && t.health === 'up').map((t) => t.labels.node);
+      const answering = [...await nodesWhere('pg_up == 1'), ...await nodesWhere('redis_up == 1')];
+      return dataNodes.filter((node) => !upNodes.includes(node) || !answering.includes(node));
+    }, { timeout: 30_000, interval: 500 }).toEqual([]);
+    // The replication queries run on the data nodes: one primary, one standby streaming from it.
+    await expect.poll(async () => (await nodesWhere('easel_pg_replication_streaming_standbys == 1 and easel_pg_replication_in_recovery == 0')).length, { timeout: 30_000, interval: 500 }).toBe(1);
+    const rules = (await (await fetch(`${cluster.prometheusUrl}/api/v1/rules?type=alert`)).json()) as { data: { groups: Array<{ rules: Array<{ name: string; health: string }> }> } };
+    const loaded = rules.data.groups.flatMap((group) => group.rules);
+    expect(loaded.map((rule) => rule.name)).toEqual(expect.arrayContaining(['EaselInstanceDown', 'PostgresNoStreamingStandby', 'CacheNodeDown']));
+    expect(loaded.filter((rule) => rule.health === 'err')).toEqual([]);
   });
 
   it('answers `easel status` through the control endpoint', async () => {

@@ -5,9 +5,10 @@ import { commandExists } from '../../src/launcher/prometheus.js';
 // - Test clusters run WITHOUT Prometheus (`withoutPrometheus`): it is not what they test, and it
 //   costs start-up time and memory on a shared machine.
 // - Exactly the tests about Prometheus run it: the launcher's scrape of every instance found
-//   through discovery (test/e2e/launcher.test.ts, with `scrapingPrometheus`), the dashboard
-//   queries (test/integration/grafana-dashboards.test.ts) and the launcher's configuration
-//   checked by promtool (test/integration/launcher/prometheus.test.ts).
+//   through discovery and every exporter (test/e2e/launcher.test.ts, with `scrapingPrometheus`),
+//   the dashboard queries (test/integration/grafana-dashboards.test.ts), and promtool on the
+//   launcher's configuration and the alert rules (test/integration/launcher/prometheus.test.ts,
+//   test/integration/deploy/alert-rules.test.ts).
 // - Those tests REQUIRE Prometheus (`requirePrometheus`) and fail naming the install command
 //   when it is missing, rather than skip: a skipped test cannot catch a broken dashboard.
 //   scripts/install-deps.sh (run by `make test`) installs it.

@@ -22,8 +22,12 @@ import { manualClock } from '../fakes/manual-clock.js';
 import type { GatewayDeps } from '../../src/gateway/deps.js';
 import { freePort } from '../../src/platform/ports.js';
 import { waitFor } from '../../src/platform/wait.js';
-import { integrationPostgres } from '../harness/context.js';
+import { integrationPostgres, integrationRedisNodes } from '../harness/context.js';
 import { requirePrometheus } from '../harness/prometheus.js';
+import { postgresExporterSpecs, redisExporterSpecs } from '../../src/launcher/exporters.js';
+import { resolveLayout } from '../../src/launcher/layout.js';
+import { alertRuleFiles } from '../../src/launcher/prometheus.js';
+import { parse as parseYaml } from 'yaml';
 import { createDatabase, registerReplicationLagMetric, type Sql } from '../../src/platform/db/database.js';
 
 // Every query of the provisioned Grafana dashboard is run against a real Prometheus that has
@@ -36,6 +40,10 @@ import { createDatabase, registerReplicationLagMetric, type Sql } from '../../sr
 // are declared by the real RPC transport, auth check and users handlers; the test feeds them samples with the labels the
 // dashboard groups by, and prom-client refuses a label the declaration lacks, so a renamed
 // label fails here too.
+//
+// The PostgreSQL and Redis rows come from the real exporters (Debian's prometheus-postgres-exporter
+// and prometheus-redis-exporter), started with the launcher's own specs against the integration
+// tier's PostgreSQL and one of its Redis nodes, and scraped under the launcher's job names.
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const provisioningDir = join(repoRoot, 'deploy/grafana/provisioning');
@@ -67,6 +75,7 @@ const apps: FastifyInstance[] = [];
 let traffic: NodeJS.Timeout | undefined;
 let transport: DiscoveryTransport | undefined;
 let database: Sql | undefined;
+const exporterProcesses: ChildProcess[] = [];
 
 beforeAll(async () => {
   dashboard = JSON.parse(await readFile(dashboardFile, 'utf8')) as Dashboard;
@@ -74,6 +83,7 @@ beforeAll(async () => {
 
   const prometheusBinary = requirePrometheus().prometheus;
   const exporters = await startExporters();
+  const dataStoreExporters = await startDataStoreExporters();
   workDir = await mkdtemp(join(tmpdir(), 'easel-prometheus-'));
   const port = await freePort();
   prometheusUrl = `http://127.0.0.1:${port}`;
@@ -86,8 +96,10 @@ beforeAll(async () => {
     '  - job_name: easel-test',
     '    static_configs:',
     `      - targets: [${exporters.map((address) => `"${address}"`).join(', ')}]`,
+    ...dataStoreExporters.flatMap((target) => [`  - job_name: ${target.job}`, '    static_configs:', `      - targets: ["${target.address}"]`, '        labels:', `          node: ${target.node}`]),
     '',
   ].join('\n'));
+  const targetCount = exporters.length + dataStoreExporters.length;
   prometheus = spawn(prometheusBinary, [
     `--config.file=${join(workDir, 'prometheus.yml')}`,
     `--storage.tsdb.path=${join(workDir, 'data')}`,
@@ -105,8 +117,8 @@ beforeAll(async () => {
   await Promise.race([
     exited,
     waitFor('several scrapes of every exporter', async () => {
-      const result = await instantQuery(`count_over_time(up{job="easel-test"}[1m]) >= 4`);
-      return result.status === 'success' && result.data.result.length === exporters.length;
+      const result = await instantQuery('count_over_time(up[1m]) >= 4');
+      return result.status === 'success' && result.data.result.length === targetCount;
     }, { timeoutMs: 20_000, intervalMs: 250 }),
   ]);
 }, 60_000);
@@ -114,6 +126,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (traffic) clearInterval(traffic);
   await stopPrometheus();
+  await Promise.all(exporterProcesses.map(stopChild));
   await transport?.close();
   await database?.end({ timeout: 1 });
   await Promise.allSettled(apps.map((app) => app.close()));
@@ -139,14 +152,41 @@ describe('Grafana provisioning (deploy/grafana)', () => {
     expect(failures).toEqual([]);
   });
 
-  it('every metric a panel uses is exported by an Easel module (or listed as pending), so renames break this test', async () => {
-    const defined = new Set([...(await metricNamesDefinedInSource()), ...defaultMetricNames(), 'up', ...pendingMetrics]);
+  it('every metric a panel uses is exported by an Easel module or a real exporter (or listed as pending), so renames break this test', async () => {
+    const defined = await knownMetricNames();
     const scraped = new Set(await labelValues('__name__'));
     const problems: string[] = [];
     for (const { panel, target } of queryPanels) {
       for (const name of metricNamesIn(target.expr)) {
-        if (!defined.has(baseMetricName(name))) problems.push(`"${panel.title}": ${name} is defined by no module in src/`);
+        if (!defined.has(baseMetricName(name)) && !defined.has(name)) problems.push(`"${panel.title}": ${name} is defined by no module in src/ and no exporter exports it`);
         if (!scraped.has(name)) problems.push(`"${panel.title}": ${name} is not exported by this test, so its panel is unchecked`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('the dashboard has PostgreSQL and Redis rows with a series per node from the real exporters', async () => {
+    const titles = allPanels(dashboard.panels).map((panel) => panel.title);
+    expect(titles).toEqual(expect.arrayContaining([
+      'PostgreSQL connections by node and database', 'PostgreSQL transactions/s by node', 'PostgreSQL locks by mode', 'PostgreSQL replication role and standbys',
+      'PostgreSQL replication lag', 'PostgreSQL prepared transactions', 'Redis memory by node', 'Redis hit ratio by node', 'Redis evictions by node', 'Redis connected clients and node up',
+    ]));
+    // The exporters really reach their nodes: these are not just series that exist at 0.
+    expect((await instantQuery('pg_up{job="postgres"} == 1')).data.result.map((series) => series.metric.node)).toEqual(['postgres-1']);
+    expect((await instantQuery('redis_up{job="redis"} == 1')).data.result.map((series) => series.metric.node)).toEqual(['redis-1']);
+    expect((await instantQuery('easel_pg_replication_in_recovery{node="postgres-1"} == 0')).data.result).toHaveLength(1);
+    expect((await instantQuery('redis_memory_used_bytes{node="redis-1"} > 0')).data.result).toHaveLength(1);
+  });
+
+  it('every metric an alert rule uses is exported by an Easel module or a real exporter, so renames break the rules too', async () => {
+    const defined = await knownMetricNames();
+    const problems: string[] = [];
+    for (const file of alertRuleFiles()) {
+      const rules = (parseYaml(await readFile(file, 'utf8')) as { groups: Array<{ rules: Array<{ alert?: string; record?: string; expr: string }> }> }).groups.flatMap((group) => group.rules);
+      for (const rule of rules) {
+        for (const name of metricNamesIn(rule.expr)) {
+          if (!defined.has(baseMetricName(name)) && !defined.has(name)) problems.push(`${file} ${rule.alert ?? rule.record}: ${name} is defined by no module in src/ and no exporter exports it`);
+        }
       }
     }
     expect(problems).toEqual([]);
@@ -285,6 +325,41 @@ async function startExporters(): Promise<string[]> {
   return addresses;
 }
 
+/**
+ * The launcher's own exporter specs, pointed at the integration tier's PostgreSQL and its first
+ * Redis node; returns the targets as the launcher's Prometheus configuration names them.
+ */
+async function startDataStoreExporters(): Promise<Array<{ job: string; node: string; address: string }>> {
+  const pg = new URL(integrationPostgres().adminUrl);
+  const redisNode = integrationRedisNodes()[0]!;
+  const [pgExporterPort, redisExporterPort] = [await freePort(), await freePort()];
+  const layout = resolveLayout({
+    host: '127.0.0.1',
+    postgres: { primaryPort: Number(pg.port) },
+    redis: { ports: [redisNode.port] },
+    exporters: { enabled: true, postgres: { primaryPort: pgExporterPort }, redis: { ports: [redisExporterPort] } },
+    prometheus: { enabled: false },
+  });
+  const specs = [postgresExporterSpecs(layout).find((spec) => spec.instance === 'postgres-1-exporter')!, redisExporterSpecs(layout)[0]!];
+  for (const spec of specs) {
+    const launch = await spec.launch();
+    const child = spawn(launch.command, launch.args, { env: { ...process.env, ...launch.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    child.stderr?.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-2000)));
+    child.once('error', () => undefined);
+    exporterProcesses.push(child);
+    // The launcher's readiness probe: the exporter answers and reaches its node.
+    await waitFor(`${spec.instance} (${launch.command}; installed by "make deps")`, async () => {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${spec.instance} exited: ${log}`);
+      return (await spec.ready()) || undefined;
+    }, { timeoutMs: 20_000, intervalMs: 100 });
+  }
+  return [
+    { job: 'postgres', node: 'postgres-1', address: `127.0.0.1:${pgExporterPort}` },
+    { job: 'redis', node: 'redis-1', address: `127.0.0.1:${redisExporterPort}` },
+  ];
+}
+
 type StubRing = Pick<CacheRing, 'on' | 'nodeStates'> & { emit<E extends CacheRingEventName>(event: E, payload: CacheRingEvents[E]): void };
 
 function stubCacheRing(nodes: string[]): StubRing {
@@ -316,14 +391,17 @@ async function instantQuery(expr: string): Promise<QueryAnswer> {
   return (await response.json()) as QueryAnswer;
 }
 
-async function labelValues(label: string): Promise<string[]> {
-  const response = await fetch(`${prometheusUrl}/api/v1/label/${label}/values`);
+async function labelValues(label: string, match?: string): Promise<string[]> {
+  const response = await fetch(`${prometheusUrl}/api/v1/label/${label}/values${match ? `?match[]=${encodeURIComponent(match)}` : ''}`);
   return ((await response.json()) as { data: string[] }).data;
 }
 
 async function stopPrometheus(): Promise<void> {
-  const child = prometheus;
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  if (prometheus) await stopChild(prometheus);
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
@@ -394,6 +472,12 @@ async function metricNamesDefinedInSource(): Promise<string[]> {
     for (const match of text.matchAll(/new (?:\w+\.)?(?:Counter|Gauge|Histogram|Summary)(?:<[^>]*>)?\(\{[^}]*?name: '([a-zA-Z_:][a-zA-Z0-9_:]*)'/g)) names.push(match[1] as string);
   }
   return names;
+}
+
+/** Metric names a panel or rule may use: declared in src/, Node's defaults, or exported by the real exporters scraped here. */
+async function knownMetricNames(): Promise<Set<string>> {
+  const fromExporters = await labelValues('__name__', '{job=~"postgres|redis"}');
+  return new Set([...(await metricNamesDefinedInSource()), ...defaultMetricNames(), 'up', ...fromExporters, ...pendingMetrics]);
 }
 
 function defaultMetricNames(): string[] {

@@ -22,6 +22,20 @@ describe('cluster layout', () => {
     expect(layout.services).toEqual({ users: 2, images: 2, recommendations: 2 });
     expect(layout.postgres.databases).toEqual(['users', 'images', 'recommendations']);
     expect(layout.dataDir.endsWith('/.easel')).toBe(true);
+    expect(layout.redis.maxMemoryMb).toBe(256);
+    const { postgres, redis } = layout.exporters;
+    expect([postgres.monitorPort, postgres.primaryPort, postgres.standbyPort]).toEqual([9440, 9441, 9442]);
+    expect(redis.ports).toEqual([9380, 9381, 9382, 9383]);
+  });
+
+  it('wants one Redis exporter port per Redis node, unless the exporters are off', () => {
+    expect(problemsOf({ redis: { ports: [6380, 6381] } })).toEqual(['exporters.redis.ports: one port per Redis node is needed (4 for 2 nodes)']);
+    expect(resolveLayout({ redis: { ports: [6380, 6381] }, exporters: { redis: { ports: [9380, 9381] } } }).exporters.redis.ports).toEqual([9380, 9381]);
+    expect(resolveLayout({ redis: { ports: [6380, 6381] }, exporters: { enabled: false } }).redis.ports).toEqual([6380, 6381]);
+  });
+
+  it('rejects an exporter on a port another process has', () => {
+    expect(problemsOf({ exporters: { postgres: { standbyPort: 9090 } } })).toEqual(['exporters.postgres.standbyPort: port 9090 is already used by prometheus.port']);
   });
 
   it('applies overrides and keeps the other defaults', () => {
@@ -67,6 +81,9 @@ describe('cluster layout', () => {
     expect(layout.redis.ports).toEqual([7380, 7381, 7382, 7383]);
     expect(layout.postgres.primaryPort).toBe(6441);
     expect(layout.gateway.port).toBe(9080);
+    expect(layout.exporters.postgres.monitorPort).toBe(10440);
+    expect(layout.exporters.redis.ports).toEqual([10380, 10381, 10382, 10383]);
+    expect(layout.redis.maxMemoryMb).toBe(256);
     expect(() => withPortOffset(resolveLayout({}), 60000)).toThrow(/redis\.ports\.0/);
   });
 });
