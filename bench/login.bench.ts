@@ -7,7 +7,6 @@ import { imagesContract } from '../src/contracts/images.js';
 import { recommendationsContract } from '../src/contracts/recommendations.js';
 import { repoRoot } from '../src/launcher/paths.js';
 import { loadConfig } from '../src/platform/config.js';
-import { createHttpServer } from '../src/platform/http.js';
 import { createLogger } from '../src/platform/log.js';
 import { createMetricsRegistry } from '../src/platform/metrics.js';
 import { createRpcClient, fixedTransport } from '../src/platform/rpc/client.js';
@@ -15,7 +14,7 @@ import { buildUsersApp } from '../src/users/app.js';
 import { usersConfigSchema } from '../src/users/config.js';
 import { hashPassword, scryptCost } from '../src/users/passwords.js';
 import { gatewayConfigSchema } from '../src/gateway/config.js';
-import { authRoutes } from '../src/gateway/routes/auth.routes.js';
+import { buildGatewayApp } from '../src/gateway/app.js';
 import { inMemorySharedState } from '../test/fakes/shared-state.js';
 import { startPostgres } from '../test/harness/postgres.js';
 import { numberArg } from './interleaved.js';
@@ -77,8 +76,7 @@ try {
     recommendations: createRpcClient(recommendationsContract, nowhere),
     sharedState: inMemorySharedState(),
   };
-  const gateway = createHttpServer({ logger, metrics: deps.metrics });
-  await authRoutes(gateway, deps);
+  const gateway = await buildGatewayApp(deps);
   cleanups.push(() => gateway.close());
   const gatewayUrl = await gateway.listen({ host: '127.0.0.1', port: 0 });
   const client = new Pool(gatewayUrl, { connections: concurrency });

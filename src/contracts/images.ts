@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { bytes, defineService } from '../platform/rpc/contract.js';
+import { limits, patterns } from './limits.js';
 
 // The images service: image bytes, variants and metadata; it coordinates the upload transaction.
 
@@ -20,7 +21,7 @@ export const imageInfo = z.object({
 export type ImageInfo = z.infer<typeof imageInfo>;
 
 /** Image ids are 16 random bytes in base64url: 22 characters. Callers check the format before calling. */
-export const imageIdPattern = /^[A-Za-z0-9_-]{22}$/;
+export const imageIdPattern = new RegExp(patterns.imageId.source);
 
 export const imageVariant = z.enum(['original', 'medium', 'thumb']);
 export type ImageVariant = z.infer<typeof imageVariant>;
@@ -73,13 +74,13 @@ export const imagesContract = defineService('Images', 'IMAGE SERVICE', {
     idempotent: true,
   },
   List: {
-    input: z.object({ author: z.string().optional(), tag: z.string().optional(), cursor: z.string().optional(), limit: z.number().int().min(1).max(100).optional() }),
+    input: z.object({ author: z.string().optional(), tag: z.string().optional(), cursor: z.string().max(limits.cursorLength).optional(), limit: z.number().int().min(1).max(limits.page.images).optional() }),
     output: z.object({ images: z.array(imageInfo), nextCursor: z.string().nullable() }),
     idempotent: true,
   },
   /** Several images' metadata at once (recommendations, listings). Unknown ids are left out. */
   GetInfos: {
-    input: z.object({ imageIds: z.array(z.string()).max(200) }),
+    input: z.object({ imageIds: z.array(z.string()).max(limits.page.batch) }),
     output: z.object({ images: z.array(imageInfo) }),
     idempotent: true,
   },

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineService } from '../platform/rpc/contract.js';
+import { limits } from './limits.js';
 
 // The recommendations service: tag index, likes, views, interests, recommended images.
 
@@ -38,19 +39,19 @@ export const recommendationsContract = defineService('Recommendations', 'RECOMME
   },
   /** Unknown image ids are left out of `counts`. */
   LikeCounts: {
-    input: z.object({ imageIds: z.array(z.string()).max(200) }),
+    input: z.object({ imageIds: z.array(z.string()).max(limits.page.batch) }),
     output: z.object({ counts: z.record(z.string(), z.number().int()) }),
     idempotent: true,
   },
   /** Tags with the number of images carrying them, most used first; `prefix` for autocomplete (case-insensitive). */
   ListTags: {
-    input: z.object({ prefix: z.string().optional(), limit: z.number().int().min(1).max(200).optional() }),
+    input: z.object({ prefix: z.string().max(limits.tagPrefixLength).optional(), limit: z.number().int().min(1).max(limits.page.tags).optional() }),
     output: z.object({ tags: z.array(tagCount) }),
     idempotent: true,
   },
   /** Image ids for the user's interests; popular and newest ones for an anonymous or new user. */
   Recommend: {
-    input: z.object({ userId: z.string().optional(), limit: z.number().int().min(1).max(100).optional() }),
+    input: z.object({ userId: z.string().optional(), limit: z.number().int().min(1).max(limits.page.recommendations).optional() }),
     output: z.object({ imageIds: z.array(z.string()) }),
     idempotent: true,
   },

@@ -1,13 +1,8 @@
-// Tags as every service sees them, in one place: what a tag may be and the one form it is
-// stored, indexed and searched in. Images validates and stores them, recommendations indexes
-// them, and a caller can check them before calling either.
+// Tags as every service sees them, in one form: trimmed and lower case, so "Watercolor " and
+// "watercolor" are one tag wherever it is stored, indexed or searched. What a tag may contain and
+// how many an image may have are input limits (limits.ts: patterns.tag, limits.image).
 
-export const tagLimits = { maxTags: 10, maxTagLength: 32 } as const;
-
-/** A normalised tag: 1-32 letters, digits, "-" or "_". */
-export const tagPattern = new RegExp(`^[\\p{L}\\p{N}_-]{1,${tagLimits.maxTagLength}}$`, 'u');
-
-/** A tag in its one form: trimmed, lower case ("Watercolor " and "watercolor" are one tag). */
+/** A tag in its one form: trimmed, lower case. */
 export function normaliseTag(tag: string): string {
   return tag.trim().toLowerCase();
 }

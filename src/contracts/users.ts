@@ -75,6 +75,9 @@ export const usersContract = defineService('Users', 'USER SERVICE', {
 
 export type UsersContract = typeof usersContract;
 
+/** The original's refusal of a sign-up whose name or password breaks the rules (limits.ts), from the users service or the gateway alike. */
+export const invalidCredentialsMessage = 'empty/invalid name and/or password';
+
 /** Claims of the access tokens the users service signs and the gateway verifies (EdDSA JWT). */
 export const accessTokenClaims = {
   issuer: 'easel-users',

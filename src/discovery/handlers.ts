@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../platform/log.js';
 import type { Clock } from '../platform/clock.js';
-import { AppError, httpStatusFor, invalidArgument } from '../platform/errors.js';
+import { invalidArgument } from '../platform/errors.js';
 import type { DiscoveryConfig } from './config.js';
 import { validateRegistration, type ServiceRegistry } from './registry.js';
 
@@ -40,18 +40,16 @@ export function registerDiscoveryHandlers(app: FastifyInstance, deps: DiscoveryH
     }
   });
 
-  app.get('/service', async (request, reply) => {
+  app.get('/service', async (request) => {
     const serviceName = await serviceNameOf(request);
     try {
       const ticket = registry.issueTicket(serviceName);
       counters.lookups.inc({ service: serviceName, outcome: 'success' });
       return ticket;
     } catch (error) {
+      // "No live instance" is an expected answer (503 with Retry-After), rendered like every failure.
       counters.lookups.inc({ service: serviceName, outcome: 'failure' });
-      if (!(error instanceof AppError)) throw error;
-      // An expected answer, not a server fault: reply here rather than log it as an error.
-      if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
-      return reply.status(httpStatusFor(error.code)).send({ message: 'failure', error: error.message, code: error.code });
+      throw error;
     }
   });
 

@@ -21,6 +21,7 @@ export interface Caller {
 /**
  * Verifies the access token from the `accessToken` cookie, `Authorization: Bearer`, or the body
  * field `accessToken`, locally with the users service's public key, and checks revocation.
+ * Routes reach it through the authentication plugin (`request.caller()`).
  */
 export interface AuthCheck {
   /** The caller, or throws AppError UNAUTHENTICATED. */
@@ -59,27 +60,9 @@ export function accessTokenOf(request: FastifyRequest): string | undefined {
   return cookieOf(request, accessTokenCookie);
 }
 
-/** A cookie's value, with or without @fastify/cookie registered. */
+/** A cookie's value; an empty one counts as absent. */
 export function cookieOf(request: FastifyRequest, name: string): string | undefined {
-  const parsed = (request as FastifyRequest & { cookies?: Record<string, string | undefined> | null }).cookies;
-  if (parsed) {
-    const value = parsed[name];
-    return value === undefined || value === '' ? undefined : value;
-  }
-  const header = request.headers.cookie;
-  if (typeof header !== 'string') return undefined;
-  for (const part of header.split(';')) {
-    const at = part.indexOf('=');
-    if (at > 0 && part.slice(0, at).trim() === name) {
-      const raw = part.slice(at + 1).trim();
-      try {
-        return decodeURIComponent(raw) || undefined;
-      } catch {
-        return raw || undefined;
-      }
-    }
-  }
-  return undefined;
+  return request.cookies[name] || undefined;
 }
 
 export function createAuthCheck(deps: Pick<GatewayDeps, 'users' | 'sharedState' | 'logger' | 'metrics'>, options: AuthCheckOptions = {}): AuthCheck {
@@ -195,16 +178,4 @@ export function createAuthCheck(deps: Pick<GatewayDeps, 'users' | 'sharedState' 
       }
     },
   };
-}
-
-const memo = new WeakMap<object, AuthCheck>();
-
-/** The one AuthCheck of a gateway worker (memoised per deps object), for every route module. */
-export function getAuthCheck(deps: GatewayDeps): AuthCheck {
-  let check = memo.get(deps);
-  if (!check) {
-    check = createAuthCheck(deps);
-    memo.set(deps, check);
-  }
-  return check;
 }

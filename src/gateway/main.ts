@@ -11,26 +11,16 @@ import { imagesContract } from '../contracts/images.js';
 import { recommendationsContract } from '../contracts/recommendations.js';
 import { buildGatewayApp } from './app.js';
 import { clusterMetricsText, serveClusterMetrics } from './cluster-metrics.js';
+import { superviseWorkers, workerRestartPolicy } from './worker-supervisor.js';
 
 const config = loadGatewayConfig();
 const logger = createLogger({ name: config.INSTANCE_NAME, level: config.LOG_LEVEL });
 
 if (cluster.isPrimary && config.GATEWAY_WORKERS > 1) {
-  // One worker per core sharing the port; a dead worker is replaced.
-  let stopping = false;
+  // One worker per core sharing the port; the primary sums their metrics and replaces dead ones.
   serveClusterMetrics();
-  for (let i = 0; i < config.GATEWAY_WORKERS; i++) cluster.fork();
-  cluster.on('exit', (worker, code, signal) => {
-    if (stopping) return;
-    logger.warn({ worker: worker.process.pid, code, signal }, 'gateway worker died; starting another');
-    cluster.fork();
-  });
-  const stop = () => {
-    stopping = true;
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
-    const exitWhenDone = () => (Object.keys(cluster.workers ?? {}).length === 0 ? process.exit(0) : setTimeout(exitWhenDone, 50));
-    exitWhenDone();
-  };
+  const supervisor = superviseWorkers({ cluster, workers: config.GATEWAY_WORKERS, restart: workerRestartPolicy, logger });
+  const stop = () => void supervisor.stop().then(() => process.exit(0));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 } else {

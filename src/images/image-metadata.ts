@@ -1,9 +1,10 @@
+import { limits, patterns } from '../contracts/limits.js';
 import { invalidArgument } from '../platform/errors.js';
-import { normaliseTag, tagLimits, tagPattern } from '../contracts/tags.js';
+import { normaliseTag } from '../contracts/tags.js';
 
 // The words people attach to an image: title, description and tags, checked and normalised.
 
-export const metadataLimits = { maxTitle: 100, maxDescription: 1000, ...tagLimits } as const;
+export const metadataLimits = { maxTitle: limits.image.title, maxDescription: limits.image.description, maxTags: limits.image.tags, maxTagLength: limits.image.tagLength } as const;
 
 export interface ImageText {
   title: string;
@@ -26,7 +27,7 @@ export function validateTags(tags: readonly string[]): string[] {
   const result: string[] = [];
   for (const raw of tags) {
     const tag = normaliseTag(raw);
-    if (!tagPattern.test(tag)) {
+    if (!patterns.tag.test(tag)) {
       throw invalidArgument(`tag "${raw.slice(0, 40)}" must be 1-${metadataLimits.maxTagLength} letters, digits, "-" or "_"`);
     }
     if (!result.includes(tag)) result.push(tag);

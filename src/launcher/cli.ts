@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 import { existsSync, readFileSync, statSync, openSync, readSync, closeSync, watchFile, unwatchFile } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { startCluster, ClusterInterruptedError, ClusterStartError, type ProgressEvent, type InstanceStatus } from './cluster.js';
-import { LayoutError, layoutPaths, loadLayoutFile, resolveLayout, withPortOffset, type ClusterLayout } from './layout.js';
+import { errorCode } from '../platform/errors.js';
+import { startCluster, type ProgressEvent, type InstanceStatus } from './cluster.js';
+import { ClusterInterruptedError, ClusterStartError, LayoutError } from './errors.js';
+import { layoutPaths, loadLayoutFile, resolveLayout, withPortOffset, type ClusterLayout } from './layout.js';
 import { tokenHeader } from './control.js';
 import { readLauncherState, tailFile } from './state.js';
 import { loadLauncherConfig, type LauncherConfig } from './config.js';
@@ -105,16 +107,13 @@ async function up(layout: ClusterLayout, config: LauncherConfig): Promise<number
   try {
     cluster = await startCluster(layout, { config, onProgress: (event) => printProgress(event, started), signal: abort.signal });
   } catch (error) {
-    if (error instanceof ClusterInterruptedError) {
+    const code = errorCode(error);
+    if (code === ClusterInterruptedError.code) {
       console.log('easel: stopped; no process left behind.');
       return 130;
     }
-    if (error instanceof ClusterStartError) {
-      console.error(`\neasel: ${error.instance} failed to start: ${error.reason}`);
-      console.error(`--- last lines of ${error.logPath} ---\n${error.logTail || '(empty)'}\n---`);
-    } else {
-      console.error(`\neasel: start failed: ${(error as Error).message}`);
-    }
+    // A start failure's message names the process and carries the tail of its log.
+    console.error(`\neasel: ${code === ClusterStartError.code ? '' : 'start failed: '}${(error as Error).message}`);
     return 1;
   }
   handleRef.current = cluster;
@@ -268,7 +267,7 @@ function fail(message: string): number {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: Error) => {
-    console.error(error instanceof LayoutError || error instanceof ConfigError ? error.message : `easel: ${error.stack ?? error.message}`);
+    console.error(errorCode(error) === LayoutError.code || errorCode(error) === ConfigError.code ? error.message : `easel: ${error.stack ?? error.message}`);
     process.exit(2);
   },
 );

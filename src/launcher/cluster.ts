@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { ClusterInterruptedError, ClusterStartError, UnknownInstanceError } from './errors.js';
 import type { ClusterLayout } from './layout.js';
 import { loadLauncherConfig, type LauncherConfig } from './config.js';
 import { layoutPaths } from './layout.js';
@@ -74,26 +75,6 @@ export interface ClusterHandle {
   readonly stopped: Promise<void>;
 }
 
-export class ClusterStartError extends Error {
-  constructor(readonly instance: string, readonly reason: string, readonly logTail: string, readonly logPath: string) {
-    super(`${instance} failed to start: ${reason}\n--- last lines of ${logPath} ---\n${logTail}`);
-    this.name = 'ClusterStartError';
-  }
-}
-
-export class ClusterInterruptedError extends Error {
-  constructor() {
-    super('start-up interrupted; everything that had started was stopped');
-    this.name = 'ClusterInterruptedError';
-  }
-}
-
-export class UnknownInstanceError extends Error {
-  constructor(instance: string, known: readonly string[]) {
-    super(`no instance "${instance}"; known: ${known.join(', ')}`);
-    this.name = 'UnknownInstanceError';
-  }
-}
 
 // Stop order. The pg_auto_failover monitor goes before its data nodes: a monitor that watched
 // the nodes go down one by one would record them as failed and start a failover on the next start.

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { errorCode } from '../platform/errors.js';
+import { UnknownInstanceError } from './errors.js';
 
 // A small HTTP endpoint on 127.0.0.1 through which `easel status`, `easel kill` and
 // `easel down` talk to the running launcher. A random token (kept in launcher.json,
@@ -66,14 +68,12 @@ async function handle(cluster: ControlledCluster, token: string, req: IncomingMe
   if (req.method === 'POST' && url.pathname === '/kill') {
     const instance = url.searchParams.get('instance') ?? '';
     const signal = (url.searchParams.get('signal') ?? 'SIGKILL') as NodeJS.Signals;
-    const processes = cluster.status();
-    const before = processes.find((p) => p.instance === instance);
-    if (!before) return send(res, 404, { error: `no instance "${instance}"; known: ${processes.map((p) => p.instance).join(', ')}` });
     try {
+      const before = cluster.status().find((p) => p.instance === instance);
       cluster.kill(instance, signal);
-      return send(res, 200, { instance, pid: before.pid ?? null, signal });
+      return send(res, 200, { instance, pid: before?.pid ?? null, signal });
     } catch (error) {
-      return send(res, 409, { error: (error as Error).message });
+      return send(res, errorCode(error) === UnknownInstanceError.code ? 404 : 409, { error: (error as Error).message });
     }
   }
   if (req.method === 'POST' && url.pathname === '/down') {

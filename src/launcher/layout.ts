@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { LayoutError } from './errors.js';
 import { repoRoot } from './paths.js';
 import { freePort } from '../platform/ports.js';
+
+export { LayoutError };
 
 // The cluster layout: which processes run where. The defaults below are the one place the
 // local ports (README, "Architecture tour") are written down; a JSON file or CLI flags override
@@ -116,14 +119,6 @@ export const defaultLayout: ClusterLayout = {
   serviceEnv: {},
 };
 
-export class LayoutError extends Error {
-  readonly problems: readonly string[];
-  constructor(problems: readonly string[], source: string) {
-    super(`invalid cluster layout (${source}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'LayoutError';
-    this.problems = problems;
-  }
-}
 
 export type LayoutOverrides = DeepPartial<ClusterLayout>;
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };

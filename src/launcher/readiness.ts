@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import { request } from 'node:http';
 import { waitFor, WaitTimeoutError } from '../platform/wait.js';
+import { NotReadyError } from './errors.js';
 
 /** Redis answers PING with +PONG. */
 export function redisAnswers(host: string, port: number): Promise<boolean> {
@@ -60,13 +61,6 @@ export function httpBodyMatches(url: string, pattern: RegExp, timeoutMs = 2000):
     });
     req.end();
   });
-}
-
-export class NotReadyError extends Error {
-  constructor(message: string, readonly exited: boolean) {
-    super(message);
-    this.name = 'NotReadyError';
-  }
 }
 
 /**

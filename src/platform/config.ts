@@ -1,14 +1,15 @@
 import { z } from 'zod';
+import { EaselError } from './errors.js';
 
 // The one place that turns environment variables into a typed, frozen configuration.
 // Every process has its own config module that calls `loadConfig` with its schema;
 // all bad variables are reported together so an operator fixes them in one go.
 
-export class ConfigError extends Error {
+export class ConfigError extends EaselError {
+  static readonly code = 'CONFIG_INVALID';
   readonly problems: readonly string[];
   constructor(problems: readonly string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}\nFix these environment variables and start again.`);
-    this.name = 'ConfigError';
+    super(ConfigError.code, `invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}\nFix these environment variables and start again.`);
     this.problems = problems;
   }
 }

@@ -1,11 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyError, type FastifyServerOptions } from 'fastify';
+import AjvCompiler from '@fastify/ajv-compiler';
+import Fastify, {
+  LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest,
+  type FastifySchemaValidationError, type FastifyServerOptions,
+} from 'fastify';
 import type { Registry } from 'prom-client';
 import { Histogram } from 'prom-client';
 import type { Logger } from './log.js';
-import { AppError, httpStatusFor, isAppError } from './errors.js';
+import { invalidArgument, notFound } from './errors.js';
+import { renderError, type FailureShapeName } from './render-error.js';
 
 export const requestIdHeader = 'x-request-id';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The shape every failure of this route answers in (default `failure`). */
+    failureShape?: FailureShapeName;
+  }
+}
 
 export interface HttpServerSettings {
   logger: Logger;
@@ -15,13 +27,16 @@ export interface HttpServerSettings {
   bodyLimit?: number;
   /** Where /metrics text comes from when it is not just `metrics` (e.g. summed over cluster workers). */
   metricsText?: () => Promise<string>;
+  /** Names for the `pattern`s of route schemas, so a refusal says what was expected rather than quoting a regex. */
+  patternNames?: ReadonlyMap<string, string>;
   fastify?: Omit<FastifyServerOptions, 'logger' | 'loggerInstance'>;
 }
 
 /**
  * A Fastify server with what every Easel process needs: request ids carried across services,
- * `/health` and `/metrics`, request latency metrics, and errors in the documented shape
- * `{message: "failure", error, code}` that never leak internals.
+ * `/health` and `/metrics`, request latency metrics, route schemas validated before any
+ * handler runs, and every failure answered through `renderError` in the route's shape
+ * (`{message: "failure", error, code}` unless the route says otherwise), never leaking internals.
  */
 export function createHttpServer(settings: HttpServerSettings): FastifyInstance {
   const app = Fastify({
@@ -30,6 +45,8 @@ export function createHttpServer(settings: HttpServerSettings): FastifyInstance 
     bodyLimit: settings.bodyLimit ?? 1024 * 1024,
     requestIdHeader,
     genReqId: () => randomUUID(),
+    schemaController: { compilersFactory: { buildValidator: exactBodyValidators } },
+    schemaErrorFormatter: (errors, dataVar) => invalidArgument(validationMessage(errors, dataVar, settings.patternNames)),
     ...settings.fastify,
   }) as unknown as FastifyInstance;
 
@@ -50,22 +67,15 @@ export function createHttpServer(settings: HttpServerSettings): FastifyInstance 
     if (reply.statusCode >= 500) request.log.warn({ route, status: reply.statusCode }, 'request failed');
   });
 
-  app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
-    const body = errorBody(error);
-    if (body.status >= 500) request.log.error({ err: error }, 'request error');
-    if (isAppError(error) && error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
-    return reply.status(body.status).send({ message: 'failure', error: body.message, code: body.code });
-  });
-  app.setNotFoundHandler((_request, reply) => {
-    return reply.status(404).send({ message: 'failure', error: 'no such endpoint', code: 'NOT_FOUND' });
-  });
+  app.setErrorHandler((error, request, reply) => sendError(request, reply, error, request.routeOptions.config.failureShape));
+  app.setNotFoundHandler((request, reply) => sendError(request, reply, notFound('no such endpoint')));
 
   app.get('/health', async (_request, reply) => {
     try {
       const detail = settings.healthCheck ? await settings.healthCheck() : {};
       return { status: 'ok', ...detail };
     } catch (error) {
-      return reply.status(503).send({ status: 'unavailable', error: (error as Error).message });
+      return reply.status(503).header('retry-after', '1').send({ status: 'unavailable', error: (error as Error).message });
     }
   });
   app.get('/metrics', async (_request, reply) => {
@@ -76,16 +86,37 @@ export function createHttpServer(settings: HttpServerSettings): FastifyInstance 
   return app;
 }
 
-/** Maps any thrown value to a status, a client-safe message and a stable code. */
-export function errorBody(error: unknown): { status: number; message: string; code: string } {
-  if (isAppError(error)) return { status: httpStatusFor(error.code), message: error.message, code: error.code };
-  const fastifyError = error as Partial<FastifyError>;
-  if (fastifyError.validation) return { status: 400, message: fastifyError.message ?? 'invalid request', code: 'INVALID_ARGUMENT' };
-  const status = fastifyError.statusCode;
-  if (status === 413 || fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, message: 'request body too large', code: 'PAYLOAD_TOO_LARGE' };
-  if (status === 415 || fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return { status: 415, message: 'unsupported content type', code: 'UNSUPPORTED_MEDIA_TYPE' };
-  if (status !== undefined && status >= 400 && status < 500) return { status, message: fastifyError.message ?? 'invalid request', code: 'INVALID_ARGUMENT' };
-  return { status: 500, message: 'internal error', code: 'INTERNAL' };
+/** Answers a failure through `renderError` in `shape`, with Retry-After on every 429 and 503. */
+export function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown, shape: FailureShapeName = 'failure'): FastifyReply {
+  const rendered = renderError(error, shape);
+  if (rendered.error.code === 'INTERNAL') request.log.error({ err: error }, 'request failed unexpectedly');
+  else if (rendered.status >= 500) request.log.debug({ err: error }, 'request could not be served');
+  if (rendered.retryAfterSeconds !== undefined) reply.header('retry-after', String(rendered.retryAfterSeconds));
+  return reply.status(rendered.status).send(rendered.body);
+}
+
+/**
+ * Validators from Fastify's own Ajv compiler, except that bodies are never coerced: a JSON
+ * number is not a password. Query strings, path parameters and headers arrive as text, so
+ * they are (`?limit=10` is the number 10).
+ */
+const validatorPool = AjvCompiler();
+const exactBodyValidators: AjvCompiler.BuildCompilerFromPool = (externalSchemas, options = {}) => {
+  const coercing = validatorPool(externalSchemas, options);
+  const exact = validatorPool(externalSchemas, { ...options, mode: undefined, customOptions: { ...(options.mode === 'JTD' ? {} : options.customOptions), coerceTypes: false } });
+  return (route) => (route.httpPart === 'body' ? exact : coercing)(route);
+};
+
+/** The part of a request a schema checks (Fastify's names). */
+export type RequestPart = 'body' | 'headers' | 'params' | 'querystring';
+
+/** The first schema violation, e.g. "body.title must NOT have more than 100 characters". */
+export function validationMessage(errors: readonly FastifySchemaValidationError[], dataVar: RequestPart, patternNames?: ReadonlyMap<string, string>): string {
+  const first = errors[0];
+  if (!first) return `${dataVar} is invalid`;
+  const where = `${dataVar}${first.instancePath.replaceAll('/', '.')}`;
+  if (first.keyword === 'pattern') return `${where} must be ${patternNames?.get(String(first.params.pattern)) ?? 'in the documented format'}`;
+  return `${where} ${first.message ?? 'is invalid'}`;
 }
 
 export interface GracefulShutdownSettings {

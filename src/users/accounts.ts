@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { TokenPair } from '../contracts/users.js';
+import { limits, patterns } from '../contracts/limits.js';
+import { invalidCredentialsMessage, type TokenPair } from '../contracts/users.js';
 import { conflict, invalidArgument, unauthenticated } from '../platform/errors.js';
 import { needsRehash, type PasswordHasher } from './passwords.js';
 import { issueAccessToken, newRefreshToken, refreshTokenDigest, type SigningKey } from './tokens.js';
@@ -10,17 +11,16 @@ import type { Clock } from '../platform/clock.js';
 
 /** The original's error texts, verbatim. */
 export const accountErrors = {
-  invalidCredentials: 'empty/invalid name and/or password',
+  invalidCredentials: invalidCredentialsMessage,
   existingUsername: 'existing username',
   loginFailed: 'Your login or password is not correct',
   invalidRefreshToken: 'invalid or expired refresh token',
 } as const;
 
-const namePattern = /^[A-Za-z0-9_.-]{3,32}$/;
-export const passwordLength = { min: 8, max: 128 } as const;
+export const passwordLength = { min: limits.account.passwordMin, max: limits.account.passwordMax } as const;
 
 export function isValidName(name: string): boolean {
-  return namePattern.test(name);
+  return patterns.accountName.test(name);
 }
 
 export function isValidPassword(password: string): boolean {
@@ -49,7 +49,7 @@ export async function register(deps: AccountsDeps, name: string, password: strin
 export async function login(deps: AccountsDeps, name: string, password: string): Promise<TokenPair> {
   // Over-long input is refused before hashing (it would only cost us CPU); everything else pays one
   // hash, against a dummy when the name is unknown, so wrong name and wrong password look alike.
-  if (name.length > 256 || password.length > passwordLength.max) throw unauthenticated(accountErrors.loginFailed);
+  if (name.length > limits.account.loginNameMax || password.length > passwordLength.max) throw unauthenticated(accountErrors.loginFailed);
   const user = await deps.repo.findUserByName(name);
   const matches = await deps.hasher.verify(password, user?.passwordHash);
   if (!user || !matches) throw unauthenticated(accountErrors.loginFailed);

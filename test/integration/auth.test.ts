@@ -4,7 +4,6 @@ import type { FastifyInstance } from 'fastify';
 import { SignJWT, decodeProtectedHeader, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { usersContract } from '../../src/contracts/users.js';
-import { createHttpServer } from '../../src/platform/http.js';
 import { loadConfig } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/log.js';
 import { createMetricsRegistry } from '../../src/platform/metrics.js';
@@ -12,9 +11,10 @@ import { createRpcClient, fixedTransport, type RpcTransport } from '../../src/pl
 import { buildUsersApp } from '../../src/users/app.js';
 import { usersConfigSchema } from '../../src/users/config.js';
 import { gatewayConfigSchema } from '../../src/gateway/config.js';
-import { createAuthCheck, getAuthCheck } from '../../src/gateway/auth-check.js';
+import type { FastifyRequest } from 'fastify';
+import { createAuthCheck } from '../../src/gateway/auth-check.js';
+import { buildGatewayApp } from '../../src/gateway/app.js';
 import type { GatewayDeps } from '../../src/gateway/deps.js';
-import { authRoutes } from '../../src/gateway/routes/auth.routes.js';
 import type { SharedState } from '../../src/gateway/shared-state.js';
 import { imagesContract } from '../../src/contracts/images.js';
 import { recommendationsContract } from '../../src/contracts/recommendations.js';
@@ -58,7 +58,7 @@ const workers: Worker[] = [];
 let gatewayA: Worker;
 let gatewayB: Worker;
 
-/** A gateway worker with the real auth routes plus a test-only route that needs a caller. */
+/** A gateway worker (the whole app) plus test-only routes that need a caller. */
 async function startGatewayWorker(name: string, statePrefix: string): Promise<Worker> {
   const transport = fixedTransport(usersUrl);
   transports.push(transport);
@@ -74,16 +74,15 @@ async function startGatewayWorker(name: string, statePrefix: string): Promise<Wo
     recommendations: createRpcClient(recommendationsContract, unused),
     sharedState: cacheRingState(statePrefix),
   };
-  const app = createHttpServer({ logger, metrics: deps.metrics });
-  await authRoutes(app, deps);
-  const whoami = async (check: ReturnType<typeof getAuthCheck>, req: Parameters<ReturnType<typeof getAuthCheck>['require']>[0]) => {
-    const caller = await check.require(req);
-    return { userId: caller.userId, name: caller.name };
+  const app = await buildGatewayApp(deps);
+  const whoami = async (caller: Promise<{ userId: string; name: string }>) => {
+    const { userId, name: callerName } = await caller;
+    return { userId, name: callerName };
   };
-  app.post('/test/whoami', (req) => whoami(getAuthCheck(deps), req));
+  app.post('/test/whoami', (req: FastifyRequest) => whoami(req.caller()));
   // The same check with a clock 16 minutes ahead: a token issued now has expired there.
   const later = createAuthCheck(deps, { now: () => Date.now() + 16 * 60_000 });
-  app.post('/test/whoami-later', (req) => whoami(later, req));
+  app.post('/test/whoami-later', (req: FastifyRequest) => whoami(later.require(req)));
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   const worker = { url, app, deps, client: apiClient(url) };
   workers.push(worker);

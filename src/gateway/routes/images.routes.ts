@@ -1,22 +1,26 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import fastifyMultipart from '@fastify/multipart';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { Type, type Static } from 'typebox';
+import type { ImageVariant } from '../../contracts/images.js';
+import { limits, patterns } from '../../contracts/limits.js';
+import { AppError, invalidArgument } from '../../platform/errors.js';
 import type { GatewayDeps } from '../deps.js';
-import { getAuthCheck, type AuthCheck } from '../auth-check.js';
-import { uploadRateLimit } from '../rate-limit.js';
-import { imageIdPattern, type ImageVariant } from '../../contracts/images.js';
 import { likeCounts, publicImage } from '../public-image.js';
-import { AppError, invalidArgument, notFound } from '../../platform/errors.js';
-import { errorBody } from '../../platform/http.js';
+import { uploadRateLimit } from '../rate-limit.js';
+import {
+  base64Image, failures, imageNotFoundOnBadId, imageParams, optionalBody, orNull, patternField, publicImage as publicImageSchema,
+  success, successBody, tagsField, textField, tokenField,
+} from '../schemas.js';
 
 // Public images endpoints. The original's shapes where it has them (POST /img, GET /{imgID},
-// PATCH and DELETE /{imgID}); additive endpoints for metadata, bytes and listings. Handlers stay
-// thin: parsing and shaping are the small functions below.
+// PATCH and DELETE /{imgID}); additive endpoints for metadata, bytes and listings.
 
 /** Used until the images service has told us its limit (and if it cannot be asked). */
 const defaultMaxImageBytes = 10 * 1024 * 1024;
 const limitsTtlMs = 60_000;
 const variantPaths: Record<string, ImageVariant> = { raw: 'original', medium: 'medium', thumb: 'thumb' };
+const variantTypes = ['image/jpeg', 'image/png', 'image/webp', 'image/gif'];
 const immutableCacheControl = 'public, max-age=31536000, immutable';
 const sideCallTimeoutMs = 1_000;
 // Resizing a large image takes seconds on a busy machine, so an upload try gets longer than the
@@ -24,66 +28,156 @@ const sideCallTimeoutMs = 1_000;
 const uploadTimeoutMs = 30_000;
 const uploadPerTryTimeoutMs = 12_000;
 
-interface UploadFields {
-  imageBlob?: string;
-  image?: Buffer;
-  title?: string;
-  description?: string;
-  tags: string[];
-  accessToken?: string;
-}
+const imageText = {
+  title: Type.Optional(textField(limits.image.title)),
+  description: Type.Optional(textField(limits.image.description)),
+};
 
-type ImageParams = { imgID: string };
+const uploadFields = { ...imageText, tags: Type.Optional(tagsField), accessToken: Type.Optional(tokenField) };
 
-export async function imagesRoutes(app: FastifyInstance, deps: GatewayDeps): Promise<void> {
-  const auth = getAuthCheck(deps);
-  const limits = limitsCache(deps);
+/** JSON: the image as base64 in `imageBlob`. */
+const jsonUpload = Type.Object({
+  imageBlob: patternField(base64Image, { description: `${base64Image.meaning}; the request body may be up to 16 MiB` }),
+  ...uploadFields,
+}, { additionalProperties: false });
 
-  if (!app.hasContentTypeParser('multipart/form-data')) {
-    await app.register(fastifyMultipart, { limits: { fileSize: defaultMaxImageBytes, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 25 } });
-  }
+/** A file part of a form; the route checks it is one. */
+const fileField = Type.Unsafe<Buffer>({ contentMediaType: 'application/octet-stream', description: 'the image file' });
 
-  app.get('/limits', async (request) => deps.images.Limits({}, { requestId: request.id }));
+/** A form: the image as a file field `image` (or `imageBlob`), the rest as text fields; tags repeated or comma-separated. */
+const formUpload = Type.Object({ image: Type.Optional(fileField), imageBlob: Type.Optional(fileField), ...uploadFields }, { additionalProperties: false });
 
-  app.get<{ Querystring: Record<string, unknown> }>('/images', async (request) => {
-    const query = parseListQuery(request.query);
-    const page = await deps.images.List(query, { requestId: request.id });
+type UploadBody = Static<typeof jsonUpload> | Static<typeof formUpload>;
+
+const listQuery = Type.Object({
+  author: Type.Optional(Type.String({ maxLength: limits.account.nameMax })),
+  tag: Type.Optional(Type.String({ maxLength: limits.image.tagLength })),
+  cursor: Type.Optional(patternField(patterns.cursor, { maxLength: limits.cursorLength })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: limits.page.images })),
+});
+
+const imageLimits = Type.Object({
+  maxBytes: Type.Integer(), maxPixels: Type.Integer(), types: Type.Array(Type.String()),
+  maxTags: Type.Integer(), maxTitle: Type.Integer(), maxDescription: Type.Integer(),
+});
+
+const imageBlobBody = Type.Object({
+  imageBlob: Type.String({ contentEncoding: 'base64', description: 'the original bytes' }),
+  author: Type.String(), title: Type.String(), description: Type.String(), error: Type.Literal(''),
+});
+
+const binary = Type.String({ contentMediaType: 'application/octet-stream' });
+const accessTokenBody = optionalBody({ accessToken: Type.Optional(tokenField) });
+
+export const imagesRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = async (app, { deps }) => {
+  const imageLimitsCache = limitsCache(deps);
+
+  app.get('/limits', {
+    schema: { summary: 'What an upload may be', tags: ['images'], response: { 200: imageLimits, ...failures('failure', {}) } },
+  }, async (request) => deps.images.Limits({}, { requestId: request.id }));
+
+  app.get('/images', {
+    schema: {
+      summary: 'Images, newest first, by author and/or tag, a page at a time',
+      tags: ['images'],
+      querystring: listQuery,
+      response: {
+        200: Type.Object({ images: Type.Array(publicImageSchema), nextCursor: orNull(Type.String({ description: 'the next page; null on the last' })) }),
+        ...failures('failure', { 400: 'a malformed filter, cursor or limit' }),
+      },
+    },
+  }, async (request) => {
+    const { author, tag, cursor, limit } = request.query;
+    // An empty parameter is the same as none.
+    const page = await deps.images.List({ author: author || undefined, tag: tag || undefined, cursor: cursor || undefined, limit }, { requestId: request.id });
     const likes = await likeCounts(deps, page.images.map((image) => image.imageId), request.id);
     return { images: page.images.map((image) => publicImage(image, likes[image.imageId] ?? 0)), nextCursor: page.nextCursor };
   });
 
-  app.post('/img', { errorHandler: answerUploadFailure }, async (request, reply) => {
-    const maxBytes = await limits.maxBytes();
-    const fields = request.isMultipart() ? await readMultipartUpload(request, maxBytes) : readJsonUpload(request.body);
-    if (fields.accessToken !== undefined && request.isMultipart()) (request as { body: unknown }).body = { accessToken: fields.accessToken };
-    const caller = await auth.require(request);
+  app.post('/img', {
+    schema: {
+      summary: 'Upload an image (JSON with base64, or a multipart form)',
+      tags: ['images'],
+      headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: limits.idempotencyKeyLength, description: 'a retried upload with the same key is stored once' })) }),
+      body: { content: { 'application/json': { schema: jsonUpload }, 'multipart/form-data': { schema: formUpload } } },
+      response: {
+        201: Type.Object({ message: Type.Literal('success'), imageID: patternField(patterns.imageId), error: Type.Literal('') }),
+        ...failures('upload', {
+          400: 'malformed body: no image, bad base64, a field too long, bad tags',
+          401: 'no valid access token',
+          409: 'the upload quota is used up',
+          413: 'the image is too large (bytes or pixels)',
+          415: 'not an image type we take',
+          429: 'too many uploads; try again after Retry-After',
+        }),
+      },
+    },
+    config: { failureShape: 'upload' },
+  }, async (request, reply) => {
+    // Content-type schemas are not inferred; the schema above has checked this shape.
+    const body = request.body as UploadBody | undefined;
+    if (!body) throw invalidArgument('imageBlob is required (base64 in JSON, or a file field "image" in a form)');
+    const caller = await request.caller();
+    // A form without its file is refused before it counts as an upload.
+    const file = request.isMultipart() ? uploadedFile(body) : undefined;
     await uploadRateLimit(deps, caller);
-    const image = fields.image ?? decodeBase64Strictly(fields.imageBlob ?? '', maxBytes);
+    const maxBytes = await imageLimitsCache.maxBytes();
+    const image = file ?? decodeImageBlob((body as Static<typeof jsonUpload>).imageBlob, maxBytes);
     if (image.length === 0) throw invalidArgument('imageBlob is required');
     if (image.length > maxBytes) throw new AppError('PAYLOAD_TOO_LARGE', `image is larger than ${maxBytes} bytes`);
     const { imageId } = await deps.images.Upload(
-      { authorId: caller.userId, authorName: caller.name, title: fields.title, description: fields.description, tags: fields.tags, image },
-      { requestId: request.id, idempotencyKey: idempotencyKeyOf(request), timeoutMs: uploadTimeoutMs, perTryTimeoutMs: uploadPerTryTimeoutMs },
+      { authorId: caller.userId, authorName: caller.name, title: body.title, description: body.description, tags: tagsOf(body.tags), image },
+      { requestId: request.id, idempotencyKey: request.headers['idempotency-key'] ?? randomUUID(), timeoutMs: uploadTimeoutMs, perTryTimeoutMs: uploadPerTryTimeoutMs },
     );
-    return reply.status(201).send({ message: 'success', imageID: imageId, error: '' });
+    return reply.status(201).send({ message: 'success' as const, imageID: imageId, error: '' as const });
   });
 
-  app.get<{ Params: ImageParams }>('/:imgID', { errorHandler: answerGetFailure }, async (request) => {
-    const imageId = checkedImageId(request.params.imgID);
+  app.get('/:imgID', {
+    schema: {
+      summary: 'An image with its words, the bytes in base64 (the original contract)',
+      tags: ['images'],
+      params: imageParams,
+      response: { 200: imageBlobBody, ...failures('imageBlob', { 404: 'no such image' }) },
+    },
+    schemaErrorFormatter: imageNotFoundOnBadId,
+    config: { failureShape: 'imageBlob' },
+  }, async (request) => {
+    const { imgID: imageId } = request.params;
     const image = await deps.images.Get({ imageId }, { requestId: request.id });
-    recordView(deps, auth, request, imageId);
-    return { imageBlob: image.image.toString('base64'), author: image.author, title: image.title, description: image.description, error: '' };
+    recordView(deps, request, imageId);
+    return { imageBlob: image.image.toString('base64'), author: image.author, title: image.title, description: image.description, error: '' as const };
   });
 
-  app.get<{ Params: ImageParams }>('/:imgID/info', async (request) => {
-    const imageId = checkedImageId(request.params.imgID);
+  app.get('/:imgID/info', {
+    schema: {
+      summary: 'An image\'s metadata and likes',
+      tags: ['images'],
+      params: imageParams,
+      response: { 200: publicImageSchema, ...failures('failure', { 404: 'no such image' }) },
+    },
+    schemaErrorFormatter: imageNotFoundOnBadId,
+  }, async (request) => {
+    const { imgID: imageId } = request.params;
     const info = await deps.images.GetInfo({ imageId }, { requestId: request.id });
     return publicImage(info, (await likeCounts(deps, [imageId], request.id))[imageId] ?? 0);
   });
 
   for (const [path, variant] of Object.entries(variantPaths)) {
-    app.get<{ Params: ImageParams }>(`/:imgID/${path}`, async (request, reply) => {
-      const imageId = checkedImageId(request.params.imgID);
+    app.get(`/:imgID/${path}`, {
+      schema: {
+        summary: variant === 'original' ? 'The original bytes' : `The ${variant} size (WebP)`,
+        description: 'Cached for a year by ETag; If-None-Match answers 304.',
+        tags: ['images'],
+        params: imageParams,
+        response: {
+          200: { description: 'the bytes', content: Object.fromEntries(variantTypes.map((type) => [type, { schema: binary }])) },
+          304: { description: 'not modified (If-None-Match named the current ETag); no body' },
+          ...failures('failure', { 404: 'no such image' }),
+        },
+      },
+      schemaErrorFormatter: imageNotFoundOnBadId,
+    }, async (request, reply) => {
+      const { imgID: imageId } = request.params;
       const candidates = ifNoneMatchTags(request.headers['if-none-match']);
       const bytes = await deps.images.GetVariant({ imageId, variant, ifNoneMatch: candidates.length === 1 ? candidates[0] : undefined }, { requestId: request.id });
       reply.header('etag', bytes.etag).header('cache-control', immutableCacheControl);
@@ -92,126 +186,66 @@ export async function imagesRoutes(app: FastifyInstance, deps: GatewayDeps): Pro
     });
   }
 
-  app.patch<{ Params: ImageParams }>('/:imgID', async (request) => {
-    const imageId = checkedImageId(request.params.imgID);
-    const caller = await auth.require(request);
-    const body = asObject(request.body);
-    await deps.images.Modify({ imageId, callerId: caller.userId, title: optionalString(body, 'title'), description: optionalString(body, 'description') }, { requestId: request.id });
-    return { message: 'success', error: '' };
+  app.patch('/:imgID', {
+    schema: {
+      summary: 'Change an image\'s title and/or description (its author only)',
+      tags: ['images'],
+      params: imageParams,
+      body: Type.Object({ ...imageText, accessToken: Type.Optional(tokenField) }, { additionalProperties: false }),
+      response: {
+        200: successBody,
+        ...failures('failure', { 400: 'neither title nor description, or one too long', 401: 'no valid access token', 403: 'not the author', 404: 'no such image' }),
+      },
+    },
+    schemaErrorFormatter: imageNotFoundOnBadId,
+  }, async (request) => {
+    const caller = await request.caller();
+    const { title, description } = request.body;
+    await deps.images.Modify({ imageId: request.params.imgID, callerId: caller.userId, title, description }, { requestId: request.id });
+    return success;
   });
 
-  app.delete<{ Params: ImageParams }>('/:imgID', async (request) => {
-    const imageId = checkedImageId(request.params.imgID);
-    const caller = await auth.require(request);
-    await deps.images.Delete({ imageId, callerId: caller.userId }, { requestId: request.id });
-    return { message: 'success', error: '' };
+  app.delete('/:imgID', {
+    schema: {
+      summary: 'Delete an image (its author only); the quota unit comes back',
+      tags: ['images'],
+      params: imageParams,
+      body: accessTokenBody,
+      response: { 200: successBody, ...failures('failure', { 401: 'no valid access token', 403: 'not the author', 404: 'no such image' }) },
+    },
+    schemaErrorFormatter: imageNotFoundOnBadId,
+  }, async (request) => {
+    const caller = await request.caller();
+    await deps.images.Delete({ imageId: request.params.imgID, callerId: caller.userId }, { requestId: request.id });
+    return success;
   });
+};
+
+/** The file of a form upload, under `image` (or `imageBlob`, as the original names the field). */
+function uploadedFile(body: UploadBody): Buffer {
+  const form = body as Static<typeof formUpload>;
+  const file = form.image ?? form.imageBlob;
+  if (!Buffer.isBuffer(file)) throw invalidArgument('a file field "image" is required');
+  return file;
 }
 
-// ---- parsing -------------------------------------------------------------------------------
-
-function checkedImageId(value: string): string {
-  if (!imageIdPattern.test(value)) throw notFound('image not found');
-  return value;
+/** Tags as the images service takes them: one list, comma-separated items split. */
+function tagsOf(tags: string | string[] | undefined): string[] {
+  return (Array.isArray(tags) ? tags : tags === undefined ? [] : [tags]).flatMap((item) => item.split(',').map((tag) => tag.trim()).filter(Boolean));
 }
 
-function asObject(body: unknown): Record<string, unknown> {
-  if (body === undefined || body === null) return {};
-  if (typeof body !== 'object' || Array.isArray(body)) throw invalidArgument('the body must be a JSON object');
-  return body as Record<string, unknown>;
-}
-
-function optionalString(body: Record<string, unknown>, name: string): string | undefined {
-  const value = body[name];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw invalidArgument(`${name} must be a string`);
-  return value;
-}
-
-/** Tags as an array of strings or one comma-separated string (forms send that). */
-function parseTags(value: unknown): string[] {
-  if (value === undefined || value === null) return [];
-  const items = Array.isArray(value) ? value : [value];
-  return items.flatMap((item) => {
-    if (typeof item !== 'string') throw invalidArgument('tags must be strings');
-    return item.split(',').map((tag) => tag.trim()).filter(Boolean);
-  });
-}
-
-function readJsonUpload(rawBody: unknown): UploadFields {
-  const body = asObject(rawBody);
-  const imageBlob = body.imageBlob;
-  if (typeof imageBlob !== 'string' || imageBlob.length === 0) throw invalidArgument('imageBlob is required (base64)');
-  return {
-    imageBlob,
-    title: optionalString(body, 'title'),
-    description: optionalString(body, 'description'),
-    tags: parseTags(body.tags),
-    accessToken: optionalString(body, 'accessToken'),
-  };
-}
-
-async function readMultipartUpload(request: FastifyRequest, maxBytes: number): Promise<UploadFields> {
-  const fields: Record<string, string[]> = {};
-  let image: Buffer | undefined;
-  try {
-    for await (const part of request.parts({ limits: { fileSize: maxBytes } })) {
-      if (part.type === 'file') {
-        if (part.fieldname !== 'image' && part.fieldname !== 'imageBlob') throw invalidArgument(`unexpected file field "${part.fieldname}" (use "image")`);
-        image = await part.toBuffer();
-      } else if (typeof part.value === 'string') {
-        if (part.valueTruncated) throw invalidArgument(`field "${part.fieldname}" is too long`);
-        (fields[part.fieldname] ??= []).push(part.value);
-      }
-    }
-  } catch (error) {
-    // The multipart parser throws plain errors for a body it cannot read: that is the client's 400.
-    if (error instanceof AppError || (error as { statusCode?: number }).statusCode !== undefined) throw error;
-    throw invalidArgument('malformed multipart body');
-  }
-  if (!image) throw invalidArgument('a file field "image" is required');
-  return {
-    image,
-    title: fields.title?.[0],
-    description: fields.description?.[0],
-    tags: parseTags(fields.tags),
-    accessToken: fields.accessToken?.[0],
-  };
-}
-
-const base64Alphabet = /^[A-Za-z0-9+/]*={0,2}$/;
-
-/** Standard base64 only: its alphabet, length a multiple of 4, padding only at the end. A data: URL prefix is allowed. */
-function decodeBase64Strictly(text: string, maxBytes: number): Buffer {
+/**
+ * The bytes of a JSON upload. The schema has checked the alphabet and the data: URL form; the
+ * length must be a multiple of 4 (a regex cannot say that over megabytes).
+ */
+function decodeImageBlob(text: string, maxBytes: number): Buffer {
   const data = text.startsWith('data:') ? text.slice(text.indexOf(',') + 1) : text;
-  if (text.startsWith('data:') && !/^data:[^,]*;base64,/.test(text)) throw invalidArgument('imageBlob is not valid base64');
-  if (data.length % 4 !== 0 || !base64Alphabet.test(data)) throw invalidArgument('imageBlob is not valid base64');
+  if (data.length % 4 !== 0) throw invalidArgument('imageBlob is not valid base64');
   // Refuse before decoding when the result would be too large anyway.
   if ((data.length / 4) * 3 - (data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0) > maxBytes) {
     throw new AppError('PAYLOAD_TOO_LARGE', `image is larger than ${maxBytes} bytes`);
   }
   return Buffer.from(data, 'base64');
-}
-
-function idempotencyKeyOf(request: FastifyRequest): string {
-  const header = request.headers['idempotency-key'];
-  const key = Array.isArray(header) ? header[0] : header;
-  if (key === undefined) return randomUUID();
-  if (key.length === 0 || key.length > 200) throw invalidArgument('Idempotency-Key must be 1-200 characters');
-  return key;
-}
-
-function parseListQuery(query: Record<string, unknown>): { author?: string; tag?: string; cursor?: string; limit?: number } {
-  const text = (name: string) => {
-    const value = query[name];
-    if (value === undefined || value === '') return undefined;
-    if (typeof value !== 'string') throw invalidArgument(`${name} must be given once`);
-    return value;
-  };
-  const limitText = text('limit');
-  const limit = limitText === undefined ? undefined : Number(limitText);
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 100)) throw invalidArgument('limit must be an integer from 1 to 100');
-  return { author: text('author'), tag: text('tag'), cursor: text('cursor'), limit };
 }
 
 /** Entity tags of an If-None-Match header, weak ones compared by their opaque part. */
@@ -220,29 +254,12 @@ function ifNoneMatchTags(header: string | undefined): string[] {
   return header.split(',').map((tag) => tag.trim().replace(/^W\//, '')).filter(Boolean);
 }
 
-// ---- shaping -------------------------------------------------------------------------------
-
 /** Counts a view after answering; never delays or fails the request. */
-function recordView(deps: GatewayDeps, auth: AuthCheck, request: FastifyRequest, imageId: string): void {
+function recordView(deps: GatewayDeps, request: FastifyRequest, imageId: string): void {
   void (async () => {
-    const caller = await auth.optional(request).catch(() => undefined);
+    const caller = await request.callerIfAny().catch(() => undefined);
     await deps.recommendations.RecordView({ imageId, userId: caller?.userId }, { timeoutMs: sideCallTimeoutMs, requestId: request.id });
   })().catch((error: unknown) => request.log.debug({ err: error, imageId }, 'could not record a view'));
-}
-
-/** POST /img failures keep the original's shape: imageID is there, empty. */
-function answerUploadFailure(error: FastifyError | AppError, request: FastifyRequest, reply: FastifyReply) {
-  const body = errorBody(error);
-  if (body.status >= 500) request.log.error({ err: error }, 'upload failed');
-  if (error instanceof AppError && error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
-  return reply.status(body.status).send({ message: 'failure', imageID: '', error: body.message, code: body.code });
-}
-
-/** GET /{imgID} failures keep the original's shape: an empty blob and an error. */
-function answerGetFailure(error: FastifyError | AppError, request: FastifyRequest, reply: FastifyReply) {
-  const body = errorBody(error);
-  if (body.status >= 500) request.log.error({ err: error }, 'get image failed');
-  return reply.status(body.status).send({ imageBlob: '', author: '', title: '', description: '', error: body.message, code: body.code });
 }
 
 /** The images service's byte limit, asked once a minute; the default when it cannot be asked. */

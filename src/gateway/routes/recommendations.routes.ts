@@ -1,61 +1,76 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { z } from 'zod';
-import { invalidArgument } from '../../platform/errors.js';
-import { likeCounts, publicImage, type PublicImage } from '../public-image.js';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { limits } from '../../contracts/limits.js';
 import type { GatewayDeps } from '../deps.js';
-import { getAuthCheck } from '../auth-check.js';
+import { likeCounts, publicImage, type PublicImage } from '../public-image.js';
+import { failures, imageNotFoundOnBadId, imageParams, optionalBody, publicImage as publicImageSchema, tokenField } from '../schemas.js';
 
-// GET /tags, GET /recommendations, POST and DELETE /{imgID}/like. Registered before the images
-// routes; the fixed paths win over /:imgID in Fastify's router either way.
+// GET /tags, GET /recommendations, POST and DELETE /{imgID}/like.
 
-const tagsQuery = z.object({
-  prefix: z.string().max(100).optional(),
-  limit: z.coerce.number().int().min(1).max(200).optional(),
-});
+const likeBody = optionalBody({ accessToken: Type.Optional(tokenField) });
+const likeAnswer = Type.Object({ message: Type.Literal('success'), liked: Type.Boolean(), likes: Type.Integer(), error: Type.Literal('') });
+const likeFailures = failures('failure', { 401: 'no valid access token', 404: 'no such image' });
 
-const recommendationsQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).optional(),
-});
-
-const imageParams = z.object({ imgID: z.string().min(1).max(200) });
-
-export async function recommendationsRoutes(app: FastifyInstance, deps: GatewayDeps): Promise<void> {
-  const auth = getAuthCheck(deps);
-
-  app.get('/tags', async (request) => {
-    const query = parse(tagsQuery, request.query, 'query');
-    const { tags } = await deps.recommendations.ListTags(
-      { ...(query.prefix ? { prefix: query.prefix } : {}), ...(query.limit ? { limit: query.limit } : {}) },
-      { requestId: request.id },
-    );
-    return { tags, error: '' };
+export const recommendationsRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = async (app, { deps }) => {
+  app.get('/tags', {
+    schema: {
+      summary: 'Tags with how many images carry them, most used first; `prefix` for autocomplete',
+      tags: ['recommendations'],
+      querystring: Type.Object({
+        prefix: Type.Optional(Type.String({ maxLength: limits.tagPrefixLength })),
+        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: limits.page.tags })),
+      }),
+      response: {
+        200: Type.Object({ tags: Type.Array(Type.Object({ tag: Type.String(), count: Type.Integer() })), error: Type.Literal('') }),
+        ...failures('failure', { 400: 'a prefix too long or a limit out of range' }),
+      },
+    },
+  }, async (request) => {
+    const { prefix, limit } = request.query;
+    const { tags } = await deps.recommendations.ListTags({ ...(prefix ? { prefix } : {}), ...(limit ? { limit } : {}) }, { requestId: request.id });
+    return { tags, error: '' as const };
   });
 
-  app.get('/recommendations', async (request) => {
-    const query = parse(recommendationsQuery, request.query, 'query');
-    const caller = await auth.optional(request);
+  app.get('/recommendations', {
+    schema: {
+      summary: 'Images for the caller\'s interests; popular and new ones for anonymous callers',
+      tags: ['recommendations'],
+      querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: limits.page.recommendations })) }),
+      response: {
+        200: Type.Object({ images: Type.Array(publicImageSchema), error: Type.Literal('') }),
+        ...failures('failure', { 400: 'a limit out of range' }),
+      },
+    },
+  }, async (request) => {
+    const caller = await request.callerIfAny();
+    const { limit } = request.query;
     const { imageIds } = await deps.recommendations.Recommend(
-      { ...(caller ? { userId: caller.userId } : {}), ...(query.limit ? { limit: query.limit } : {}) },
+      { ...(caller ? { userId: caller.userId } : {}), ...(limit ? { limit } : {}) },
       { requestId: request.id },
     );
-    return { images: await describeImages(deps, imageIds, request), error: '' };
+    return { images: await describeImages(deps, imageIds, request), error: '' as const };
   });
 
-  app.post('/:imgID/like', async (request) => {
-    const caller = await auth.require(request);
-    const { imgID } = parse(imageParams, request.params, 'path');
-    const result = await deps.recommendations.Like({ imageId: imgID, userId: caller.userId }, { requestId: request.id });
-    return { message: 'success', liked: result.liked, likes: result.likes, error: '' };
+  app.post('/:imgID/like', {
+    schema: { summary: 'Like an image (twice counts once)', tags: ['recommendations'], params: imageParams, body: likeBody, response: { 200: likeAnswer, ...likeFailures } },
+    schemaErrorFormatter: imageNotFoundOnBadId,
+  }, async (request) => {
+    const caller = await request.caller();
+    const result = await deps.recommendations.Like({ imageId: request.params.imgID, userId: caller.userId }, { requestId: request.id });
+    return { message: 'success' as const, liked: result.liked, likes: result.likes, error: '' as const };
   });
 
-  app.delete('/:imgID/like', async (request) => {
-    const caller = await auth.require(request);
-    const { imgID } = parse(imageParams, request.params, 'path');
+  app.delete('/:imgID/like', {
+    schema: { summary: 'Take a like back', tags: ['recommendations'], params: imageParams, body: likeBody, response: { 200: likeAnswer, ...likeFailures } },
+    schemaErrorFormatter: imageNotFoundOnBadId,
+  }, async (request) => {
+    const caller = await request.caller();
     // Unliking an image that was not liked is not an error: the answer says liked: false.
-    const result = await deps.recommendations.Unlike({ imageId: imgID, userId: caller.userId }, { requestId: request.id });
-    return { message: 'success', liked: result.liked, likes: result.likes, error: '' };
+    const result = await deps.recommendations.Unlike({ imageId: request.params.imgID, userId: caller.userId }, { requestId: request.id });
+    return { message: 'success' as const, liked: result.liked, likes: result.likes, error: '' as const };
   });
-}
+};
 
 /** Metadata and like counts for `imageIds`, in the same order; images deleted in the meantime are left out. */
 async function describeImages(deps: GatewayDeps, imageIds: readonly string[], request: FastifyRequest): Promise<PublicImage[]> {
@@ -69,11 +84,4 @@ async function describeImages(deps: GatewayDeps, imageIds: readonly string[], re
     const info = infoById.get(imageId);
     return info ? [publicImage(info, counts[imageId] ?? 0)] : [];
   });
-}
-
-function parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
-  const parsed = schema.safeParse(value ?? {});
-  if (parsed.success) return parsed.data;
-  const first = parsed.error.issues[0];
-  throw invalidArgument(`${where} ${first?.path.join('.') || 'value'}: ${first?.message ?? 'invalid'}`);
 }

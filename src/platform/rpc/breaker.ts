@@ -2,8 +2,9 @@ import {
   circuitBreaker, CircuitState, ConsecutiveBreaker, handleWhen, SamplingBreaker,
   type CircuitBreakerPolicy, type IBreaker,
 } from 'cockatiel';
-import { AppError } from '../errors.js';
+import { isAppError } from '../errors.js';
 import type { RpcResponse } from './client.js';
+import { countsAgainstInstance } from './wire.js';
 
 // A circuit breaker per service instance (cockatiel). It opens on N consecutive failures or on a
 // failure ratio over a minimum volume; after `halfOpenAfterMs` the next call is the single probe
@@ -51,14 +52,6 @@ export class EitherBreaker implements IBreaker {
   }
 }
 
-/**
- * A 5xx answer is the instance's failure, except 503: in the RPC wire format that is UNAVAILABLE or
- * DEADLINE_EXCEEDED reported by a healthy callee about its own dependencies or the caller's
- * deadline, and tripping the callee for it would spread one service's outage to its callers' view
- * of every other service.
- */
-export const countsAgainstInstance = (status: number) => status >= 500 && status !== 503;
-
 /** Marks a failed answer as a failure of the instance (its body still reaches the caller). */
 export class FailedAnswer extends Error {
   constructor(readonly response: RpcResponse) {
@@ -67,10 +60,11 @@ export class FailedAnswer extends Error {
 }
 
 /**
- * What counts against an instance: no answer (refused, reset, timed out) or a failed answer.
- * Errors raised before anything was sent (the caller's deadline had passed) do not.
+ * What counts against an instance: no answer (refused, reset, RPC_ATTEMPT_TIMEOUT) or an answer
+ * the wire rule counts (rpc/wire.ts `countsAgainstInstance`). An AppError raised before anything
+ * was sent (the caller's deadline had passed) does not.
  */
-const instanceFailures = handleWhen((error) => !(error instanceof AppError));
+const instanceFailures = handleWhen((error) => !isAppError(error));
 
 const toState = (state: CircuitState): BreakerState =>
   state === CircuitState.Closed ? 'closed' : state === CircuitState.HalfOpen ? 'half-open' : 'open';

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { Pool } from 'undici';
-import { AppError, isErrorCode } from '../errors.js';
+import { AppError, EaselError } from '../errors.js';
+import { errorFromWire } from './wire.js';
 import {
   frameBody, rpcHeaders, rpcPath, unframeBody,
   type InputOf, type OutputOf, type RpcMethod, type RpcMethods, type RpcService,
@@ -96,23 +97,20 @@ export function decodeResponse(method: RpcMethod, response: RpcResponse): unknow
   return response.body.length === 0 ? {} : JSON.parse(response.body.toString('utf8'));
 }
 
-/** Rebuilds the callee's AppError from `{code, message}`; anything else is UNAVAILABLE. */
+/** Rebuilds the callee's AppError from a failed answer (the wire shape; anything else is UNAVAILABLE). */
 export function errorFromResponse(response: RpcResponse): AppError {
-  try {
-    const parsed = JSON.parse(response.body.toString('utf8')) as { code?: unknown; message?: unknown; details?: Record<string, unknown>; retryAfterSeconds?: number };
-    if (isErrorCode(parsed.code) && typeof parsed.message === 'string') {
-      return new AppError(parsed.code, parsed.message, { details: parsed.details, retryAfterSeconds: parsed.retryAfterSeconds });
-    }
-  } catch {
-    // fall through: not our error shape
-  }
-  return new AppError('UNAVAILABLE', `upstream answered ${response.status}`);
+  return errorFromWire(response.status, response.body);
 }
 
-export class AttemptTimeoutError extends Error {
-  readonly code = 'RPC_ATTEMPT_TIMEOUT';
+/**
+ * An attempt that ran out its per-try timeout (the call may have reached the callee). Not an
+ * AppError: it never ends a request as it is; the transport decides whether to try another
+ * instance and what the caller sees, and it counts against the instance that did not answer.
+ */
+export class AttemptTimeoutError extends EaselError {
+  static readonly code = 'RPC_ATTEMPT_TIMEOUT';
   constructor(timeoutMs: number) {
-    super(`no answer within ${timeoutMs} ms`);
+    super(AttemptTimeoutError.code, `no answer within ${timeoutMs} ms`);
   }
 }
 

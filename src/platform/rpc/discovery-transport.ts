@@ -10,6 +10,7 @@ import { backoffWithJitter } from '../backoff.js';
 import { sleep } from '../wait.js';
 import { RetryBudget, type RetryBudgetSettings } from './retry-budget.js';
 import { defaultRpcTimeoutMs, sendToOrigin, type RpcRequest, type RpcResponse, type RpcTransport } from './client.js';
+import { isRetryableStatus } from './wire.js';
 
 // The RPC transport for services found through discovery. Two balancing modes:
 // - snapshot (default): the registry is fetched in the background (about every second) and each
@@ -66,10 +67,6 @@ export interface DiscoveryTransport extends RpcTransport {
 const notSentCodes = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND']);
 /** True when a failed attempt certainly never reached the instance: any call may then go to another one. */
 export const neverSent = (error: unknown) => error instanceof BrokenCircuitError || notSentCodes.has((error as { code?: unknown } | null | undefined)?.code as string);
-/** 5xx answers worth another instance: the instance (or its way out) is unavailable, not the request bad. */
-const retryableStatuses = new Set([502, 503, 504]);
-/** True for an answer after which a call safe to repeat is tried on another instance. */
-export const isRetryableStatus = (status: number) => retryableStatuses.has(status);
 
 export function createDiscoveryTransport(settings: DiscoveryTransportSettings): DiscoveryTransport {
   const { logger } = settings;
@@ -356,6 +353,3 @@ export function createDiscoveryTransport(settings: DiscoveryTransportSettings): 
     };
   }
 }
-
-/** Raised when an attempt ran out its per-try timeout (the call may have reached the callee). */
-

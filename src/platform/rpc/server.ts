@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from '../log.js';
-import { AppError, httpStatusFor, invalidArgument, toAppError } from '../errors.js';
+import { invalidArgument } from '../errors.js';
 import type { z } from 'zod';
 import { frameBody, rpcHeaders, rpcPath, unframeBody, type RpcMethods, type RpcService } from './contract.js';
 
@@ -20,8 +20,8 @@ const defaultTimeoutMs = 10_000;
 
 /**
  * Serves a contract on `POST /rpc/<Service>.<Method>`: validates the input, runs the handler,
- * validates nothing more on the way out (the handler's type does that), and answers errors as
- * `{code, message}` with the matching status.
+ * validates nothing more on the way out (the handler's type does that), and answers errors in
+ * the RPC wire shape `{code, message, details?, retryAfterSeconds?}` with the wire status (rpc/wire.ts).
  */
 export function registerRpcService<M extends RpcMethods>(app: FastifyInstance, service: RpcService<M>, handlers: RpcHandlers<M>): void {
   if (!app.hasContentTypeParser('application/octet-stream')) {
@@ -29,42 +29,32 @@ export function registerRpcService<M extends RpcMethods>(app: FastifyInstance, s
   }
   for (const [methodName, method] of Object.entries(service.methods)) {
     const handler = handlers[methodName as keyof M];
-    app.post(rpcPath(service.name, methodName), async (request, reply) => {
-      try {
-        const raw = readInput(request, method.bytesIn);
-        const parsed = method.input.safeParse(raw);
-        if (!parsed.success) {
-          const first = parsed.error.issues[0];
-          throw invalidArgument(`${first?.path.join('.') || 'input'}: ${first?.message ?? 'invalid'}`);
-        }
-        const timeoutHeader = Number(request.headers[rpcHeaders.timeout]);
-        const context: RpcContext = {
-          requestId: request.id,
-          deadline: Date.now() + (Number.isFinite(timeoutHeader) && timeoutHeader > 0 ? timeoutHeader : defaultTimeoutMs),
-          idempotencyKey: headerValue(request.headers[rpcHeaders.idempotencyKey]),
-          log: request.log as unknown as Logger,
-        };
-        const output = (await handler(parsed.data as never, context)) as Record<string, unknown>;
-        if (method.bytesOut) {
-          const { [method.bytesOut]: bytes, ...fields } = output;
-          const framed = frameBody(fields, bytes as Buffer);
-          reply.header(rpcHeaders.jsonLength, framed.jsonLength);
-          reply.header('content-type', 'application/octet-stream');
-          return reply.send(framed.body);
-        }
-        return reply.send(output ?? {});
-      } catch (error) {
-        const appError = toAppError(error);
-        if (appError.code === 'INTERNAL') request.log.error({ err: error, method: methodName }, 'rpc handler failed');
-        if (appError.retryAfterSeconds !== undefined) reply.header('retry-after', String(appError.retryAfterSeconds));
-        return reply.status(httpStatusFor(appError.code)).send(rpcErrorBody(appError));
+    // Every failure of the route, the handler's or the HTTP layer's (a body too large), answers in the wire shape.
+    app.post(rpcPath(service.name, methodName), { config: { failureShape: 'rpc' } }, async (request, reply) => {
+      const raw = readInput(request, method.bytesIn);
+      const parsed = method.input.safeParse(raw);
+      if (!parsed.success) {
+        const first = parsed.error.issues[0];
+        throw invalidArgument(`${first?.path.join('.') || 'input'}: ${first?.message ?? 'invalid'}`);
       }
+      const timeoutHeader = Number(request.headers[rpcHeaders.timeout]);
+      const context: RpcContext = {
+        requestId: request.id,
+        deadline: Date.now() + (Number.isFinite(timeoutHeader) && timeoutHeader > 0 ? timeoutHeader : defaultTimeoutMs),
+        idempotencyKey: headerValue(request.headers[rpcHeaders.idempotencyKey]),
+        log: request.log as unknown as Logger,
+      };
+      const output = (await handler(parsed.data as never, context)) as Record<string, unknown>;
+      if (method.bytesOut) {
+        const { [method.bytesOut]: bytes, ...fields } = output;
+        const framed = frameBody(fields, bytes as Buffer);
+        reply.header(rpcHeaders.jsonLength, framed.jsonLength);
+        reply.header('content-type', 'application/octet-stream');
+        return reply.send(framed.body);
+      }
+      return reply.send(output ?? {});
     });
   }
-}
-
-function rpcErrorBody(error: AppError) {
-  return { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}), ...(error.retryAfterSeconds !== undefined ? { retryAfterSeconds: error.retryAfterSeconds } : {}) };
 }
 
 function readInput(request: FastifyRequest, bytesIn: string | undefined): unknown {

@@ -6,7 +6,9 @@ import { AppError } from '../../../src/platform/errors.js';
 import { createHttpServer } from '../../../src/platform/http.js';
 import { createLogger } from '../../../src/platform/log.js';
 import { createMetricsRegistry } from '../../../src/platform/metrics.js';
-import { accessTokenOf, createAuthCheck, getAuthCheck, type AuthCheck } from '../../../src/gateway/auth-check.js';
+import fastifyCookie from '@fastify/cookie';
+import { accessTokenOf, createAuthCheck, type AuthCheck } from '../../../src/gateway/auth-check.js';
+import authentication from '../../../src/gateway/plugins/authentication.js';
 import type { GatewayDeps } from '../../../src/gateway/deps.js';
 import { createRevocationList } from '../../../src/gateway/revocation.js';
 import { inMemorySharedState } from '../../fakes/shared-state.js';
@@ -72,17 +74,19 @@ beforeEach(async () => {
     logger: createLogger({ name: 'test', level: 'silent' }),
     metrics: createMetricsRegistry('test', { defaults: false }),
   } as GatewayDeps;
-  buildGateway();
+  await buildGateway();
 });
 
-function buildGateway() {
+async function buildGateway() {
   check = createAuthCheck(deps, { now: () => clock, keyRefetchIntervalMs: 30_000 });
   app = createHttpServer({ logger: deps.logger, metrics: createMetricsRegistry('test-http', { defaults: false }) });
-  app.post('/whoami', async (request) => check.require(request));
-  app.post('/maybe', async (request) => ({ caller: (await check.optional(request)) ?? null }));
+  await app.register(fastifyCookie);
+  await app.register(authentication, { check });
+  app.post('/whoami', async (request) => request.caller());
+  app.post('/maybe', async (request) => ({ caller: (await request.callerIfAny()) ?? null }));
 }
 
-describe('AuthCheck.require', () => {
+describe('request.caller() (AuthCheck.require)', () => {
   it('gives the caller from a valid token in the Bearer header, the body, or the cookie', async () => {
     const token = await sign(published[0]!);
     const expected = { userId: 'user-1', name: 'Mario', tokenId: 'token-1', expiresAt: nowSeconds() + 900, sessionId: 'session-1' };
@@ -145,7 +149,7 @@ describe('AuthCheck.require', () => {
 
   it('answers 503 (not 401) while it has never been able to get a key, and recovers', async () => {
     usersDown = true;
-    buildGateway(); // its first fetch, at start, fails
+    await buildGateway(); // its first fetch, at start, fails
     const token = await sign(published[0]!);
     const down = await whoami(bearer(token));
     expect(down.status).toBe(503);
@@ -156,7 +160,7 @@ describe('AuthCheck.require', () => {
   });
 });
 
-describe('AuthCheck.optional', () => {
+describe('request.callerIfAny() (AuthCheck.optional)', () => {
   it('is anonymous without a token or with a bad one, and the caller with a good one', async () => {
     const response = async (headers: Record<string, string>) => (await app.inject({ method: 'POST', url: '/maybe', headers })).json() as { caller: unknown };
     expect(await response({})).toEqual({ caller: null });
@@ -167,17 +171,19 @@ describe('AuthCheck.optional', () => {
 
 describe('accessTokenOf', () => {
   it('prefers the Authorization header, then the body, then the cookie', async () => {
-    const request = (headers: Record<string, string>, body?: unknown) => ({ headers, body }) as Parameters<typeof accessTokenOf>[0];
-    expect(accessTokenOf(request({ authorization: 'Bearer h', cookie: 'accessToken=c' }, { accessToken: 'b' }))).toBe('h');
-    expect(accessTokenOf(request({ cookie: 'accessToken=c' }, { accessToken: 'b' }))).toBe('b');
-    expect(accessTokenOf(request({ cookie: 'accessToken=c' }))).toBe('c');
-    expect(accessTokenOf(request({}))).toBeUndefined();
+    // Cookies as @fastify/cookie parses them.
+    const request = (headers: Record<string, string>, cookies: Record<string, string>, body?: unknown) => ({ headers, cookies, body }) as Parameters<typeof accessTokenOf>[0];
+    expect(accessTokenOf(request({ authorization: 'Bearer h' }, { accessToken: 'c' }, { accessToken: 'b' }))).toBe('h');
+    expect(accessTokenOf(request({}, { accessToken: 'c' }, { accessToken: 'b' }))).toBe('b');
+    expect(accessTokenOf(request({}, { accessToken: 'c' }))).toBe('c');
+    expect(accessTokenOf(request({}, { accessToken: '' }, { accessToken: '' }))).toBeUndefined();
+    expect(accessTokenOf(request({}, {}))).toBeUndefined();
   });
 });
 
-describe('getAuthCheck', () => {
-  it('is one check per gateway deps', () => {
-    expect(getAuthCheck(deps)).toBe(getAuthCheck(deps));
-    expect(getAuthCheck({ ...deps })).not.toBe(getAuthCheck(deps));
+describe('the authentication plugin', () => {
+  it('needs @fastify/cookie, since the token may come in a cookie', async () => {
+    const bare = createHttpServer({ logger: deps.logger, metrics: createMetricsRegistry('bare', { defaults: false }) });
+    await expect(bare.register(authentication, { check })).rejects.toThrow(/@fastify\/cookie/);
   });
 });

@@ -4,13 +4,12 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { accessTokenClaims, type TokenPair } from '../../../src/contracts/users.js';
 import { AppError } from '../../../src/platform/errors.js';
 import { loadConfig } from '../../../src/platform/config.js';
-import { createHttpServer } from '../../../src/platform/http.js';
 import { createLogger } from '../../../src/platform/log.js';
 import { createMetricsRegistry } from '../../../src/platform/metrics.js';
 import { gatewayConfigSchema } from '../../../src/gateway/config.js';
 import type { GatewayDeps } from '../../../src/gateway/deps.js';
 import { createRevocationList } from '../../../src/gateway/revocation.js';
-import { authRoutes } from '../../../src/gateway/routes/auth.routes.js';
+import { buildGatewayApp } from '../../../src/gateway/app.js';
 import { type SharedState } from '../../../src/gateway/shared-state.js';
 import { inMemorySharedState } from '../../fakes/shared-state.js';
 import { uploadRateLimit } from '../../../src/gateway/rate-limit.js';
@@ -58,12 +57,12 @@ beforeEach(async () => {
   const deps = {
     config: loadConfig(gatewayConfigSchema, { INSTANCE_NAME: 'gw' }),
     users,
+    images: {} as GatewayDeps['images'],
     sharedState: state,
     logger: createLogger({ name: 'test', level: 'silent' }),
     metrics: createMetricsRegistry('test', { defaults: false }),
   } as GatewayDeps;
-  app = createHttpServer({ logger: deps.logger, metrics: createMetricsRegistry('http', { defaults: false }) });
-  await authRoutes(app, deps);
+  app = await buildGatewayApp(deps);
 });
 
 const post = async (url: string, options: { payload?: Record<string, unknown>; headers?: Record<string, string> } = {}) => {

@@ -12,6 +12,12 @@ function server() {
   app.get('/busy', async () => {
     throw new AppError('RATE_LIMITED', 'too many attempts', { retryAfterSeconds: 30 });
   });
+  app.get('/down', async () => {
+    throw new AppError('UNAVAILABLE', 'images unavailable');
+  });
+  app.get('/upload-down', { config: { failureShape: 'upload' } }, async () => {
+    throw new AppError('DEADLINE_EXCEEDED', 'took too long');
+  });
   app.get('/crash', async () => {
     throw new Error('connection to 10.0.0.7:5432 refused, password=hunter2');
   });
@@ -29,6 +35,20 @@ describe('createHttpServer', () => {
     const response = await server().inject({ url: '/busy' });
     expect(response.statusCode).toBe(429);
     expect(response.headers['retry-after']).toBe('30');
+  });
+
+  it('adds Retry-After to every 503, whether or not the error said how long', async () => {
+    const app = server();
+    for (const url of ['/down', '/upload-down']) {
+      const response = await app.inject({ url });
+      expect(response.statusCode).toBe(503);
+      expect(response.headers['retry-after']).toBe('1');
+    }
+  });
+
+  it('answers in the shape the route names', async () => {
+    const response = await server().inject({ url: '/upload-down' });
+    expect(response.json()).toEqual({ message: 'failure', imageID: '', error: 'took too long', code: 'DEADLINE_EXCEEDED' });
   });
 
   it('never leaks the internals of an unexpected error', async () => {
