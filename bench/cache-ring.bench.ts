@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createLogger } from '../src/platform/log.js';
+import { waitFor } from '../src/platform/wait.js';
 import { createCacheRing, type CacheRing } from '../src/platform/cache/cache-ring.js';
 import { HashRing } from '../src/platform/cache/hash-ring.js';
 import { parseCacheNodes } from '../src/platform/cache/node-spec.js';
@@ -10,10 +11,11 @@ import { runInterleaved, type BenchCase, type CaseResult, numberArg } from './in
 // Cache ring overhead: reads per second and p99 of a cache-hit ring.get() beside one plain
 // ioredis GET to a single node, same values, same concurrency, in one run (interleaved slices so
 // other load on the machine falls on both alike). Starts its own redis-server processes: four for
-// the ring and a fifth for the reference. Then the measurements DESIGN.md asks for: keys moved when
+// the ring and a fifth for the reference. Then what a consistent-hashing ring
+// promises, measured: keys moved when
 // a node joins or leaves, load spread, and the hit ratio before, during and after node failures.
 //
-//   npm run build && node dist/bench/cache-ring.bench.js [--duration=5000] [--rounds=5] [--concurrency=16] [--bytes=16384]
+//   npm run bench:cache-ring -- [--duration=5000] [--rounds=5] [--concurrency=16] [--bytes=16384]
 
 const durationMs = numberArg('duration', 5_000);
 const warmupMs = numberArg('warmup', 1_000);
@@ -137,8 +139,7 @@ async function reportHitRatios(ring: CacheRing, servers: RedisRingHandle, keys: 
   await second.kill();
   rows.push(await measure(`${first.name} and ${second.name} killed`));
   await Promise.all([first.restart(), second.restart()]);
-  const until = Date.now() + 10_000;
-  while (ring.nodeStates().some((n) => n.state === 'down') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  await waitFor('both nodes back in the ring', () => ring.nodeStates().every((n) => n.state !== 'down'), { timeoutMs: 10_000, intervalMs: 20 }).catch(() => undefined);
   rows.push(await measure('both back (flushed, read repair)'));
   rows.push(await measure('after read repair'));
   console.log(`Hit ratio of ${keys.length} cached keys read through the ring:`);

@@ -13,7 +13,7 @@ import { numberArg, reportRatios, runInterleaved, type BenchCase } from './inter
 // base64 JSON answer, view recorded) beside two references serving the same answer: a minimal
 // Fastify + ioredis (one GET per request) and a bare Fastify from memory. One run, as ratios.
 //
-//   npm run build && node dist/bench/gateway-cache.bench.js [--duration=6000 --concurrency=16]
+//   npm run bench:gateway-cache -- [--duration=6000 --concurrency=16]
 
 const settings = {
   durationMs: numberArg('duration', 6_000),

@@ -33,7 +33,7 @@ import { numberArg } from './interleaved.js';
 // the same shapes, in one run, as ratios. The servers run in a child process (their own core);
 // this process generates the load. 127.0.0.1 only; every case is bounded in time.
 //
-//   npm run build && node dist/bench/images.bench.js [--duration=3000] [--rounds=3] [--concurrency=16] [--width=800]
+//   npm run bench:images -- [--duration=3000] [--rounds=3] [--concurrency=16] [--width=800]
 
 const durationMs = numberArg('duration', 3_000);
 const warmupMs = numberArg('warmup', 1_000);

@@ -24,7 +24,7 @@ import { numberArg } from './interleaved.js';
 // refresh token. The hash cost dominates by design, so the result is stated with it: the CPU
 // time of one hash at the configured cost is measured first. 127.0.0.1 only; bounded in time.
 //
-//   npm run build && node dist/bench/login.bench.js [--duration=10000] [--concurrency=8] [--log2cost=14]
+//   npm run bench:login -- [--duration=10000] [--concurrency=8] [--log2cost=14]
 
 const durationMs = Math.min(numberArg('duration', 10_000), 60_000);
 const warmupMs = numberArg('warmup', 1_000);

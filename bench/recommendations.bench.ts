@@ -19,7 +19,7 @@ import { buildRecommendationsApp } from '../src/recommendations/app.js';
 // LikeCounts call for one image (a single primary-key lookup). The ratio says what the
 // recommendation query itself costs over the fixed overhead of any call.
 //
-// Run: npm run build && node dist/bench/recommendations.bench.js
+// Run: npm run bench:recommendations
 // Bounded: a fixed number of calls and an overall deadline; starts and stops its own PostgreSQL.
 
 export interface BenchSettings {

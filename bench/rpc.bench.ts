@@ -17,7 +17,7 @@ import { runInterleaved, type BenchCase, type CaseResult, numberArg } from './in
 // The server side (an echo service and a discovery replica) runs in a child process so the
 // client and the server each have a core. 127.0.0.1 only; each case is bounded in time.
 //
-//   npm run build && node dist/bench/rpc.bench.js [--duration=5000] [--rounds=5] [--concurrency=16]
+//   npm run bench:rpc -- [--duration=5000] [--rounds=5] [--concurrency=16]
 
 const durationMs = numberArg('duration', 5_000);
 const warmupMs = numberArg('warmup', 1_000);

@@ -1,16 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { AppError, invalidArgument, notFound } from '../platform/errors.js';
+import { systemClock, type Clock } from '../platform/clock.js';
 
 // The registry of live service instances, their leases and their connection tickets.
 // Pure logic over an injected clock: nothing here touches the network or real timers.
 // Expiry is evaluated lazily on every operation, so an instance is gone at exactly
 // last heartbeat + lease and a ticket at exactly issue + TTL, whatever the sweep interval.
-
-export interface Clock {
-  now(): number;
-}
-
-export const systemClock: Clock = { now: () => Date.now() };
 
 export interface RegistrySettings {
   leaseMs: number;

@@ -42,7 +42,6 @@ export const gatewayConfigSchema = z.object({
     return origins;
   }),
   LOG_LEVEL: env.logLevel(),
-  EASEL_TEST_MODE: env.boolean(false),
 });
 
 export type GatewayConfig = Readonly<z.infer<typeof gatewayConfigSchema>>;

@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import { repoRoot } from '../launcher/paths.js';
+import { repoRoot } from '../platform/repo-root.js';
 import type { GatewayDeps } from './deps.js';
 
 // The web app (web/, built by Vite into web/dist) under /app/. Hashed assets are cached for a

@@ -1,5 +1,6 @@
 import { limits, patterns } from '../contracts/limits.js';
 import { invalidArgument } from '../platform/errors.js';
+import { normaliseTag } from '../contracts/tags.js';
 
 // The words people attach to an image: title, description and tags, checked and normalised.
 
@@ -19,11 +20,6 @@ export function validateTitle(title: string): string {
 export function validateDescription(description: string): string {
   if ([...description].length > metadataLimits.maxDescription) throw invalidArgument(`description must be at most ${metadataLimits.maxDescription} characters`);
   return description;
-}
-
-/** A tag as stored and searched: trimmed, lower case. */
-export function normaliseTag(tag: string): string {
-  return tag.trim().toLowerCase();
 }
 
 /** Normalised, de-duplicated tags in the order given; INVALID_ARGUMENT naming the first bad one. */

@@ -3,6 +3,7 @@ import sharp from 'sharp';
 import type { ImageVariant } from '../contracts/images.js';
 import type { ImageLimits, InspectedImage } from './image-inspection.js';
 import { AppError } from '../platform/errors.js';
+import { Semaphore } from '../platform/semaphore.js';
 
 // The stored forms of an image: the original untouched, and smaller WebP copies for pages and
 // lists. Resizing keeps the aspect ratio and never enlarges.
@@ -25,27 +26,13 @@ export function etagFor(bytes: Buffer): string {
   return `"${createHash('sha256').update(bytes).digest('base64url')}"`;
 }
 
-// Decoding a large image takes up to width x height x channels bytes: at most this many images
-// are decoded at once, so a burst of big uploads queues instead of multiplying memory.
-const maxConcurrentDecodes = 2;
-let decoding = 0;
-const waiting: Array<() => void> = [];
-
-async function withDecodeSlot<T>(work: () => Promise<T>): Promise<T> {
-  if (decoding >= maxConcurrentDecodes) await new Promise<void>((resolve) => waiting.push(resolve));
-  else decoding++;
-  try {
-    return await work();
-  } finally {
-    const next = waiting.shift();
-    if (next) next();
-    else decoding--;
-  }
-}
+// Decoding a large image takes up to width x height x channels bytes: at most two images are
+// decoded at once, so a burst of big uploads queues instead of multiplying memory.
+const decoding = new Semaphore({ permits: 2, name: 'image decoding' });
 
 /** The original plus medium and thumb; AppError UNSUPPORTED_MEDIA_TYPE when the pixels cannot be decoded. */
 export async function makeVariants(original: Buffer, inspected: InspectedImage, limits: ImageLimits): Promise<StoredVariant[]> {
-  return withDecodeSlot(() => resize(original, inspected, limits));
+  return decoding.run(() => resize(original, inspected, limits));
 }
 
 async function resize(original: Buffer, inspected: InspectedImage, limits: ImageLimits): Promise<StoredVariant[]> {

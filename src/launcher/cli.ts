@@ -7,8 +7,12 @@ import { ClusterInterruptedError, ClusterStartError, LayoutError } from './error
 import { layoutPaths, loadLayoutFile, resolveLayout, withPortOffset, type ClusterLayout } from './layout.js';
 import { tokenHeader } from './control.js';
 import { readLauncherState, tailFile } from './state.js';
+import { loadLauncherConfig, type LauncherConfig } from './config.js';
+import { ConfigError } from '../platform/config.js';
 import { signalGroup } from './process.js';
 import { describeCacheRing, formatCacheRing } from './cache-ring-view.js';
+import { processAlive } from '../platform/process-alive.js';
+import { waitFor } from '../platform/wait.js';
 
 const usage = `usage: easel <command> [options]
 
@@ -47,10 +51,11 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage);
     return command ? 0 : 2;
   }
-  const layout = cliLayout(values.config ?? process.env.EASEL_CONFIG, values['data-dir'], values['port-offset']);
+  const config = loadLauncherConfig();
+  const layout = cliLayout(values.config ?? config.EASEL_CONFIG, values['data-dir'], values['port-offset']);
   switch (command) {
     case 'up':
-      return up(layout);
+      return up(layout, config);
     case 'down':
       return down(layout);
     case 'status':
@@ -77,7 +82,7 @@ function cliLayout(configFile: string | undefined, dataDir: string | undefined, 
   return layout;
 }
 
-async function up(layout: ClusterLayout): Promise<number> {
+async function up(layout: ClusterLayout, config: LauncherConfig): Promise<number> {
   const started = Date.now();
   console.log(`easel: starting the cluster (data in ${layout.dataDir})`);
   const handleRef: { current?: { stop(): Promise<void> } } = {};
@@ -100,7 +105,7 @@ async function up(layout: ClusterLayout): Promise<number> {
 
   let cluster;
   try {
-    cluster = await startCluster(layout, { onProgress: (event) => printProgress(event, started), signal: abort.signal });
+    cluster = await startCluster(layout, { config, onProgress: (event) => printProgress(event, started), signal: abort.signal });
   } catch (error) {
     const code = errorCode(error);
     if (code === ClusterInterruptedError.code) {
@@ -182,15 +187,13 @@ async function down(layout: ClusterLayout): Promise<number> {
   const answer = await control(layout, 'POST', '/down');
   if (!state || !answer) return notRunning(layout);
   console.log(`easel: stopping the launcher (pid ${state.pid})…`);
-  const deadline = Date.now() + layout.timeouts.stopMs * 4 + 10_000;
-  while (Date.now() < deadline) {
-    if (!alive(state.pid)) {
-      console.log('easel: stopped');
-      return 0;
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  try {
+    await waitFor(`the launcher (pid ${state.pid}) to exit`, () => !processAlive(state.pid), { timeoutMs: layout.timeouts.stopMs * 4 + 10_000, intervalMs: 100 });
+  } catch {
+    return fail(`the launcher (pid ${state.pid}) is still running`);
   }
-  return fail(`the launcher (pid ${state.pid}) is still running`);
+  console.log('easel: stopped');
+  return 0;
 }
 
 async function status(layout: ClusterLayout, json: boolean): Promise<number> {
@@ -257,15 +260,6 @@ function killRecordedGroups(layout: ClusterLayout): void {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function fail(message: string): number {
   console.error(message);
   return 1;
@@ -274,7 +268,7 @@ function fail(message: string): number {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: Error) => {
-    console.error(errorCode(error) === LayoutError.code ? error.message : `easel: ${error.stack ?? error.message}`);
+    console.error(errorCode(error) === LayoutError.code || errorCode(error) === ConfigError.code ? error.message : `easel: ${error.stack ?? error.message}`);
     process.exit(2);
   },
 );

@@ -2,8 +2,10 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { ClusterInterruptedError, ClusterStartError, UnknownInstanceError } from './errors.js';
 import type { ClusterLayout } from './layout.js';
+import { loadLauncherConfig, type LauncherConfig } from './config.js';
 import { layoutPaths } from './layout.js';
-import { groupAlive, signalGroup, spawnInGroup } from './process.js';
+import { signalGroup, spawnInGroup } from './process.js';
+import { processAlive } from '../platform/process-alive.js';
 import { startControlServer, type ControlServer } from './control.js';
 import { serviceDatabaseUrl } from './postgres-ha.js';
 import { waitUntilReady } from './readiness.js';
@@ -34,6 +36,8 @@ export type ProgressEvent =
   | { type: 'stopped'; instance: string; ms: number };
 
 export interface StartOptions {
+  /** The launcher's environment; read from this process's own when absent. */
+  config?: LauncherConfig;
   onProgress?: (event: ProgressEvent) => void;
   /** Start only these parts (default: everything). */
   components?: readonly Component[];
@@ -43,6 +47,7 @@ export interface StartOptions {
 
 export interface ClusterHandle {
   readonly layout: ClusterLayout;
+  readonly config: LauncherConfig;
   readonly gatewayUrl: string;
   readonly discoveryUrls: string[];
   readonly prometheusUrl: string | undefined;
@@ -103,7 +108,8 @@ export async function startCluster(layout: ClusterLayout, options: StartOptions 
   mkdirSync(paths.logs, { recursive: true });
   claimDataDir(layout);
 
-  const specs = await buildProcessSpecs(layout, options.components);
+  const config = options.config ?? loadLauncherConfig();
+  const specs = await buildProcessSpecs(layout, config, options.components);
   const events = new EventEmitter<{ progress: [ProgressEvent] }>();
   const emit = (event: ProgressEvent) => {
     events.emit('progress', event);
@@ -123,7 +129,7 @@ export async function startCluster(layout: ClusterLayout, options: StartOptions 
 
   for (const spec of specs) {
     const logPath = paths.logFile(spec.instance);
-    const supervisor = new Supervisor(spec.instance, async () => spawnInGroup(await spec.launch(), logPath), {
+    const supervisor = new Supervisor(spec.instance, async () => spawnInGroup(await spec.launch(), logPath, config.childEnvironment), {
       policy: layout.restart,
       stopTimeoutMs: layout.timeouts.stopMs,
     });
@@ -252,6 +258,7 @@ export async function startCluster(layout: ClusterLayout, options: StartOptions 
   const controlRef: { server?: ControlServer } = {};
   const handle: ClusterHandle = {
     layout,
+    config,
     gatewayUrl: `http://${layout.host}:${layout.gateway.port}`,
     discoveryUrls: layout.discovery.ports.map((p) => `http://${layout.host}:${p}`),
     prometheusUrl: entries.has('prometheus') ? `http://${layout.host}:${layout.prometheus.port}` : undefined,
@@ -316,7 +323,7 @@ export async function startCluster(layout: ClusterLayout, options: StartOptions 
 /** Refuses a second launcher on the same data directory; cleans up after one that died. */
 function claimDataDir(layout: ClusterLayout): void {
   const state = readLauncherState(layout);
-  if (state && state.pid !== process.pid && processExists(state.pid)) {
+  if (state && state.pid !== process.pid && processAlive(state.pid)) {
     throw new Error(`a launcher (pid ${state.pid}) is already running on ${layout.dataDir}: stop it with "easel down" first`);
   }
   // A launcher that was SIGKILLed leaves its process groups behind: end them.
@@ -324,7 +331,7 @@ function claimDataDir(layout: ClusterLayout): void {
   try {
     const leftovers = JSON.parse(readFileSync(pidsFile, 'utf8')) as Record<string, { pid: number; command: string }>;
     for (const { pid, command } of Object.values(leftovers)) {
-      if (groupAlive(pid) && commandOf(pid).includes(command)) signalGroup(pid, 'SIGKILL');
+      if (processAlive(pid, { group: true }) && commandOf(pid).includes(command)) signalGroup(pid, 'SIGKILL');
     }
   } catch {
     // no leftovers
@@ -355,14 +362,5 @@ function commandOf(pid: number): string {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
   } catch {
     return '';
-  }
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,12 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { errorCode } from '../platform/errors.js';
-import type { ClusterHandle } from './cluster.js';
 import { UnknownInstanceError } from './errors.js';
 
 // A small HTTP endpoint on 127.0.0.1 through which `easel status`, `easel kill` and
 // `easel down` talk to the running launcher. A random token (kept in launcher.json,
 // readable only by the launcher's user) guards it.
+
+/** What the control endpoint needs of a running cluster (cluster.ts's handle has it all). */
+export interface ControlledCluster {
+  readonly startupMs: number;
+  readonly gatewayUrl: string;
+  readonly discoveryUrls: readonly string[];
+  readonly prometheusUrl: string | undefined;
+  readonly redisNodes: string;
+  status(): ReadonlyArray<{ instance: string; pid: number | undefined }>;
+  kill(instance: string, signal?: NodeJS.Signals): void;
+  stop(): Promise<void>;
+}
 
 export interface ControlServer {
   port: number;
@@ -17,7 +28,7 @@ export interface ControlServer {
 
 export const tokenHeader = 'x-easel-token';
 
-export function startControlServer(cluster: ClusterHandle): Promise<ControlServer> {
+export function startControlServer(cluster: ControlledCluster): Promise<ControlServer> {
   const token = randomBytes(16).toString('hex');
   const server = createServer((req, res) => {
     handle(cluster, token, req, res).catch((error: Error) => send(res, 500, { error: error.message }));
@@ -40,7 +51,7 @@ export function startControlServer(cluster: ClusterHandle): Promise<ControlServe
   });
 }
 
-async function handle(cluster: ClusterHandle, token: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(cluster: ControlledCluster, token: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.headers[tokenHeader] !== token) return send(res, 403, { error: 'bad or missing token' });
   const url = new URL(req.url ?? '/', 'http://control');
   if (req.method === 'GET' && url.pathname === '/status') {

@@ -1,9 +1,13 @@
 import { spawn } from 'node:child_process';
 import type { RunAs } from './system-user.js';
+import type { ChildEnvironment } from './config.js';
 
 export interface RunOptions {
+  /** What the command starts from: the launcher's environment (config.ts). */
+  environment: ChildEnvironment;
   runAs?: RunAs | undefined;
-  env?: NodeJS.ProcessEnv;
+  /** Settings added on top of `environment`. */
+  env?: Record<string, string>;
   cwd?: string;
   timeoutMs?: number;
 }
@@ -15,11 +19,11 @@ export interface RunResult {
 }
 
 /** Runs a short command to completion (initdb, pg_autoctl show ...), capturing its output. */
-export function runCommand(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+export function runCommand(command: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       cwd: options.cwd ?? '/',
-      env: childEnv(options.env, options.runAs),
+      env: childEnv(options.environment, options.env, options.runAs),
       stdio: ['ignore', 'pipe', 'pipe'],
       ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}),
     });
@@ -42,7 +46,7 @@ export function runCommand(command: string, args: readonly string[], options: Ru
 }
 
 /** Like runCommand, but a non-zero exit is an error that carries the output's tail. */
-export async function runChecked(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+export async function runChecked(command: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
   const result = await runCommand(command, args, options);
   if (result.code !== 0) {
     const tail = `${result.stdout}\n${result.stderr}`.trim().split('\n').slice(-15).join('\n');
@@ -51,7 +55,7 @@ export async function runChecked(command: string, args: readonly string[], optio
   return result;
 }
 
-/** The environment for a child: ours plus extras; HOME follows the user it runs as. */
-export function childEnv(extra: NodeJS.ProcessEnv | undefined, runAs: RunAs | undefined): NodeJS.ProcessEnv {
-  return { ...process.env, ...(runAs ? { HOME: runAs.home, USER: 'postgres', LOGNAME: 'postgres' } : {}), ...extra };
+/** The environment for a child: the launcher's plus extras; HOME follows the user it runs as. */
+export function childEnv(environment: ChildEnvironment, extra: Record<string, string> | undefined, runAs: RunAs | undefined): Record<string, string> {
+  return { ...environment, ...(runAs ? { HOME: runAs.home, USER: 'postgres', LOGNAME: 'postgres' } : {}), ...extra };
 }

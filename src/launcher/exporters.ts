@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { ClusterLayout } from './layout.js';
 import { dataNodeInstances, monitorInstance } from './postgres-ha.js';
-import { commandExists, prometheusWanted } from './prometheus.js';
+import { commandExists, prometheusWanted, type ExporterTarget } from './prometheus.js';
 import { repoRoot } from './paths.js';
 import { httpBodyMatches } from './readiness.js';
 import type { ProcessSpec } from './spec.js';
@@ -11,13 +11,9 @@ import type { ProcessSpec } from './spec.js';
 // Each is named after the node it watches ("postgres-1-exporter") and scraped with a `node` label
 // carrying that node's instance name, which the dashboard and the alert rules group by.
 
-/** A static Prometheus target for one exporter. */
-export interface ExporterTarget {
-  job: 'postgres' | 'redis';
-  /** The watched node's instance name, e.g. "postgres-1", "redis-3". */
-  node: string;
-  address: string;
-}
+// ExporterTarget lives with the configuration that scrapes it (prometheus.ts), so the two
+// modules import in one direction only.
+export type { ExporterTarget } from './prometheus.js';
 
 /**
  * What the exporters log in with. Today PostgreSQL trusts local connections and Redis has no

@@ -3,11 +3,13 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { LayoutError } from './errors.js';
 import { repoRoot } from './paths.js';
+import { freePort } from '../platform/ports.js';
 
 export { LayoutError };
 
 // The cluster layout: which processes run where. The defaults below are the one place the
-// local ports of DESIGN.md are written down; a JSON file or CLI flags override any of them.
+// local ports (README, "Architecture tour") are written down; a JSON file or CLI flags override
+// any of them.
 
 const port = z.number().int().min(1).max(65535);
 const replicas = z.number().int().min(1).max(16);
@@ -80,13 +82,13 @@ export const layoutSchema = z.object({
     /** A process that stayed up this long starts over at the initial delay. */
     resetAfterMs: millis,
   }).strict(),
-  /** Extra environment for every Easel (Node) process, e.g. EASEL_TEST_MODE. */
+  /** Extra environment for every Easel (Node) process, e.g. UPLOAD_QUOTA in a test layout. */
   serviceEnv: z.record(z.string(), z.string()),
 }).strict();
 
 export type ClusterLayout = z.infer<typeof layoutSchema>;
 
-/** DESIGN.md's local defaults. */
+/** The local defaults: the ports README's architecture tour lists. */
 export const defaultLayout: ClusterLayout = {
   dataDir: '.easel',
   host: '127.0.0.1',
@@ -245,7 +247,6 @@ function shiftedExporters(exporters: ClusterLayout['exporters'], shift: (p: numb
 
 /** A layout whose fixed ports are all free right now, e.g. for a test cluster beside `make start`. */
 export async function layoutOnFreePorts(overrides: LayoutOverrides = {}): Promise<ClusterLayout> {
-  const { freePort } = await import('./ports.js');
   const ports: number[] = [];
   const next = async () => {
     for (;;) {

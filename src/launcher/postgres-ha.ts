@@ -2,8 +2,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureDatabases, initDataDir, isInitialized, multiHostUrl, pgBin, postgresAnswers, postgresUrl, withSql } from './postgres.js';
 import type { ClusterLayout } from './layout.js';
+import type { LauncherConfig } from './config.js';
 import type { ProcessSpec } from './spec.js';
 import { ensureDirFor, postgresRunAs, type RunAs } from './system-user.js';
+import { runChecked } from './exec.js';
+import { waitFor, WaitTimeoutError } from '../platform/wait.js';
 
 // PostgreSQL made highly available by pg_auto_failover: a monitor and two data nodes. The
 // first data node is initialised by us (so our settings, e.g. max_prepared_transactions, are
@@ -18,14 +21,14 @@ export function postgresRoot(layout: ClusterLayout): string {
 }
 
 /** Environment that keeps pg_autoctl's own state files beside the data instead of in $HOME. */
-export function pgAutoctlEnv(layout: ClusterLayout): Record<string, string> {
+export function pgAutoctlEnv(layout: ClusterLayout, config: LauncherConfig): Record<string, string> {
   const root = postgresRoot(layout);
   return {
     XDG_CONFIG_HOME: join(root, 'config'),
     XDG_DATA_HOME: join(root, 'share'),
     XDG_RUNTIME_DIR: join(root, 'run'),
     PG_CONFIG: pgBin('pg_config', layout.postgres.binDir),
-    PATH: `${layout.postgres.binDir}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+    PATH: `${layout.postgres.binDir}:${config.PATH}`,
   };
 }
 
@@ -44,10 +47,11 @@ export function serviceDatabaseUrl(layout: ClusterLayout, database: string): str
 }
 
 
-export function postgresHaSpecs(layout: ClusterLayout): ProcessSpec[] {
+export function postgresHaSpecs(layout: ClusterLayout, config: LauncherConfig): ProcessSpec[] {
   const runAs = postgresRunAs();
   const root = postgresRoot(layout);
-  const env = pgAutoctlEnv(layout);
+  const env = pgAutoctlEnv(layout, config);
+  const initOptions = { environment: config.childEnvironment, binDir: layout.postgres.binDir };
   const pgctl = pgBin('pg_ctl', layout.postgres.binDir);
   const common = ['--hostname', layout.host, '--listen', layout.host, '--auth', 'trust', '--no-ssl', '--pgctl', pgctl];
   const prepareRoot = (r: RunAs | undefined) => {
@@ -71,7 +75,7 @@ export function postgresHaSpecs(layout: ClusterLayout): ProcessSpec[] {
       // Our own initdb (no fsync) is quicker than pg_autoctl's; it adopts the data directory.
       // pg_auto_failover's own health-check timings are kept: quicker ones made the monitor fail
       // over at start-up, while the nodes were still starting.
-      if (!created && !isInitialized(monitorData)) await initDataDir(monitorData, runAs, { ...tuning, maxPreparedTransactions: 0, maxConnections: 100 }, layout.postgres.binDir);
+      if (!created && !isInitialized(monitorData)) await initDataDir(monitorData, runAs, { ...tuning, maxPreparedTransactions: 0, maxConnections: 100 }, initOptions);
       const args = created
         ? ['run', '--pgdata', monitorData]
         : ['create', 'monitor', '--pgdata', monitorData, '--pgport', String(layout.postgres.monitorPort), ...common, '--run'];
@@ -104,7 +108,7 @@ export function postgresHaSpecs(layout: ClusterLayout): ProcessSpec[] {
           await waitForPrimaryFirst(layout, instance);
           return { command: 'pg_autoctl', args: ['run', '--pgdata', pgdata], env, runAs, cwd: root };
         }
-        if (index === 0 && !isInitialized(pgdata)) await initDataDir(pgdata, runAs, tuning, layout.postgres.binDir);
+        if (index === 0 && !isInitialized(pgdata)) await initDataDir(pgdata, runAs, tuning, initOptions);
         if (index === 1) checkpointNudge = nudgeBaseBackup(layout, port);
         const args = ['create', 'postgres', '--pgdata', pgdata, '--pgport', String(port), '--name', instance, '--monitor', monitorUrl(layout), '--dbname', 'postgres', ...common, '--run'];
         return { command: 'pg_autoctl', args, env, runAs, cwd: root };
@@ -131,21 +135,15 @@ export function postgresHaSpecs(layout: ClusterLayout): ProcessSpec[] {
  * finishes it at once. Returns a function that ends the nudging.
  */
 function nudgeBaseBackup(layout: ClusterLayout, standbyPort: number): () => void {
-  let done = false;
+  const ended = new AbortController();
   const primary = postgresUrl(layout.host, layout.postgres.primaryPort, 'postgres');
-  const deadline = Date.now() + 60_000;
-  const tick = async () => {
-    while (!done && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 1000));
-      if (done) return;
-      if (await postgresAnswers(postgresUrl(layout.host, standbyPort, 'postgres'))) return;
-      await withSql(primary, (sql) => sql`checkpoint`).catch(() => undefined);
-    }
-  };
-  void tick();
-  return () => {
-    done = true;
-  };
+  const standby = postgresUrl(layout.host, standbyPort, 'postgres');
+  waitFor('the standby to finish its base backup', async () => {
+    if (await postgresAnswers(standby)) return true;
+    await withSql(primary, (sql) => sql`checkpoint`).catch(() => undefined);
+    return false;
+  }, { timeoutMs: 60_000, intervalMs: 1_000, signal: ended.signal }).catch(() => undefined);
+  return () => ended.abort();
 }
 
 export interface PgAutoctlNodeState {
@@ -158,9 +156,8 @@ export interface PgAutoctlNodeState {
 }
 
 /** `pg_autoctl show state` as the monitor sees the formation. */
-export async function showPgAutoctlState(layout: ClusterLayout): Promise<PgAutoctlNodeState[]> {
-  const { runChecked } = await import('./exec.js');
-  const result = await runChecked('pg_autoctl', ['show', 'state', '--pgdata', join(postgresRoot(layout), 'monitor'), '--json'], { runAs: postgresRunAs(), env: pgAutoctlEnv(layout), timeoutMs: 15_000 });
+export async function showPgAutoctlState(layout: ClusterLayout, config: LauncherConfig): Promise<PgAutoctlNodeState[]> {
+  const result = await runChecked('pg_autoctl', ['show', 'state', '--pgdata', join(postgresRoot(layout), 'monitor'), '--json'], { environment: config.childEnvironment, runAs: postgresRunAs(), env: pgAutoctlEnv(layout, config), timeoutMs: 15_000 });
   const rows = JSON.parse(result.stdout) as Array<{ nodename: string; nodeport: number; current_group_state: string; assigned_group_state: string; health: number }>;
   return rows.map((r) => ({ name: r.nodename, port: r.nodeport, reportedState: r.current_group_state, assignedState: r.assigned_group_state, health: r.health }));
 }
@@ -199,11 +196,8 @@ async function waitForPrimaryFirst(layout: ClusterLayout, instance: string): Pro
   const primary = nodes.find((n) => writableStates.has(n.goal));
   if (!primary || primary.name === instance) return;
   const url = postgresUrl(layout.host, primary.port, 'postgres');
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (await postgresAnswers(url)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  // Bounded: if the primary never comes, starting anyway beats waiting forever.
+  await waitFor(`primary ${primary.name} to answer`, () => postgresAnswers(url), { timeoutMs: 30_000, intervalMs: 200 }).catch(() => undefined);
 }
 
 /**
@@ -211,14 +205,14 @@ async function waitForPrimaryFirst(layout: ClusterLayout, instance: string): Pro
  * writable primary, so services starting next find a stable, writable database.
  */
 async function waitForSettledFormation(layout: ClusterLayout, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const nodes = await monitorNodes(layout);
-    const settled = nodes.length > 0 && nodes.every((n) => n.fresh && n.reported === n.goal) && nodes.some((n) => writableStates.has(n.reported));
-    if (settled) return;
-    if (Date.now() >= deadline) {
-      throw new Error(`PostgreSQL formation did not settle within ${timeoutMs} ms: ${nodes.map((n) => `${n.name} ${n.reported}->${n.goal}`).join(', ') || 'monitor not answering'}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
+  let nodes: MonitorNode[] = [];
+  try {
+    await waitFor('the PostgreSQL formation to settle', async () => {
+      nodes = await monitorNodes(layout);
+      return nodes.length > 0 && nodes.every((n) => n.fresh && n.reported === n.goal) && nodes.some((n) => writableStates.has(n.reported));
+    }, { timeoutMs, intervalMs: 200 });
+  } catch (error) {
+    if (!(error instanceof WaitTimeoutError)) throw error;
+    throw new Error(`PostgreSQL formation did not settle within ${timeoutMs} ms: ${nodes.map((n) => `${n.name} ${n.reported}->${n.goal}`).join(', ') || 'monitor not answering'}`);
   }
 }

@@ -2,6 +2,7 @@ import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { runChecked } from './exec.js';
+import type { ChildEnvironment } from './config.js';
 import { ensureDirFor, type RunAs } from './system-user.js';
 
 // PostgreSQL pieces shared by the launcher (src/launcher) and the test harness
@@ -41,9 +42,10 @@ export function tuningLines(tuning: PostgresTuning): string[] {
 }
 
 /** initdb with trust authentication for the "postgres" superuser, then our settings. */
-export async function initDataDir(dataDir: string, runAs: RunAs | undefined, tuning: PostgresTuning, binDir = defaultPgBinDir, extraLines: string[] = []): Promise<void> {
+export async function initDataDir(dataDir: string, runAs: RunAs | undefined, tuning: PostgresTuning, options: { environment: ChildEnvironment; binDir?: string; extraLines?: string[] }): Promise<void> {
+  const { environment, binDir = defaultPgBinDir, extraLines = [] } = options;
   ensureDirFor(dataDir, runAs);
-  await runChecked(pgBin('initdb', binDir), ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'], { runAs, timeoutMs: 60_000 });
+  await runChecked(pgBin('initdb', binDir), ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'], { environment, runAs, timeoutMs: 60_000 });
   appendFileSync(join(dataDir, 'postgresql.conf'), `\n# easel\n${[...tuningLines(tuning), ...extraLines].join('\n')}\n`);
 }
 

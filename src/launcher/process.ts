@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync, closeSync, openSync } from 'node:fs';
 import { childEnv } from './exec.js';
+import type { ChildEnvironment } from './config.js';
 import type { RunAs } from './system-user.js';
 
 /** What to run for one process; computed afresh before every (re)start. */
@@ -25,15 +26,16 @@ export interface RunningChild {
 
 /**
  * Starts a command in its own process group (so it and everything it forks can be signalled
- * together: no orphans), with stdout and stderr appended to `logPath`.
+ * together: no orphans), from `environment` plus its own settings, with stdout and stderr
+ * appended to `logPath`.
  */
-export function spawnInGroup(launch: LaunchCommand, logPath: string): Promise<RunningChild> {
+export function spawnInGroup(launch: LaunchCommand, logPath: string, environment: ChildEnvironment): Promise<RunningChild> {
   appendFileSync(logPath, `\n--- ${new Date().toISOString()} starting: ${launch.command} ${launch.args.join(' ')}\n`);
   const fd = openSync(logPath, 'a');
   return new Promise((resolve, reject) => {
     const child = spawn(launch.command, launch.args, {
       cwd: launch.cwd ?? '/',
-      env: childEnv(launch.env, launch.runAs),
+      env: childEnv(environment, launch.env, launch.runAs),
       stdio: ['ignore', fd, fd],
       detached: true,
       ...(launch.runAs ? { uid: launch.runAs.uid, gid: launch.runAs.gid } : {}),
@@ -55,24 +57,5 @@ export function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-/** True while any process of the group is alive. */
-export function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,11 +1,18 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ExporterTarget } from './exporters.js';
 import type { ClusterLayout } from './layout.js';
 import { repoRoot } from './paths.js';
 import { httpOk } from './readiness.js';
 import type { ProcessSpec } from './spec.js';
+
+/** A static Prometheus target for one data-store exporter (exporters.ts makes them). */
+export interface ExporterTarget {
+  job: 'postgres' | 'redis';
+  /** The watched node's instance name, e.g. "postgres-1", "redis-3". */
+  node: string;
+  address: string;
+}
 
 /** Whether the layout runs Prometheus: "auto" means when the binary is installed. */
 export function prometheusWanted(layout: ClusterLayout): boolean {

@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import { request } from 'node:http';
+import { waitFor, WaitTimeoutError } from '../platform/wait.js';
 import { NotReadyError } from './errors.js';
 
 /** Redis answers PING with +PONG. */
@@ -63,22 +64,23 @@ export function httpBodyMatches(url: string, pattern: RegExp, timeoutMs = 2000):
 }
 
 /**
- * Polls `probe` until it says ready. Fails fast when the process exits first
- * (`exited` resolves) and after `timeoutMs`.
+ * Polls `probe` until it says ready: soon at first, then every 250 ms. Fails fast when the
+ * process exits first (`exited` resolves) or `signal` aborts, and after `timeoutMs`.
  */
 export async function waitUntilReady(what: string, probe: () => Promise<boolean>, options: { timeoutMs: number; exited?: Promise<unknown> | undefined; intervalMs?: number; signal?: AbortSignal | undefined }): Promise<void> {
-  const deadline = Date.now() + options.timeoutMs;
-  let gone: string | undefined;
-  void options.exited?.then((info) => (gone = describeExit(info)));
-  let interval = options.intervalMs ?? 25;
-  for (;;) {
-    if (gone !== undefined) throw new NotReadyError(`${what} exited during start-up (${gone})`, true);
-    if (await probe()) return;
-    if (gone !== undefined) throw new NotReadyError(`${what} exited during start-up (${gone})`, true);
-    if (options.signal?.aborted) throw new NotReadyError(`${what}: start-up interrupted`, false);
-    if (Date.now() >= deadline) throw new NotReadyError(`${what} was not ready after ${options.timeoutMs} ms`, false);
-    await new Promise((r) => setTimeout(r, interval));
-    interval = Math.min(250, Math.round(interval * 1.5));
+  const stop = new AbortController();
+  const interrupted = new NotReadyError(`${what}: start-up interrupted`, false);
+  const abort = () => stop.abort(interrupted);
+  if (options.signal?.aborted) abort();
+  options.signal?.addEventListener('abort', abort, { once: true });
+  void options.exited?.then((info) => stop.abort(new NotReadyError(`${what} exited during start-up (${describeExit(info)})`, true)));
+  try {
+    await waitFor(what, probe, { timeoutMs: options.timeoutMs, intervalMs: options.intervalMs ?? 25, backoffFactor: 1.5, maxIntervalMs: 250, signal: stop.signal });
+  } catch (error) {
+    if (error instanceof WaitTimeoutError) throw new NotReadyError(`${what} was not ready after ${options.timeoutMs} ms`, false);
+    throw error;
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
   }
 }
 

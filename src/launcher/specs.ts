@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterLayout } from './layout.js';
+import type { LauncherConfig } from './config.js';
 import { repoRoot } from './paths.js';
-import { freePort } from './ports.js';
+import { freePort } from '../platform/ports.js';
 import { dataNodeInstances, postgresHaSpecs, serviceDatabaseUrl } from './postgres-ha.js';
 import { exportersWanted, exporterTargets, postgresExporterSpecs, redisExporterSpecs } from './exporters.js';
 import { prometheusSpec, prometheusWanted } from './prometheus.js';
@@ -80,11 +81,11 @@ function nodeService(layout: ClusterLayout, kind: 'discovery' | DomainService | 
  * Every process of the cluster in dependency order: Redis, PostgreSQL HA, their exporters and
  * Prometheus first, then discovery, the domain services, and the gateway last. Domain services get free ports.
  */
-export async function buildProcessSpecs(layout: ClusterLayout, components: readonly Component[] = ['redis', 'postgres', 'prometheus', 'services']): Promise<ProcessSpec[]> {
+export async function buildProcessSpecs(layout: ClusterLayout, config: LauncherConfig, components: readonly Component[] = ['redis', 'postgres', 'prometheus', 'services']): Promise<ProcessSpec[]> {
   const specs: ProcessSpec[] = [];
   const want = (c: Component) => components.includes(c);
   if (want('redis')) specs.push(...redisSpecs(layout));
-  if (want('postgres')) specs.push(...postgresHaSpecs(layout));
+  if (want('postgres')) specs.push(...postgresHaSpecs(layout, config));
   if (want('prometheus') && exportersWanted(layout)) {
     if (want('postgres')) specs.push(...postgresExporterSpecs(layout));
     if (want('redis')) specs.push(...redisExporterSpecs(layout));

@@ -1,20 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { RestartBackoff, type BackoffPolicy } from '../platform/backoff.js';
+import { systemClock, type Clock } from '../platform/clock.js';
 import { signalGroup as realSignalGroup, type ExitInfo, type RunningChild } from './process.js';
 
 export type SupervisorState = 'idle' | 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped';
-
-export interface Clock {
-  now(): number;
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
 
 export interface SupervisorEventMap {
   spawn: [{ instance: string; pid: number; restarts: number }];

@@ -76,6 +76,4 @@ export const serviceEnvShape = {
   /** Time limit of one RPC attempt on one instance; a hung instance costs at most this, then the call moves on. */
   RPC_PER_TRY_TIMEOUT_MS: env.milliseconds(2_000),
   LOG_LEVEL: env.logLevel(),
-  /** Enables fault injection and other test-only switches. Never set in production. */
-  EASEL_TEST_MODE: env.boolean(false),
 };

@@ -1,26 +1,14 @@
 import { Type, type TSchema } from 'typebox';
 import { errorCodes, httpStatusFor, internalErrorMessage, toAppError, type AppError, type ErrorCode } from './errors.js';
 import { rpcWireFailure } from './rpc/wire.js';
+import type { FailureShape } from './failure-shape.js';
 
 // The one way a failure becomes an answer, for every HTTP surface: the public edge (gateway,
 // discovery), and the RPC wire. A shape says which status a code gets and what the body looks
 // like. The public shapes are the original contract's, by name; a route picks one by name
 // (route config `failureShape`), so every failure of that route answers in it.
 
-/** What a shape may show of an error: never a cause, never a stack. */
-export interface RenderableError {
-  code: ErrorCode;
-  message: string;
-  details?: Record<string, unknown> | undefined;
-  retryAfterSeconds?: number | undefined;
-}
-
-export interface FailureShape {
-  status(code: ErrorCode): number;
-  body(error: RenderableError): Record<string, unknown>;
-  /** JSON schema of `body`: route response schemas, and so the OpenAPI document, use it. */
-  schema: TSchema;
-}
+export type { FailureShape, RenderableError } from './failure-shape.js';
 
 const errorText = Type.String({ description: 'What went wrong and, where it helps, what to do.' });
 const codeField = Type.Unsafe<ErrorCode>({ type: 'string', enum: Object.keys(errorCodes), description: 'Stable error code; branch on it, not on the text.' });

@@ -6,7 +6,8 @@ import { databaseHealthCheck, openServiceDatabase } from '../platform/db/databas
 import { registerRpcService } from '../platform/rpc/server.js';
 import { recommendationsContract } from '../contracts/recommendations.js';
 import type { RecommendationsConfig } from './config.js';
-import { daysToMs, systemClock, type Clock } from './interests.js';
+import { daysToMs } from './interests.js';
+import { systemClock, type Clock } from '../platform/clock.js';
 import { recommendationsMigrations } from './migrations.js';
 import { createRecommendationsRepository } from './recommendations.repository.js';
 import { createRecommendationsHandlers, defaultRecommendationSettings } from './handlers.js';

@@ -1,7 +1,9 @@
 import { notFound, invalidArgument } from '../platform/errors.js';
 import type { RpcHandlers } from '../platform/rpc/server.js';
 import type { RecommendationsContract } from '../contracts/recommendations.js';
-import { interestWeights, normaliseTags, topInterests, viewCooldownMs, type Clock } from './interests.js';
+import { interestWeights, topInterests, viewCooldownMs } from './interests.js';
+import { normaliseTag, normaliseTags } from '../contracts/tags.js';
+import type { Clock } from '../platform/clock.js';
 import { mixRecommendations, planQuotas } from './recommend.js';
 import type { RecommendationsRepository } from './recommendations.repository.js';
 
@@ -22,6 +24,11 @@ const defaultTagLimit = 50;
 /** Interest rows read per request; older, weaker ones beyond this hardly matter after decay. */
 const maxInterestRows = 500;
 
+/** Tags as the index keeps them: normalised, and sorted so concurrent writes lock rows in one order. */
+export function indexTags(tags: readonly string[]): string[] {
+  return normaliseTags(tags).sort();
+}
+
 export interface RecommendationsServiceDeps {
   repository: RecommendationsRepository;
   clock: Clock;
@@ -36,7 +43,7 @@ export function createRecommendationsHandlers(deps: RecommendationsServiceDeps):
     async IndexImage(input) {
       const createdAt = new Date(input.createdAt);
       if (Number.isNaN(createdAt.getTime())) throw invalidArgument('createdAt: not a timestamp');
-      await repository.indexImage({ imageId: input.imageId, authorId: input.authorId, tags: normaliseTags(input.tags), createdAt }, interestWeights.upload, clock());
+      await repository.indexImage({ imageId: input.imageId, authorId: input.authorId, tags: indexTags(input.tags), createdAt }, interestWeights.upload, new Date(clock.now()));
       return {};
     },
 
@@ -52,13 +59,13 @@ export function createRecommendationsHandlers(deps: RecommendationsServiceDeps):
 
     async RecordView(input) {
       // Views of unknown images are ignored: a view is a hint, never worth an error.
-      const now = clock();
+      const now = new Date(clock.now());
       await repository.recordView({ imageId: input.imageId, userId: input.userId, now, interest: interestWeights.view, cooldownStart: new Date(now.getTime() - viewCooldownMs) });
       return {};
     },
 
     async Like(input) {
-      const state = await repository.like(input.imageId, input.userId, clock(), interestWeights.like);
+      const state = await repository.like(input.imageId, input.userId, new Date(clock.now()), interestWeights.like);
       if (!state) throw notFound('no such image');
       return { liked: state.liked, likes: state.likes };
     },
@@ -71,7 +78,7 @@ export function createRecommendationsHandlers(deps: RecommendationsServiceDeps):
 
     async Unlike(input) {
       // Unliking what was not liked is answered with the current state: {liked: false, likes}.
-      const state = await repository.unlike(input.imageId, input.userId, clock(), interestWeights.like);
+      const state = await repository.unlike(input.imageId, input.userId, new Date(clock.now()), interestWeights.like);
       if (!state) throw notFound('no such image');
       return { liked: state.liked, likes: state.likes };
     },
@@ -82,14 +89,14 @@ export function createRecommendationsHandlers(deps: RecommendationsServiceDeps):
     },
 
     async ListTags(input) {
-      const prefix = (input.prefix ?? '').trim().toLowerCase();
+      const prefix = normaliseTag(input.prefix ?? '');
       return { tags: await repository.listTags(prefix, input.limit ?? defaultTagLimit) };
     },
 
     async Recommend(input) {
       const limit = input.limit ?? defaultLimit;
       const userId = input.userId || undefined;
-      const now = clock();
+      const now = new Date(clock.now());
       const interests = userId
         ? topInterests(await repository.storedInterests(userId, maxInterestRows), now, settings.halfLifeMs, settings.topInterests)
         : [];

@@ -31,9 +31,6 @@ export interface Interest {
   weight: number;
 }
 
-export type Clock = () => Date;
-export const systemClock: Clock = () => new Date();
-
 export const daysToMs = (days: number) => days * 24 * 60 * 60 * 1000;
 
 /** The multiplier after `elapsedMs`: 1 now, 0.5 after one half-life. Time running backwards (clock skew) does not grow weights. */
@@ -60,9 +57,4 @@ export function topInterests(stored: readonly StoredInterest[], now: Date, halfL
     .filter((interest) => interest.weight >= negligibleWeight)
     .sort((a, b) => b.weight - a.weight || (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0))
     .slice(0, k);
-}
-
-/** Tags as the index keeps them: trimmed, lower case, each once, empty ones dropped. */
-export function normaliseTags(tags: readonly string[]): string[] {
-  return [...new Set(tags.map((tag) => tag.trim().toLowerCase()).filter((tag) => tag.length > 0))].sort();
 }

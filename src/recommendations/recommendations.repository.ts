@@ -7,7 +7,7 @@ import type { StoredInterest } from './interests.js';
 export interface IndexedImage {
   imageId: string;
   authorId: string;
-  /** Normalised (see normaliseTags). */
+  /** Normalised and sorted (see indexTags in handlers.ts). */
   tags: string[];
   createdAt: Date;
 }

@@ -5,6 +5,7 @@ import { conflict, invalidArgument, unauthenticated } from '../platform/errors.j
 import { needsRehash, type PasswordHasher } from './passwords.js';
 import { issueAccessToken, newRefreshToken, refreshTokenDigest, type SigningKey } from './tokens.js';
 import type { UsersRepository } from './users.repository.js';
+import type { Clock } from '../platform/clock.js';
 
 // Accounts and sessions: sign-up, login, refresh with rotation and reuse detection, logout.
 
@@ -30,8 +31,7 @@ export interface AccountsDeps {
   repo: UsersRepository;
   hasher: PasswordHasher;
   signingKey: SigningKey;
-  /** Epoch milliseconds. */
-  now: () => number;
+  clock: Clock;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
 }
@@ -57,12 +57,12 @@ export async function login(deps: AccountsDeps, name: string, password: string):
     await deps.repo.updatePasswordHash(user.id, await deps.hasher.hash(password));
   }
   // Each login tidies the user's expired refresh tokens, so the table does not grow without end.
-  await deps.repo.purgeExpiredTokens(user.id, new Date(deps.now()));
+  await deps.repo.purgeExpiredTokens(user.id, new Date(deps.clock.now()));
   return startSession(deps, { userId: user.id, name: user.name }, randomUUID());
 }
 
 async function startSession(deps: AccountsDeps, user: { userId: string; name: string }, familyId: string): Promise<TokenPair> {
-  const nowSeconds = Math.floor(deps.now() / 1000);
+  const nowSeconds = Math.floor(deps.clock.now() / 1000);
   const refreshToken = newRefreshToken();
   const refreshExpiresAt = nowSeconds + deps.refreshTokenTtlSeconds;
   await deps.repo.insertRefreshToken({ digest: refreshTokenDigest(refreshToken), familyId, userId: user.userId, expiresAt: new Date(refreshExpiresAt * 1000) });
@@ -89,7 +89,7 @@ export function judgeRefreshToken(token: { expiresAt: Date; usedAt: Date | null;
 /** Rotates: the presented token is used up and a new pair in the same family is returned. */
 export async function refresh(deps: AccountsDeps, presented: string): Promise<TokenPair> {
   const digest = refreshTokenDigest(presented);
-  const nowMs = deps.now();
+  const nowMs = deps.clock.now();
   const outcome = await deps.repo.transaction(async (tx) => {
     const token = await tx.lockRefreshToken(digest);
     const verdict = judgeRefreshToken(token, nowMs);
@@ -121,7 +121,7 @@ export interface LogoutRequest {
 
 /** Revokes the sessions named by the refresh token and/or session id (of `userId` when given); with only `userId`, all of theirs. */
 export async function logout(deps: AccountsDeps, request: LogoutRequest): Promise<void> {
-  const at = new Date(deps.now());
+  const at = new Date(deps.clock.now());
   const families: string[] = [];
   if (request.sessionId) families.push(request.sessionId);
   if (request.refreshToken) {

@@ -11,13 +11,14 @@ import { createUsersRepository } from './users.repository.js';
 import { createPasswordHasher, scryptCost } from './passwords.js';
 import { generateSigningKeyMaterial, loadSigningKey } from './tokens.js';
 import { usersHandlers } from './handlers.js';
+import { systemClock, type Clock } from '../platform/clock.js';
 
 export interface UsersAppDeps {
   config: UsersConfig;
   logger: Logger;
   metrics: Registry;
-  /** Epoch milliseconds; tests may pass their own clock. */
-  now?: () => number;
+  /** Tests may pass their own clock (token expiry); the system clock otherwise. */
+  clock?: Clock;
 }
 
 /** Builds the users service: migrations, the shared signing key, and the Users RPC methods. Tests call this directly. */
@@ -33,7 +34,7 @@ export async function buildUsersApp(deps: UsersAppDeps): Promise<FastifyInstance
       repo,
       hasher: createPasswordHasher(scryptCost(config.SCRYPT_LOG2_COST)),
       signingKey,
-      now: deps.now ?? Date.now,
+      clock: deps.clock ?? systemClock,
       accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
     }, config.UPLOAD_QUOTA, deps.metrics));

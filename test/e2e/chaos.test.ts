@@ -1,8 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Pool } from 'undici';
 import { startTestCluster, type TestCluster } from '../harness/cluster.js';
+import { apiClient, type Account, type ApiClient } from '../support/api-client.js';
 import { makeImage } from '../fixtures/images.js';
+import { sleep } from '../../src/platform/wait.js';
 import { quantile } from '../../bench/interleaved.js';
 
 // Chaos drill (issue 7): a mixed load through the gateway for 60 s while one replica of each
@@ -18,32 +19,11 @@ const concurrency = 6;
 type Kind = 'get' | 'login' | 'upload' | 'like';
 type Phase = 'before' | 'during' | 'after';
 interface Sample { kind: Kind; phase: Phase; ok: boolean; ms: number; status: number; error?: string }
-interface Account { name: string; password: string; token: string }
 interface Acknowledged { imageId: string; author: string; sha256: string }
 
 const password = 'chaos drill password';
 let cluster: TestCluster;
-let pool: Pool;
-
-async function call(method: string, path: string, options: { token?: string; json?: unknown; headers?: Record<string, string> } = {}) {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (options.json !== undefined) headers['content-type'] = 'application/json';
-  const response = await pool.request({ method: method as 'GET', path, headers, body: options.json === undefined ? undefined : JSON.stringify(options.json), headersTimeout: 20_000, bodyTimeout: 20_000 });
-  const bytes = Buffer.from(await response.body.arrayBuffer());
-  let body: Record<string, unknown> = {};
-  if (String(response.headers['content-type'] ?? '').includes('json')) body = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
-  return { status: response.statusCode, body, bytes };
-}
-
-async function newAccount(label: string): Promise<Account> {
-  const name = `chaos_${label}_${randomUUID().slice(0, 8)}`;
-  const signup = await call('POST', '/signup', { json: { name, password } });
-  expect(signup.status, JSON.stringify(signup.body)).toBe(201);
-  const login = await call('POST', '/login', { json: { name, password } });
-  expect(login.status).toBe(200);
-  return { name, password, token: login.body.accessToken as string };
-}
+let client: ApiClient;
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
@@ -58,11 +38,11 @@ describe('chaos: replicas die and freeze under a mixed load', () => {
     // Two gateway workers, as in production: a Node cluster behind one port.
     // Rate limits and quotas are not what this drill measures: lift them.
     cluster = await startTestCluster({ layout: { gateway: { workers: 2 }, serviceEnv: { UPLOADS_PER_USER: '100000', UPLOAD_QUOTA: '100000' } } });
-    pool = new Pool(cluster.gatewayUrl, { connections: concurrency * 2 });
-    accounts = await Promise.all(['a', 'b', 'c', 'd'].map(newAccount));
+    client = apiClient(cluster.gatewayUrl, { connections: concurrency * 2, timeoutMs: 20_000 });
+    accounts = await Promise.all(['a', 'b', 'c', 'd'].map((label) => client.newAccount(`chaos_${label}`, password)));
     for (const account of accounts) {
       const image = await makeImage('png', 64, 48);
-      const upload = await call('POST', '/img', { token: account.token, json: { imageBlob: image.toString('base64'), tags: ['seed'] } });
+      const upload = await client.request('POST', '/img', { token: account.accessToken, json: { imageBlob: image.toString('base64'), tags: ['seed'] } });
       expect(upload.status, JSON.stringify(upload.body)).toBe(201);
       imageIds.push(upload.body.imageID as string);
       acknowledged.push({ imageId: upload.body.imageID as string, author: account.name, sha256: sha256(image) });
@@ -70,7 +50,7 @@ describe('chaos: replicas die and freeze under a mixed load', () => {
   });
 
   afterAll(async () => {
-    await pool?.close();
+    await client?.close();
     await cluster?.stop();
   });
 
@@ -84,15 +64,15 @@ describe('chaos: replicas die and freeze under a mixed load', () => {
       const imageId = imageIds[Math.floor(Math.random() * imageIds.length)]!;
       switch (kind) {
         case 'get': {
-          const r = await call('GET', `/${imageId}`);
+          const r = await client.request('GET', `/${imageId}`);
           return { status: r.status, ok: r.status === 200 && typeof r.body.imageBlob === 'string' && (r.body.imageBlob as string).length > 0 };
         }
         case 'login': {
-          const r = await call('POST', '/login', { json: { name: account.name, password } });
+          const r = await client.request('POST', '/login', { json: { name: account.name, password } });
           return { status: r.status, ok: r.status === 200 && typeof r.body.accessToken === 'string' };
         }
         case 'like': {
-          const r = await call('POST', `/${imageId}/like`, { token: account.token });
+          const r = await client.request('POST', `/${imageId}/like`, { token: account.accessToken });
           return { status: r.status, ok: r.status === 200 };
         }
         case 'upload': {
@@ -101,13 +81,13 @@ describe('chaos: replicas die and freeze under a mixed load', () => {
           const key = randomUUID();
           let last = { status: 0, body: {} as Record<string, unknown> };
           for (let attempt = 0; attempt < 3; attempt++) {
-            last = await call('POST', '/img', { token: account.token, json: { imageBlob: image.toString('base64'), tags: ['chaos'] }, headers: { 'idempotency-key': key } });
+            last = await client.request('POST', '/img', { token: account.accessToken, json: { imageBlob: image.toString('base64'), tags: ['chaos'] }, headers: { 'idempotency-key': key } });
             if (last.status === 201) {
               acknowledged.push({ imageId: last.body.imageID as string, author: account.name, sha256: sha256(image) });
               return { status: 201, ok: true };
             }
             if (last.status < 500 && last.status !== 429) break;
-            await new Promise((r) => setTimeout(r, 500));
+            await sleep(500);
           }
           return { status: last.status, ok: false, error: String(last.body.error ?? '') };
         }
@@ -161,7 +141,7 @@ describe('chaos: replicas die and freeze under a mixed load', () => {
     // Every acknowledged upload reads back byte for byte.
     const lost: string[] = [];
     for (const upload of acknowledged) {
-      const raw = await call('GET', `/${upload.imageId}/raw`);
+      const raw = await client.request('GET', `/${upload.imageId}/raw`);
       if (raw.status !== 200 || sha256(raw.bytes) !== upload.sha256) lost.push(`${upload.imageId} (${raw.status})`);
     }
     // No author has more images than uploads acknowledged to them: a retried upload stored once.
@@ -170,7 +150,7 @@ describe('chaos: replicas die and freeze under a mixed load', () => {
       let listed = 0;
       let cursor: string | null = null;
       do {
-        const page = await call('GET', `/images?author=${encodeURIComponent(account.name)}&limit=100${cursor ? `&cursor=${cursor}` : ''}`);
+        const page = await client.request('GET', `/images?author=${encodeURIComponent(account.name)}&limit=100${cursor ? `&cursor=${cursor}` : ''}`);
         expect(page.status).toBe(200);
         listed += (page.body.images as unknown[]).length;
         cursor = page.body.nextCursor as string | null;
@@ -181,7 +161,7 @@ describe('chaos: replicas die and freeze under a mixed load', () => {
     printReport(samples, faultLog, acknowledged.length, lost.length, duplicates);
 
     // The gateway really served from the cache ring, and one scrape shows every worker.
-    const metrics = (await call('GET', '/metrics')).bytes.toString('utf8');
+    const metrics = (await client.request('GET', '/metrics')).bytes.toString('utf8');
     const cacheHits = [...metrics.matchAll(/^cache_hits_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
     expect(cacheHits).toBeGreaterThan(100);
     expect(new Set([...metrics.matchAll(/process="([^"]+)"/g)].map((m) => m[1]))).toEqual(new Set(['gateway-1-w1', 'gateway-1-w2']));

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fixedPorts, layoutOnFreePorts } from '../../src/launcher/layout.js';
 import { repoRoot } from '../../src/launcher/paths.js';
-import { portIsFree } from '../../src/launcher/ports.js';
+import { portIsFree } from '../../src/platform/ports.js';
 import { testLayoutDefaults } from '../harness/cluster.js';
 
 const cli = join(repoRoot(), 'dist', 'src', 'launcher', 'cli.js');

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../src/launcher/paths.js';
 import { showPgAutoctlState } from '../../src/launcher/postgres-ha.js';
 import { startTestCluster, type TestCluster } from '../harness/cluster.js';
-import { waitFor } from '../harness/ports.js';
+import { requirePrometheus, scrapingPrometheus } from '../harness/prometheus.js';
+import { waitFor } from '../../src/platform/wait.js';
 
 const run = promisify(execFile);
 const cli = join(repoRoot(), 'dist', 'src', 'launcher', 'cli.js');
@@ -50,7 +51,8 @@ describe('the launcher runs the whole cluster', () => {
 
   beforeAll(async () => {
     expect(existsSync(cli), 'run "npm run build" before the e2e tests').toBe(true);
-    cluster = await startTestCluster({ layout: { prometheus: { enabled: 'auto', scrapeIntervalSeconds: 1 } }, keepData: false });
+    requirePrometheus();
+    cluster = await startTestCluster({ layout: { prometheus: scrapingPrometheus }, keepData: false });
     for (const p of cluster.status()) if (p.pid) groups.add(p.pid);
   });
 
@@ -73,7 +75,7 @@ describe('the launcher runs the whole cluster', () => {
     expect(cluster.startupMs).toBeGreaterThan(0);
   });
 
-  it.skipIf(!existsSync('/usr/bin/prometheus'))('has Prometheus scraping every registered instance, found through discovery', async () => {
+  it('has Prometheus scraping every registered instance, found through discovery', async () => {
     expect(cluster.prometheusUrl).toBeTruthy();
     const wanted = cluster.status().filter((p) => /^(users|images|recommendations|discovery|gateway)-/.test(p.instance)).map((p) => `${new URL(p.url).hostname}:${p.port}`);
     await expect.poll(async () => {
@@ -139,19 +141,19 @@ describe('the launcher runs the whole cluster', () => {
       await sql`insert into launcher_e2e values (1, 'replicated') on conflict (id) do update set note = excluded.note`;
       // Once pg_auto_failover has promoted the pair to primary/secondary, replication is synchronous.
       const formation = await waitFor('primary + secondary', async () => {
-        const nodes = await showPgAutoctlState(cluster.layout);
+        const nodes = await showPgAutoctlState(cluster.layout, cluster.config);
         const states = nodes.map((n) => n.reportedState).sort();
         return states.join(',') === 'primary,secondary' ? nodes : undefined;
-      }, 60_000, 250);
+      }, { timeoutMs: 60_000, intervalMs: 250 });
       const replication = await waitFor('a streaming synchronous standby', async () => {
         const rows = await sql<Array<{ state: string; sync_state: string }>>`select state, sync_state from pg_stat_replication`;
         return rows.length === 1 && rows[0]!.state === 'streaming' && rows[0]!.sync_state !== 'async' ? rows : undefined;
-      }, 30_000, 250);
+      }, { timeoutMs: 30_000, intervalMs: 250 });
       expect(replication).toHaveLength(1);
       const standbyNode = formation.find((n) => n.reportedState === 'secondary')!;
       const standby = postgres(`postgres://postgres@${cluster.layout.host}:${standbyNode.port}/users`, { max: 1, onnotice: () => undefined });
       try {
-        const row = await waitFor('the row on the standby', async () => (await standby`select note, pg_is_in_recovery() as recovery from launcher_e2e where id = 1`)[0], 10_000);
+        const row = await waitFor('the row on the standby', async () => (await standby`select note, pg_is_in_recovery() as recovery from launcher_e2e where id = 1`)[0], { timeoutMs: 10_000 });
         expect(row).toEqual({ note: 'replicated', recovery: true });
       } finally {
         await standby.end();
@@ -165,7 +167,7 @@ describe('the launcher runs the whole cluster', () => {
     const before = cluster.status().find((p) => p.instance === 'users-1')!;
     const { stdout } = await run(process.execPath, [cli, 'kill', 'users-1', '--data-dir', cluster.layout.dataDir]);
     expect(stdout).toContain('users-1');
-    await waitFor('users-1 to leave ready', async () => cluster.status().find((p) => p.instance === 'users-1')!.state !== 'ready' || undefined, 10_000, 10);
+    await waitFor('users-1 to leave ready', async () => cluster.status().find((p) => p.instance === 'users-1')!.state !== 'ready' || undefined, { timeoutMs: 10_000, intervalMs: 10 });
     const after = await cluster.waitReady('users-1', 60_000);
     expect(after.pid).not.toBe(before.pid);
     expect(after.restarts).toBe(before.restarts + 1);

@@ -5,6 +5,7 @@ import { startCluster, type ClusterHandle, type ProgressEvent } from '../../src/
 import { layoutOnFreePorts, type ClusterLayout, type LayoutOverrides } from '../../src/launcher/layout.js';
 import { repoRoot } from '../../src/launcher/paths.js';
 import type { Component } from '../../src/launcher/spec.js';
+import { withoutPrometheus } from './prometheus.js';
 
 export type { ClusterHandle, ProgressEvent } from '../../src/launcher/cluster.js';
 
@@ -23,17 +24,16 @@ export interface TestCluster extends ClusterHandle {
   stop(): Promise<void>;
 }
 
-/** Test defaults: fast (non-durable) PostgreSQL, no Prometheus, one gateway worker, quick restarts. */
+/** Test defaults: fast (non-durable) PostgreSQL, no Prometheus (see prometheus.ts), one gateway worker, quick restarts. */
 export function testLayoutDefaults(dataDir: string): LayoutOverrides {
   return {
     dataDir,
     logLevel: 'info',
     postgres: { durable: false },
-    prometheus: { enabled: false },
+    prometheus: withoutPrometheus,
     gateway: { workers: 1 },
     restart: { initialDelayMs: 100, maxDelayMs: 2_000, factor: 2, resetAfterMs: 10_000 },
     timeouts: { startMs: 60_000, postgresFirstStartMs: 90_000, stopMs: 8_000 },
-    serviceEnv: { EASEL_TEST_MODE: 'true' },
   };
 }
 

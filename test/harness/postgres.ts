@@ -3,13 +3,15 @@ import { mkdirSync, openSync, closeSync, rmSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { childEnv } from '../../src/launcher/exec.js';
+import { loadLauncherConfig } from '../../src/launcher/config.js';
 import { repoRoot } from '../../src/launcher/paths.js';
 import { defaultPgBinDir, defaultTuning, initDataDir, pgBin, postgresAnswers, postgresUrl, withSql, type PostgresTuning } from '../../src/launcher/postgres.js';
 import { postgresRunAs } from '../../src/launcher/system-user.js';
 import { dataNodeInstances, showPgAutoctlState, type PgAutoctlNodeState } from '../../src/launcher/postgres-ha.js';
 import type { InstanceStatus, ProgressEvent } from '../../src/launcher/cluster.js';
 import { startTestCluster } from './cluster.js';
-import { freePort, waitFor } from './ports.js';
+import { freePort } from '../../src/platform/ports.js';
+import { waitFor } from '../../src/platform/wait.js';
 
 export interface PostgresOptions {
   port?: number;
@@ -46,13 +48,14 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   const dataDir = join(dir, 'data');
   const tuning = { ...defaultTuning, durable: false, asyncCommit: true, ...options.tuning };
   mkdirSync(dir, { recursive: true, mode: 0o755 });
-  await initDataDir(dataDir, runAs, tuning, options.binDir ?? defaultPgBinDir, [`port = ${port}`, `unix_socket_directories = ''`]);
+  const environment = loadLauncherConfig().childEnvironment;
+  await initDataDir(dataDir, runAs, tuning, { environment, binDir: options.binDir ?? defaultPgBinDir, extraLines: [`port = ${port}`, `unix_socket_directories = ''`] });
 
   const logPath = join(dir, 'postgres.log');
   const logFd = openSync(logPath, 'a');
   const child: ChildProcess = spawn(pgBin('postgres', options.binDir), ['-D', dataDir], {
     cwd: '/',
-    env: childEnv({}, runAs),
+    env: childEnv(environment, {}, runAs),
     stdio: ['ignore', logFd, logFd],
     detached: true,
     ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
@@ -76,7 +79,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     await waitFor(`postgres on ${port}`, async () => {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`postgres exited:\n${tail(logPath)}`);
       return postgresAnswers(adminUrl);
-    }, 30_000, 50);
+    }, { timeoutMs: 30_000, intervalMs: 50 });
   } catch (error) {
     killGroup('SIGKILL');
     throw error;
@@ -161,7 +164,7 @@ export async function startPostgresHA(options: { onProgress?: (event: ProgressEv
   const layout = cluster.layout;
   const host = layout.host;
   const ports = [layout.postgres.primaryPort, layout.postgres.standbyPort];
-  const state = () => showPgAutoctlState(layout);
+  const state = () => showPgAutoctlState(layout, cluster.config);
   let counter = 0;
   const handle: PostgresHAHandle = {
     monitorPort: layout.postgres.monitorPort,
@@ -191,7 +194,7 @@ export async function startPostgresHA(options: { onProgress?: (event: ProgressEv
         const nodes = await state();
         const states = nodes.map((n) => n.reportedState).sort();
         return states.length === 2 && states[0] === 'primary' && states[1] === 'secondary' && nodes.every((n) => n.assignedState === n.reportedState) ? nodes : undefined;
-      }, timeoutMs, 250),
+      }, { timeoutMs, intervalMs: 250 }),
     stop: () => cluster.stop(),
   };
   return handle;

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { redisAnswers } from '../../src/launcher/readiness.js';
-import { freePort, waitFor } from './ports.js';
+import { freePort } from '../../src/platform/ports.js';
+import { waitFor } from '../../src/platform/wait.js';
 
 export interface RedisNodeHandle {
   name: string;
@@ -39,7 +40,7 @@ export async function startRedisNode(name: string, port?: number): Promise<Redis
   let child: ChildProcess | undefined;
   const start = async () => {
     child = spawn('redis-server', ['--port', String(chosenPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
-    await waitFor(`redis ${name} on ${chosenPort}`, () => redisAnswers('127.0.0.1', chosenPort), 10_000);
+    await waitFor(`redis ${name} on ${chosenPort}`, () => redisAnswers('127.0.0.1', chosenPort), { timeoutMs: 10_000 });
   };
   await start();
   return {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../../src/platform/log.js';
 import { createMetricsRegistry } from '../../src/platform/metrics.js';
@@ -15,18 +16,24 @@ import { recommendationsConfigSchema } from '../../src/recommendations/config.js
 import { buildGatewayApp } from '../../src/gateway/app.js';
 import { gatewayConfigSchema } from '../../src/gateway/config.js';
 import { type SharedState } from '../../src/gateway/shared-state.js';
-import { inMemorySharedState } from '../fakes/shared-state.js';
 import { loadConfig } from '../../src/platform/config.js';
+import { createCacheRing, parseCacheNodes, type CacheRing } from '../../src/platform/cache/index.js';
 
 // The domain services and a gateway, built in-process through their exported builders on
-// port 0, each against a fresh database, wired with direct RPC transports (no discovery).
+// port 0, each against a fresh database, wired with direct RPC transports (no discovery), and
+// the gateway's shared state in a real Redis ring (the integration tier's, unless given).
 // For tests that go "through the gateway" without the whole cluster.
 
 export interface StackOptions {
   /** Extra environment per process, e.g. { users: { UPLOAD_QUOTA: '2' } }. */
   env?: Partial<Record<'users' | 'images' | 'recommendations' | 'gateway', Record<string, string>>>;
-  /** Shared gateway state; defaults to an in-memory one. */
+  /**
+   * The gateway's shared state (revocations, rate limits, image cache). Default: a client of the
+   * integration tier's Redis ring (or of `redisNodes`), its keys under a prefix of this stack's own.
+   */
   sharedState?: SharedState;
+  /** REDIS_NODES of the ring the default shared state uses; defaults to the integration tier's. */
+  redisNodes?: string;
   /** Collects every log line of every process (for tests that grep logs). */
   logSink?: string[];
   /** Makes a fresh database; defaults to the integration tier's shared PostgreSQL. */
@@ -45,12 +52,15 @@ export interface Stack {
   images: RunningService;
   recommendations: RunningService;
   sharedState: SharedState;
+  /** The ring client behind the default shared state (undefined when the test passed its own). */
+  cacheRing: CacheRing | undefined;
   stop(): Promise<void>;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  // Imported lazily: the integration context needs vitest, benchmarks pass their own databases.
-  const createDatabase = options.createDatabase ?? (await import('./context.js')).integrationPostgres().createDatabase;
+  // Imported lazily: the integration context needs vitest; benchmarks pass their own servers.
+  const context = options.createDatabase && (options.sharedState || options.redisNodes) ? undefined : await import('./context.js');
+  const createDatabase = options.createDatabase ?? context!.integrationPostgres().createDatabase;
   const [usersDb, imagesDb, recommendationsDb] = await Promise.all([
     createDatabase('users'),
     createDatabase('images'),
@@ -58,9 +68,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   ]);
   const transports: RpcTransport[] = [];
   const started: FastifyInstance[] = [];
+  const rings: CacheRing[] = [];
   const logger = (name: string): Logger => createLogger({ name, level: options.logSink ? 'debug' : 'warn', destination: sinkFor(options.logSink) });
   const serviceEnv = (name: string, databaseUrl: string, extra: Record<string, string> | undefined) => ({
-    INSTANCE_NAME: name, DATABASE_URL: databaseUrl, EASEL_TEST_MODE: 'true', ...extra,
+    INSTANCE_NAME: name, DATABASE_URL: databaseUrl, ...extra,
   });
   const listen = async (app: FastifyInstance): Promise<RunningService> => {
     started.push(app);
@@ -91,9 +102,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       users: createRpcClient(usersContract, transportTo(users.url)),
       recommendations: createRpcClient(recommendationsContract, transportTo(recommendations.url)),
     }));
-    const sharedState = options.sharedState ?? inMemorySharedState();
+    let sharedState = options.sharedState;
+    if (!sharedState) {
+      const own = cacheRingSharedState(options.redisNodes ?? context!.integrationRedisSpec(), `stack:${randomBytes(4).toString('hex')}:`);
+      rings.push(own.ring);
+      await own.ring.ready();
+      sharedState = own.state;
+    }
     const gateway = await listen(await buildGatewayApp({
-      config: loadConfig(gatewayConfigSchema, { INSTANCE_NAME: 'gateway', GATEWAY_WORKERS: '1', EASEL_TEST_MODE: 'true', ...options.env?.gateway }),
+      config: loadConfig(gatewayConfigSchema, { INSTANCE_NAME: 'gateway', GATEWAY_WORKERS: '1', ...options.env?.gateway }),
       logger: logger('gateway'),
       metrics: createMetricsRegistry('gateway', { defaults: false }),
       users: createRpcClient(usersContract, transportTo(users.url)),
@@ -103,18 +120,35 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     }));
     return {
       gatewayUrl: gateway.url,
-      gateway, users, images, recommendations, sharedState,
-      stop: () => stopAll(started, transports),
+      gateway, users, images, recommendations, sharedState, cacheRing: rings[0],
+      stop: () => stopAll(started, transports, rings),
     };
   } catch (error) {
-    await stopAll(started, transports);
+    await stopAll(started, transports, rings);
     throw error;
   }
 }
 
-async function stopAll(apps: FastifyInstance[], transports: RpcTransport[]): Promise<void> {
+/**
+ * A gateway's own client of a Redis ring, every key under `prefix`: tests sharing the ring never
+ * count each other's logins or uploads, nor see each other's cached images.
+ */
+export function cacheRingSharedState(redisNodes: string, prefix: string): { state: SharedState; ring: CacheRing } {
+  // A generous command timeout: a busy test machine must not make a node look down.
+  const ring = createCacheRing({ nodes: parseCacheNodes(redisNodes), logger: createLogger({ name: 'test-ring', level: 'silent' }), commandTimeoutMs: 2_000 });
+  const state: SharedState = {
+    get: (key) => ring.get(prefix + key),
+    set: (key, value, ttlSeconds) => ring.set(prefix + key, value, ttlSeconds),
+    delete: (...keys) => ring.delete(...keys.map((k) => prefix + k)),
+    incrementWithin: (key, windowSeconds) => ring.incrementWithin(prefix + key, windowSeconds),
+  };
+  return { state, ring };
+}
+
+async function stopAll(apps: FastifyInstance[], transports: RpcTransport[], rings: CacheRing[]): Promise<void> {
   for (const app of [...apps].reverse()) await app.close().catch(() => undefined);
   await Promise.allSettled(transports.map((t) => t.close?.()));
+  await Promise.allSettled(rings.map((ring) => ring.close()));
 }
 
 function sinkFor(lines: string[] | undefined): Writable | undefined {

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { SignJWT, decodeProtectedHeader, generateKeyPair } from 'jose';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { usersContract } from '../../src/contracts/users.js';
 import { loadConfig } from '../../src/platform/config.js';
@@ -19,9 +18,10 @@ import type { GatewayDeps } from '../../src/gateway/deps.js';
 import type { SharedState } from '../../src/gateway/shared-state.js';
 import { imagesContract } from '../../src/contracts/images.js';
 import { recommendationsContract } from '../../src/contracts/recommendations.js';
-import { createCacheRing, parseCacheNodes, type CacheRing } from '../../src/platform/cache/index.js';
+import type { CacheRing } from '../../src/platform/cache/index.js';
 import { integrationPostgres, integrationRedisSpec } from '../harness/context.js';
-import { startStack, type Stack } from '../harness/stack.js';
+import { cacheRingSharedState, startStack, type Stack } from '../harness/stack.js';
+import { apiClient, type ApiClient, type ApiReply } from '../support/api-client.js';
 
 // Sign-up, login, refresh, logout and the auth check through gateway workers, against a real
 // users service on a real PostgreSQL and gateway state in the real cache ring (four Redis
@@ -35,28 +35,19 @@ const sink = new Writable({
   },
 });
 
-/** The shared state with every key under a prefix, so each gateway here counts on its own. */
-function prefixed(state: SharedState, prefix: string): SharedState {
-  return {
-    get: (key) => state.get(prefix + key),
-    set: (key, value, ttlSeconds) => state.set(prefix + key, value, ttlSeconds),
-    delete: (...keys) => state.delete(...keys.map((k) => prefix + k)),
-    incrementWithin: (key, windowSeconds) => state.incrementWithin(prefix + key, windowSeconds),
-  };
-}
-
-/** A gateway worker's own connection to the real cache ring (the four Redis nodes of the integration setup). */
+/** A gateway worker's own client of the real cache ring (the integration tier's four Redis nodes). */
 function cacheRingState(prefix: string): SharedState {
-  // A generous command timeout: a busy test machine must not make a node look down.
-  const ring = createCacheRing({ nodes: parseCacheNodes(integrationRedisSpec()), logger: createLogger({ name: 'ring', level: 'silent' }), commandTimeoutMs: 2_000 });
+  const { state, ring } = cacheRingSharedState(integrationRedisSpec(), prefix);
   rings.push(ring);
-  return prefixed(ring, prefix);
+  return state;
 }
 
 interface Worker {
   url: string;
   app: FastifyInstance;
   deps: GatewayDeps;
+  /** The public API client speaking to this worker. */
+  client: ApiClient;
 }
 
 let usersApp: FastifyInstance;
@@ -93,51 +84,23 @@ async function startGatewayWorker(name: string, statePrefix: string): Promise<Wo
   const later = createAuthCheck(deps, { now: () => Date.now() + 16 * 60_000 });
   app.post('/test/whoami-later', (req: FastifyRequest) => whoami(later.require(req)));
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  const worker = { url, app, deps };
+  const worker = { url, app, deps, client: apiClient(url) };
   workers.push(worker);
   return worker;
-}
-
-interface Reply {
-  status: number;
-  body: Record<string, unknown>;
-  headers: Record<string, string | string[] | undefined>;
-  cookies: string[];
-}
-
-async function call(worker: Worker, method: 'POST' | 'GET', path: string, options: { json?: unknown; headers?: Record<string, string> } = {}): Promise<Reply> {
-  const response = await request(worker.url + path, {
-    method,
-    headers: { ...(options.json === undefined ? {} : { 'content-type': 'application/json' }), ...options.headers },
-    body: options.json === undefined ? undefined : JSON.stringify(options.json),
-  });
-  const text = await response.body.text();
-  const setCookie = response.headers['set-cookie'];
-  return {
-    status: response.statusCode,
-    body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
-    headers: response.headers,
-    cookies: setCookie === undefined ? [] : Array.isArray(setCookie) ? setCookie : [setCookie],
-  };
 }
 
 const uniqueName = (base: string) => `${base}_${randomBytes(4).toString('hex')}`;
 const password = 'correct horse battery';
 
-async function signUpAndLogIn(worker: Worker = gatewayA): Promise<{ name: string; accessToken: string; refreshToken: string; login: Reply }> {
-  const name = uniqueName('user');
-  expect((await call(worker, 'POST', '/signup', { json: { name, password } })).status).toBe(201);
-  const login = await call(worker, 'POST', '/login', { json: { name, password } });
-  expect(login.status).toBe(200);
-  return { name, accessToken: login.body.accessToken as string, refreshToken: login.body.refreshToken as string, login };
-}
+/** A fresh account, signed up and logged in through `worker` (gateway A by default). */
+const signUpAndLogIn = (worker: Worker = gatewayA) => worker.client.newAccount('user', password);
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 beforeAll(async () => {
   const databaseUrl = await integrationPostgres().createDatabase('users_auth');
   usersApp = await buildUsersApp({
-    config: loadConfig(usersConfigSchema, { INSTANCE_NAME: 'users-1', DATABASE_URL: databaseUrl, EASEL_TEST_MODE: 'true' }),
+    config: loadConfig(usersConfigSchema, { INSTANCE_NAME: 'users-1', DATABASE_URL: databaseUrl }),
     logger: createLogger({ name: 'users-1', level: 'debug', destination: sink }),
     metrics: createMetricsRegistry('users-1', { defaults: false }),
   });
@@ -148,7 +111,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const worker of workers) await worker.app.close();
+  for (const worker of workers) {
+    await worker.client.close();
+    await worker.app.close();
+  }
   await usersApp?.close();
   await Promise.allSettled(transports.map((t) => t.close?.()));
   await Promise.allSettled(rings.map((ring) => ring.close()));
@@ -156,7 +122,7 @@ afterAll(async () => {
 
 describe('POST /signup', () => {
   it('answers 201 with the original success shape', async () => {
-    const reply = await call(gatewayA, 'POST', '/signup', { json: { name: uniqueName('mario'), password } });
+    const reply = await gatewayA.client.request('POST', '/signup', { json: { name: uniqueName('mario'), password } });
     expect(reply.status).toBe(201);
     expect(reply.body).toEqual({ message: 'success', error: '' });
   });
@@ -171,37 +137,37 @@ describe('POST /signup', () => {
     ['a 129-character password', { name: 'Mario_ok', password: 'x'.repeat(129) }],
     ['a password that is not a string', { name: 'Mario_ok', password: 12345678 }],
   ])('refuses %s with the original error text', async (_what, json) => {
-    const reply = await call(gatewayA, 'POST', '/signup', { json });
+    const reply = await gatewayA.client.request('POST', '/signup', { json });
     expect(reply.status).toBe(400);
     expect(reply.body).toEqual({ message: 'failure', error: 'empty/invalid name and/or password', code: 'INVALID_ARGUMENT' });
   });
 
   it('accepts names at the limits: 3 and 32 characters of letters, digits, _ . -', async () => {
     for (const name of [`a.${randomBytes(1).toString('hex').slice(0, 1)}`, `A-_.${randomBytes(14).toString('hex')}`]) {
-      const reply = await call(gatewayA, 'POST', '/signup', { json: { name, password: 'x'.repeat(8) } });
+      const reply = await gatewayA.client.request('POST', '/signup', { json: { name, password: 'x'.repeat(8) } });
       expect(reply.status, name).toBe(201);
     }
   });
 
   it('refuses an existing name with the original error text; names are case-sensitive', async () => {
     const name = uniqueName('Luigi');
-    expect((await call(gatewayA, 'POST', '/signup', { json: { name, password } })).status).toBe(201);
-    const again = await call(gatewayA, 'POST', '/signup', { json: { name, password: 'another password' } });
+    expect((await gatewayA.client.request('POST', '/signup', { json: { name, password } })).status).toBe(201);
+    const again = await gatewayA.client.request('POST', '/signup', { json: { name, password: 'another password' } });
     expect(again.status).toBe(409);
     expect(again.body).toEqual({ message: 'failure', error: 'existing username', code: 'CONFLICT' });
-    expect((await call(gatewayA, 'POST', '/signup', { json: { name: name.toLowerCase(), password } })).status).toBe(201);
+    expect((await gatewayA.client.request('POST', '/signup', { json: { name: name.toLowerCase(), password } })).status).toBe(201);
   });
 
   it('twenty concurrent sign-ups with one name create exactly one account', async () => {
     const name = uniqueName('race');
-    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => call(i % 2 ? gatewayA : gatewayB, 'POST', '/signup', { json: { name, password: `password-${i}` } })));
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? gatewayA : gatewayB).client.signUp(name, `password-${i}`)));
     expect(replies.filter((r) => r.status === 201)).toHaveLength(1);
     const refused = replies.filter((r) => r.status !== 201);
     expect(refused).toHaveLength(19);
     for (const reply of refused) expect(reply.body).toEqual({ message: 'failure', error: 'existing username', code: 'CONFLICT' });
     // Exactly the winner's password logs in.
     const winner = replies.findIndex((r) => r.status === 201);
-    expect((await call(gatewayA, 'POST', '/login', { json: { name, password: `password-${winner}` } })).status).toBe(200);
+    expect((await gatewayA.client.request('POST', '/login', { json: { name, password: `password-${winner}` } })).status).toBe(200);
   });
 });
 
@@ -227,7 +193,7 @@ describe('POST /login', () => {
   it('answers a wrong password and an unknown name alike, with the original text', async () => {
     const { name } = await signUpAndLogIn();
     for (const json of [{ name, password: 'wrong password' }, { name: uniqueName('nobody'), password }, { name: '', password: '' }]) {
-      const reply = await call(gatewayA, 'POST', '/login', { json });
+      const reply = await gatewayA.client.request('POST', '/login', { json });
       expect(reply.status).toBe(401);
       expect(reply.body).toEqual({ accessToken: '', refreshToken: '', error: 'Your login or password is not correct', code: 'UNAUTHENTICATED' });
       expect(reply.cookies).toEqual([]);
@@ -238,7 +204,7 @@ describe('POST /login', () => {
     const { name } = await signUpAndLogIn();
     const timeOf = async (json: unknown) => {
       const started = performance.now();
-      await call(gatewayA, 'POST', '/login', { json });
+      await gatewayA.client.request('POST', '/login', { json });
       return performance.now() - started;
     };
     const wrongPassword: number[] = [];
@@ -257,9 +223,9 @@ describe('POST /login', () => {
 describe('the auth check', () => {
   it('accepts a valid token from the cookie, Authorization: Bearer, and the body field', async () => {
     const { name, accessToken } = await signUpAndLogIn();
-    const viaCookie = await call(gatewayB, 'POST', '/test/whoami', { headers: { cookie: `accessToken=${accessToken}` } });
-    const viaBearer = await call(gatewayB, 'POST', '/test/whoami', { headers: bearer(accessToken) });
-    const viaBody = await call(gatewayB, 'POST', '/test/whoami', { json: { accessToken } });
+    const viaCookie = await gatewayB.client.request('POST', '/test/whoami', { headers: { cookie: `accessToken=${accessToken}` } });
+    const viaBearer = await gatewayB.client.request('POST', '/test/whoami', { headers: bearer(accessToken) });
+    const viaBody = await gatewayB.client.request('POST', '/test/whoami', { json: { accessToken } });
     for (const reply of [viaCookie, viaBearer, viaBody]) {
       expect(reply.status).toBe(200);
       expect(reply.body.name).toBe(name);
@@ -269,7 +235,7 @@ describe('the auth check', () => {
   const refused = { message: 'failure', error: 'invalid or expired access token', code: 'UNAUTHENTICATED' };
 
   it('refuses a request without a token', async () => {
-    const reply = await call(gatewayA, 'POST', '/test/whoami');
+    const reply = await gatewayA.client.request('POST', '/test/whoami');
     expect(reply.status).toBe(401);
     expect(reply.body).toEqual(refused);
   });
@@ -292,49 +258,49 @@ describe('the auth check', () => {
     const hs256 = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', kid }).sign(new TextEncoder().encode(String(kid)));
 
     for (const [what, token] of Object.entries({ tampered, algNone, wrongKeySameKid, wrongKeyUnknownKid, hs256, garbage: 'not.a.token' })) {
-      const reply = await call(gatewayB, 'POST', '/test/whoami', { headers: bearer(token) });
+      const reply = await gatewayB.client.request('POST', '/test/whoami', { headers: bearer(token) });
       expect(reply.status, what).toBe(401);
       expect(reply.body, what).toEqual(refused);
     }
-    const expired = await call(gatewayB, 'POST', '/test/whoami-later', { headers: bearer(accessToken) });
+    const expired = await gatewayB.client.request('POST', '/test/whoami-later', { headers: bearer(accessToken) });
     expect(expired.status).toBe(401);
     expect(expired.body).toEqual(refused);
     // The genuine token still passes.
-    expect((await call(gatewayB, 'POST', '/test/whoami', { headers: bearer(accessToken) })).status).toBe(200);
+    expect((await gatewayB.client.request('POST', '/test/whoami', { headers: bearer(accessToken) })).status).toBe(200);
   });
 });
 
 describe('POST /refresh', () => {
   it('rotates: a new pair in the body and cookies; the old refresh token is used up', async () => {
     const { refreshToken } = await signUpAndLogIn();
-    const first = await call(gatewayA, 'POST', '/refresh', { json: { refreshToken } });
+    const first = await gatewayA.client.request('POST', '/refresh', { json: { refreshToken } });
     expect(first.status).toBe(200);
     expect(Object.keys(first.body).sort()).toEqual(['accessToken', 'error', 'refreshToken']);
     expect(first.body.error).toBe('');
     expect(first.body.refreshToken).not.toBe(refreshToken);
     expect(first.cookies.some((c) => c.startsWith(`refreshToken=${first.body.refreshToken as string}`))).toBe(true);
     // The refresh token may also come from the cookie.
-    const second = await call(gatewayB, 'POST', '/refresh', { headers: { cookie: `refreshToken=${first.body.refreshToken as string}` } });
+    const second = await gatewayB.client.request('POST', '/refresh', { headers: { cookie: `refreshToken=${first.body.refreshToken as string}` } });
     expect(second.status).toBe(200);
-    expect((await call(gatewayB, 'POST', '/test/whoami', { headers: bearer(second.body.accessToken as string) })).status).toBe(200);
+    expect((await gatewayB.client.request('POST', '/test/whoami', { headers: bearer(second.body.accessToken as string) })).status).toBe(200);
   });
 
   it('reusing a rotated token gets 401 and revokes the whole family', async () => {
     const { refreshToken: original } = await signUpAndLogIn();
-    const rotated = await call(gatewayA, 'POST', '/refresh', { json: { refreshToken: original } });
+    const rotated = await gatewayA.client.request('POST', '/refresh', { json: { refreshToken: original } });
     expect(rotated.status).toBe(200);
-    const reuse = await call(gatewayA, 'POST', '/refresh', { json: { refreshToken: original } });
+    const reuse = await gatewayA.client.request('POST', '/refresh', { json: { refreshToken: original } });
     expect(reuse.status).toBe(401);
     expect(reuse.body).toEqual({ accessToken: '', refreshToken: '', error: 'invalid or expired refresh token', code: 'UNAUTHENTICATED' });
     // The legitimate successor is burned too, and the session's access tokens are refused at once.
-    const successor = await call(gatewayA, 'POST', '/refresh', { json: { refreshToken: rotated.body.refreshToken } });
+    const successor = await gatewayA.client.request('POST', '/refresh', { json: { refreshToken: rotated.body.refreshToken } });
     expect(successor.status).toBe(401);
-    expect((await call(gatewayB, 'POST', '/test/whoami', { headers: bearer(rotated.body.accessToken as string) })).status).toBe(401);
+    expect((await gatewayB.client.request('POST', '/test/whoami', { headers: bearer(rotated.body.accessToken as string) })).status).toBe(401);
   });
 
   it('refuses a missing or unknown refresh token', async () => {
     for (const options of [{}, { json: { refreshToken: 'made-up' } }]) {
-      const reply = await call(gatewayA, 'POST', '/refresh', options);
+      const reply = await gatewayA.client.request('POST', '/refresh', options);
       expect(reply.status).toBe(401);
       expect(reply.body).toEqual({ accessToken: '', refreshToken: '', error: 'invalid or expired refresh token', code: 'UNAUTHENTICATED' });
     }
@@ -344,37 +310,37 @@ describe('POST /refresh', () => {
 describe('POST /logout', () => {
   it('answers the success shape, clears the cookies, and revokes at once on every worker', async () => {
     const { accessToken, refreshToken } = await signUpAndLogIn();
-    const reply = await call(gatewayA, 'POST', '/logout', { headers: { cookie: `accessToken=${accessToken}; refreshToken=${refreshToken}` } });
+    const reply = await gatewayA.client.request('POST', '/logout', { headers: { cookie: `accessToken=${accessToken}; refreshToken=${refreshToken}` } });
     expect(reply.status).toBe(200);
     expect(reply.body).toEqual({ message: 'success', error: '' });
     expect(reply.cookies.some((c) => /^accessToken=;/.test(c))).toBe(true);
     expect(reply.cookies.some((c) => /^refreshToken=;/.test(c))).toBe(true);
     // Worker B never saw the logout: the revocation list lives in the shared state.
-    const afterwards = await call(gatewayB, 'POST', '/test/whoami', { headers: bearer(accessToken) });
+    const afterwards = await gatewayB.client.request('POST', '/test/whoami', { headers: bearer(accessToken) });
     expect(afterwards.status).toBe(401);
     expect(afterwards.body).toEqual({ message: 'failure', error: 'invalid or expired access token', code: 'UNAUTHENTICATED' });
-    expect((await call(gatewayB, 'POST', '/refresh', { json: { refreshToken } })).status).toBe(401);
+    expect((await gatewayB.client.request('POST', '/refresh', { json: { refreshToken } })).status).toBe(401);
   });
 
   it('revokes the whole session of the access token, even without the refresh token', async () => {
     const { accessToken, refreshToken } = await signUpAndLogIn();
-    const rotated = await call(gatewayA, 'POST', '/refresh', { json: { refreshToken } });
-    expect((await call(gatewayA, 'POST', '/logout', { headers: bearer(rotated.body.accessToken as string) })).status).toBe(200);
-    expect((await call(gatewayA, 'POST', '/refresh', { json: { refreshToken: rotated.body.refreshToken } })).status).toBe(401);
+    const rotated = await gatewayA.client.request('POST', '/refresh', { json: { refreshToken } });
+    expect((await gatewayA.client.request('POST', '/logout', { headers: bearer(rotated.body.accessToken as string) })).status).toBe(200);
+    expect((await gatewayA.client.request('POST', '/refresh', { json: { refreshToken: rotated.body.refreshToken } })).status).toBe(401);
     // The session's earlier access token is refused too.
-    expect((await call(gatewayB, 'POST', '/test/whoami', { headers: bearer(accessToken) })).status).toBe(401);
+    expect((await gatewayB.client.request('POST', '/test/whoami', { headers: bearer(accessToken) })).status).toBe(401);
   });
 
   it('leaves the user\'s other sessions alone', async () => {
     const { name, accessToken } = await signUpAndLogIn();
-    const other = await call(gatewayA, 'POST', '/login', { json: { name, password } });
-    expect((await call(gatewayA, 'POST', '/logout', { headers: bearer(accessToken) })).status).toBe(200);
-    expect((await call(gatewayB, 'POST', '/test/whoami', { headers: bearer(other.body.accessToken as string) })).status).toBe(200);
-    expect((await call(gatewayB, 'POST', '/refresh', { json: { refreshToken: other.body.refreshToken } })).status).toBe(200);
+    const other = await gatewayA.client.request('POST', '/login', { json: { name, password } });
+    expect((await gatewayA.client.request('POST', '/logout', { headers: bearer(accessToken) })).status).toBe(200);
+    expect((await gatewayB.client.request('POST', '/test/whoami', { headers: bearer(other.body.accessToken as string) })).status).toBe(200);
+    expect((await gatewayB.client.request('POST', '/refresh', { json: { refreshToken: other.body.refreshToken } })).status).toBe(200);
   });
 
   it('needs a valid access token', async () => {
-    const reply = await call(gatewayA, 'POST', '/logout');
+    const reply = await gatewayA.client.request('POST', '/logout');
     expect(reply.status).toBe(401);
     expect(reply.body).toEqual({ message: 'failure', error: 'invalid or expired access token', code: 'UNAUTHENTICATED' });
   });
@@ -384,8 +350,8 @@ describe('login rate limits', () => {
   it('answers 429 with Retry-After after ten failed logins for one name, even with the right password', async () => {
     const worker = await startGatewayWorker('gateway-limits-1', `authtest:${randomBytes(4).toString('hex')}:`);
     const { name } = await signUpAndLogIn(worker);
-    for (let i = 0; i < 10; i++) expect((await call(worker, 'POST', '/login', { json: { name, password: `nope-${i}-nope` } })).status).toBe(401);
-    const limited = await call(worker, 'POST', '/login', { json: { name, password } });
+    for (let i = 0; i < 10; i++) expect((await worker.client.request('POST', '/login', { json: { name, password: `nope-${i}-nope` } })).status).toBe(401);
+    const limited = await worker.client.request('POST', '/login', { json: { name, password } });
     expect(limited.status).toBe(429);
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
     expect(limited.body).toEqual({ accessToken: '', refreshToken: '', error: 'too many failed logins; try again later', code: 'RATE_LIMITED' });
@@ -394,9 +360,9 @@ describe('login rate limits', () => {
   it('answers 429 after thirty failed logins from one address across names', async () => {
     const worker = await startGatewayWorker('gateway-limits-2', `authtest:${randomBytes(4).toString('hex')}:`);
     const { name } = await signUpAndLogIn(worker);
-    const failures = await Promise.all(Array.from({ length: 30 }, (_, i) => call(worker, 'POST', '/login', { json: { name: uniqueName(`guess${i}`), password } })));
+    const failures = await Promise.all(Array.from({ length: 30 }, (_, i) => worker.client.request('POST', '/login', { json: { name: uniqueName(`guess${i}`), password } })));
     expect(failures.every((r) => r.status === 401)).toBe(true);
-    const limited = await call(worker, 'POST', '/login', { json: { name, password } });
+    const limited = await worker.client.request('POST', '/login', { json: { name, password } });
     expect(limited.status).toBe(429);
   });
 });
@@ -406,25 +372,25 @@ describe('secrets', () => {
     const secretPassword = `s3cret-${randomBytes(6).toString('hex')}`;
     const name = uniqueName('quiet');
     const bodies: string[] = [];
-    const record = (reply: Reply) => {
+    const record = (reply: ApiReply) => {
       bodies.push(JSON.stringify(reply.body));
       return reply;
     };
     const from = logLines.length;
-    record(await call(gatewayA, 'POST', '/signup', { json: { name, password: secretPassword } }));
-    record(await call(gatewayA, 'POST', '/signup', { json: { name, password: secretPassword } }));
-    record(await call(gatewayA, 'POST', '/login', { json: { name, password: `${secretPassword}-wrong` } }));
-    const login = await call(gatewayA, 'POST', '/login', { json: { name, password: secretPassword } });
-    const refreshed = await call(gatewayA, 'POST', '/refresh', { json: { refreshToken: login.body.refreshToken } });
+    record(await gatewayA.client.request('POST', '/signup', { json: { name, password: secretPassword } }));
+    record(await gatewayA.client.request('POST', '/signup', { json: { name, password: secretPassword } }));
+    record(await gatewayA.client.request('POST', '/login', { json: { name, password: `${secretPassword}-wrong` } }));
+    const login = await gatewayA.client.request('POST', '/login', { json: { name, password: secretPassword } });
+    const refreshed = await gatewayA.client.request('POST', '/refresh', { json: { refreshToken: login.body.refreshToken } });
     const tampered = `${refreshed.body.accessToken as string}x`;
-    record(await call(gatewayB, 'POST', '/test/whoami', { headers: bearer(tampered) }));
-    record(await call(gatewayB, 'POST', '/logout', { headers: { cookie: `accessToken=${refreshed.body.accessToken as string}; refreshToken=${refreshed.body.refreshToken as string}` } }));
-    record(await call(gatewayB, 'POST', '/logout', { json: { accessToken: refreshed.body.accessToken } }));
-    record(await call(gatewayA, 'POST', '/refresh', { json: { refreshToken: login.body.refreshToken } }));
+    record(await gatewayB.client.request('POST', '/test/whoami', { headers: bearer(tampered) }));
+    record(await gatewayB.client.request('POST', '/logout', { headers: { cookie: `accessToken=${refreshed.body.accessToken as string}; refreshToken=${refreshed.body.refreshToken as string}` } }));
+    record(await gatewayB.client.request('POST', '/logout', { json: { accessToken: refreshed.body.accessToken } }));
+    record(await gatewayA.client.request('POST', '/refresh', { json: { refreshToken: login.body.refreshToken } }));
     // A reuse inside a live session (it warns, with the session id).
-    const second = await call(gatewayA, 'POST', '/login', { json: { name, password: secretPassword } });
-    await call(gatewayA, 'POST', '/refresh', { json: { refreshToken: second.body.refreshToken } });
-    record(await call(gatewayA, 'POST', '/refresh', { json: { refreshToken: second.body.refreshToken } }));
+    const second = await gatewayA.client.request('POST', '/login', { json: { name, password: secretPassword } });
+    await gatewayA.client.request('POST', '/refresh', { json: { refreshToken: second.body.refreshToken } });
+    record(await gatewayA.client.request('POST', '/refresh', { json: { refreshToken: second.body.refreshToken } }));
 
     const secrets = [secretPassword, login.body.accessToken, login.body.refreshToken, refreshed.body.accessToken, refreshed.body.refreshToken, tampered, second.body.accessToken, second.body.refreshToken]
       .map(String);
@@ -445,25 +411,26 @@ describe('in the whole gateway app (startStack: every route module, every servic
   let stack: Stack;
   let worker: Worker;
   beforeAll(async () => {
-    stack = await startStack({ sharedState: cacheRingState(`authtest:${randomBytes(4).toString('hex')}:`), env: { users: { SCRYPT_LOG2_COST: '12' } } });
-    worker = { url: stack.gatewayUrl, app: stack.gateway.app, deps: undefined as unknown as GatewayDeps };
+    stack = await startStack({ env: { users: { SCRYPT_LOG2_COST: '12' } } });
+    worker = { url: stack.gatewayUrl, app: stack.gateway.app, deps: undefined as unknown as GatewayDeps, client: apiClient(stack.gatewayUrl) };
   });
   afterAll(async () => {
+    await worker?.client.close();
     await stack?.stop();
   });
 
   it('signs up, logs in, refreshes and logs out in the original shapes', async () => {
     const name = uniqueName('stack');
-    expect(await call(worker, 'POST', '/signup', { json: { name, password } })).toMatchObject({ status: 201, body: { message: 'success', error: '' } });
-    expect(await call(worker, 'POST', '/signup', { json: { name, password } })).toMatchObject({ status: 409, body: { message: 'failure', error: 'existing username', code: 'CONFLICT' } });
-    expect(await call(worker, 'POST', '/login', { json: { name, password: 'not the password' } }))
+    expect(await worker.client.request('POST', '/signup', { json: { name, password } })).toMatchObject({ status: 201, body: { message: 'success', error: '' } });
+    expect(await worker.client.request('POST', '/signup', { json: { name, password } })).toMatchObject({ status: 409, body: { message: 'failure', error: 'existing username', code: 'CONFLICT' } });
+    expect(await worker.client.request('POST', '/login', { json: { name, password: 'not the password' } }))
       .toMatchObject({ status: 401, body: { accessToken: '', refreshToken: '', error: 'Your login or password is not correct', code: 'UNAUTHENTICATED' } });
-    const login = await call(worker, 'POST', '/login', { json: { name, password } });
+    const login = await worker.client.request('POST', '/login', { json: { name, password } });
     expect(login.status).toBe(200);
-    const refreshed = await call(worker, 'POST', '/refresh', { headers: { cookie: `refreshToken=${login.body.refreshToken as string}` } });
+    const refreshed = await worker.client.request('POST', '/refresh', { headers: { cookie: `refreshToken=${login.body.refreshToken as string}` } });
     expect(refreshed.status).toBe(200);
-    const logout = await call(worker, 'POST', '/logout', { headers: { cookie: `accessToken=${refreshed.body.accessToken as string}` } });
+    const logout = await worker.client.request('POST', '/logout', { headers: { cookie: `accessToken=${refreshed.body.accessToken as string}` } });
     expect(logout).toMatchObject({ status: 200, body: { message: 'success', error: '' } });
-    expect((await call(worker, 'POST', '/logout', { headers: bearer(refreshed.body.accessToken as string) })).status).toBe(401);
+    expect((await worker.client.request('POST', '/logout', { headers: bearer(refreshed.body.accessToken as string) })).status).toBe(401);
   });
 });

@@ -18,9 +18,12 @@ import { createAuthCheck } from '../../src/gateway/auth-check.js';
 import { usersHandlers } from '../../src/users/handlers.js';
 import type { AccountsDeps } from '../../src/users/accounts.js';
 import { inMemorySharedState } from '../fakes/shared-state.js';
+import { manualClock } from '../fakes/manual-clock.js';
 import type { GatewayDeps } from '../../src/gateway/deps.js';
-import { freePort, waitFor } from '../harness/ports.js';
+import { freePort } from '../../src/platform/ports.js';
+import { waitFor } from '../../src/platform/wait.js';
 import { integrationPostgres, integrationRedisNodes } from '../harness/context.js';
+import { requirePrometheus } from '../harness/prometheus.js';
 import { postgresExporterSpecs, redisExporterSpecs } from '../../src/launcher/exporters.js';
 import { resolveLayout } from '../../src/launcher/layout.js';
 import { alertRuleFiles } from '../../src/launcher/prometheus.js';
@@ -45,7 +48,6 @@ import { createDatabase, registerReplicationLagMetric, type Sql } from '../../sr
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const provisioningDir = join(repoRoot, 'deploy/grafana/provisioning');
 const dashboardFile = join(provisioningDir, 'dashboards/easel.json');
-const prometheusBinary = '/usr/bin/prometheus';
 
 /** Metrics the dashboard may show before their module is written (keep this empty once they land). */
 const pendingMetrics = new Set<string>();
@@ -79,6 +81,7 @@ beforeAll(async () => {
   dashboard = JSON.parse(await readFile(dashboardFile, 'utf8')) as Dashboard;
   queryPanels = allPanels(dashboard.panels).flatMap((panel) => (panel.targets ?? []).map((target) => ({ panel, target })));
 
+  const prometheusBinary = requirePrometheus().prometheus;
   const exporters = await startExporters();
   const dataStoreExporters = await startDataStoreExporters();
   workDir = await mkdtemp(join(tmpdir(), 'easel-prometheus-'));
@@ -116,7 +119,7 @@ beforeAll(async () => {
     waitFor('several scrapes of every exporter', async () => {
       const result = await instantQuery('count_over_time(up[1m]) >= 4');
       return result.status === 'success' && result.data.result.length === targetCount;
-    }, 20_000, 250),
+    }, { timeoutMs: 20_000, intervalMs: 250 }),
   ]);
 }, 60_000);
 
@@ -240,18 +243,18 @@ async function startExporters(): Promise<string[]> {
   createAuthCheck({ users: {} as GatewayDeps['users'], sharedState: inMemorySharedState(), logger, metrics: serviceMetrics });
 
   // A discovery replica with an injected clock, so one lease can run out at once.
-  let now = Date.now();
+  const clock = manualClock(Date.now());
   const discoveryMetrics = createMetricsRegistry('discovery-test');
   const { app: discovery, registry } = buildDiscoveryApp({
     config: { INSTANCE_NAME: 'discovery-test', HOST: '127.0.0.1', LEASE_MS: 5_000, TICKET_TTL_MS: 30_000 },
     logger,
     metrics: discoveryMetrics,
-    clock: { now: () => now },
+    clock,
     sweepIntervalMs: 60_000,
   });
   const register = (serviceName: string, host: string) => discovery.inject({ method: 'POST', url: '/service', payload: { serviceName, host } });
   await register('IMAGE SERVICE', '127.0.0.1:7001');
-  now += 6_000;
+  clock.advance(6_000);
   registry.expire();
   await register('USER SERVICE', '127.0.0.1:7002');
   await register('IMAGE SERVICE', '127.0.0.1:7003');
@@ -296,7 +299,7 @@ async function startExporters(): Promise<string[]> {
   await discovery.inject({ method: 'POST', url: '/service/report', payload: { serviceName: 'USER SERVICE', host: '127.0.0.1:7002' } });
 
   const generate = async () => {
-    now += 200;
+    clock.advance(200);
     registry.heartbeat('USER SERVICE', '127.0.0.1:7002');
     registry.heartbeat('IMAGE SERVICE', '127.0.0.1:7003');
     await Promise.all([
@@ -349,7 +352,7 @@ async function startDataStoreExporters(): Promise<Array<{ job: string; node: str
     await waitFor(`${spec.instance} (${launch.command}; installed by "make deps")`, async () => {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${spec.instance} exited: ${log}`);
       return (await spec.ready()) || undefined;
-    }, 20_000, 100);
+    }, { timeoutMs: 20_000, intervalMs: 100 });
   }
   return [
     { job: 'postgres', node: 'postgres-1', address: `127.0.0.1:${pgExporterPort}` },

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../harness/stack.js';
+import { apiClient, type Account, type ApiClient } from '../support/api-client.js';
 import { startRedisRing, type RedisRingHandle } from '../harness/redis.js';
 import { makeImage } from '../fixtures/images.js';
 import { createCacheRing, parseCacheNodes, type CacheRing } from '../../src/platform/cache/index.js';
@@ -11,41 +12,30 @@ import { createLogger } from '../../src/platform/log.js';
 let redis: RedisRingHandle;
 let ring: CacheRing;
 let stack: Stack;
-let token: string;
+let client: ApiClient;
+let viewer: Account;
 let imageId: string;
 let original: Buffer;
 const hits: string[] = [];
-
-async function request(method: string, path: string, body?: unknown) {
-  const response = await fetch(`${stack.gatewayUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const type = response.headers.get('content-type') ?? '';
-  return { status: response.status, body: type.includes('json') ? ((await response.json()) as Record<string, unknown>) : Buffer.from(await response.arrayBuffer()) };
-}
-
-const json = async (method: string, path: string, body?: unknown) => (await request(method, path, body)).body as Record<string, unknown>;
 
 beforeAll(async () => {
   redis = await startRedisRing(4, 'cache');
   ring = createCacheRing({ nodes: parseCacheNodes(redis.spec), logger: createLogger({ name: 'ring', level: 'silent' }), commandTimeoutMs: 250 });
   ring.on('hit', ({ key }) => hits.push(key));
   await ring.ready();
+  // This file's own ring (its nodes are killed and frozen below), unprefixed so the test can
+  // find the gateway's keys.
   stack = await startStack({ sharedState: ring });
-  const name = `cached${process.pid}`;
-  const password = 'a long enough password';
-  expect((await fetch(`${stack.gatewayUrl}/signup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, password }) })).status).toBe(201);
-  const login = await fetch(`${stack.gatewayUrl}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, password }) });
-  token = ((await login.json()) as { accessToken: string }).accessToken;
+  client = apiClient(stack.gatewayUrl);
+  viewer = await client.newAccount('cached');
   original = await makeImage('png', 400, 300);
-  const upload = await json('POST', '/img', { imageBlob: original.toString('base64'), title: 'first title', tags: ['ink'] });
-  imageId = upload.imageID as string;
+  const upload = await client.upload(viewer.accessToken, original, { title: 'first title', tags: ['ink'] });
+  imageId = upload.body.imageID as string;
   expect(imageId).toBeTruthy();
 });
 
 afterAll(async () => {
+  await client?.close();
   await stack?.stop();
   await ring?.close();
   await redis?.stop();
@@ -55,28 +45,28 @@ describe('image cache through the gateway', () => {
   it('serves repeated GETs of an image from the ring', async () => {
     hits.length = 0;
     for (let i = 0; i < 3; i++) {
-      const body = await json('GET', `/${imageId}`);
+      const body = (await client.request('GET', `/${imageId}`, { token: viewer.accessToken })).body;
       expect(Buffer.from(body.imageBlob as string, 'base64').equals(original)).toBe(true);
     }
-    await request('GET', `/${imageId}/raw`);
-    const raw = await request('GET', `/${imageId}/raw`);
-    expect((raw.body as Buffer).equals(original)).toBe(true);
+    await client.request('GET', `/${imageId}/raw`, { token: viewer.accessToken });
+    const raw = await client.request('GET', `/${imageId}/raw`, { token: viewer.accessToken });
+    expect(raw.bytes.equals(original)).toBe(true);
     expect(hits.some((key) => key.endsWith(':get'))).toBe(true);
     expect(hits.some((key) => key.endsWith(':original'))).toBe(true);
   });
 
   it('never serves a modified image stale, whichever replica answers', async () => {
-    await json('GET', `/${imageId}/info`);
-    await json('GET', `/${imageId}`);
-    expect(await json('PATCH', `/${imageId}`, { title: 'second title' })).toMatchObject({ message: 'success' });
+    await client.request('GET', `/${imageId}/info`, { token: viewer.accessToken });
+    await client.request('GET', `/${imageId}`, { token: viewer.accessToken });
+    expect((await client.request('PATCH', `/${imageId}`, { token: viewer.accessToken, json: { title: 'second title' } })).body).toMatchObject({ message: 'success' });
     // Read with each replica of the generation key missing in turn: both must know the change.
     const holders = ring.replicasFor(`img:${imageId}:gen`);
     for (const holder of holders) {
       const node = redis.nodes.find((n) => n.name === holder)!;
       node.freeze();
       try {
-        expect(await json('GET', `/${imageId}/info`)).toMatchObject({ title: 'second title' });
-        expect(await json('GET', `/${imageId}`)).toMatchObject({ title: 'second title' });
+        expect((await client.request('GET', `/${imageId}/info`, { token: viewer.accessToken })).body).toMatchObject({ title: 'second title' });
+        expect((await client.request('GET', `/${imageId}`, { token: viewer.accessToken })).body).toMatchObject({ title: 'second title' });
       } finally {
         node.thaw();
       }
@@ -93,28 +83,28 @@ describe('image cache through the gateway', () => {
     const paths = [`/${imageId}`, `/${imageId}/info`, `/${imageId}/raw`, `/${imageId}/thumb`, '/tags'];
     const statuses: number[] = [];
     for (let round = 0; round < 20; round++) {
-      for (const path of paths) statuses.push((await request('GET', path)).status);
+      for (const path of paths) statuses.push((await client.request('GET', path, { token: viewer.accessToken })).status);
     }
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
     expect(ring.nodeStates().filter((n) => n.state === 'down').map((n) => n.name).sort()).toEqual([a.name, b.name].sort());
     await a.restart();
     await b.restart();
     await expect.poll(() => ring.nodeStates().every((n) => n.state === 'up'), { timeout: 15_000, interval: 200 }).toBe(true);
-    expect((await request('GET', `/${imageId}/info`)).status).toBe(200);
+    expect((await client.request('GET', `/${imageId}/info`, { token: viewer.accessToken })).status).toBe(200);
   });
 
   it('never serves a deleted image from any replica', async () => {
-    await json('GET', `/${imageId}`);
-    await json('GET', `/${imageId}/raw`);
-    expect(await json('DELETE', `/${imageId}`)).toMatchObject({ message: 'success' });
+    await client.request('GET', `/${imageId}`, { token: viewer.accessToken });
+    await client.request('GET', `/${imageId}/raw`, { token: viewer.accessToken });
+    expect((await client.request('DELETE', `/${imageId}`, { token: viewer.accessToken })).body).toMatchObject({ message: 'success' });
     for (const path of [`/${imageId}`, `/${imageId}/info`, `/${imageId}/raw`]) {
-      expect((await request('GET', path)).status).toBe(404);
+      expect((await client.request('GET', path, { token: viewer.accessToken })).status).toBe(404);
     }
     for (const holder of ring.replicasFor(`img:${imageId}:gen`)) {
       const node = redis.nodes.find((n) => n.name === holder)!;
       node.freeze();
       try {
-        expect((await request('GET', `/${imageId}`)).status).toBe(404);
+        expect((await client.request('GET', `/${imageId}`, { token: viewer.accessToken })).status).toBe(404);
       } finally {
         node.thaw();
       }

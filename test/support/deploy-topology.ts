@@ -7,6 +7,7 @@ import { usersConfigSchema } from '../../src/users/config.js';
 import { resolveLayout, type ClusterLayout } from '../../src/launcher/layout.js';
 import type { ProcessKind, ProcessSpec } from '../../src/launcher/spec.js';
 import { buildProcessSpecs } from '../../src/launcher/specs.js';
+import { loadLauncherConfig } from '../../src/launcher/config.js';
 
 // What the deployment tests (docker compose, Kubernetes) compare against: the launcher's own
 // process list for the default layout, with Prometheus and the exporters on, and the variables
@@ -53,7 +54,7 @@ export interface LauncherTopology {
 /** The processes `make start` runs with every part on (needs `npm run build`: the launcher checks its entry points). */
 export async function launcherTopology(): Promise<LauncherTopology> {
   const layout = resolveLayout({ prometheus: { enabled: true }, exporters: { enabled: true } });
-  const specs = await buildProcessSpecs(layout);
+  const specs = await buildProcessSpecs(layout, loadLauncherConfig());
   const processes = await Promise.all(specs.map(async (spec) => ({
     spec,
     env: isEaselKind(spec.kind) ? (await spec.launch()).env ?? {} : {},

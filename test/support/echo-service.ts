@@ -5,6 +5,7 @@ import { registerRpcService } from '../../src/platform/rpc/server.js';
 import { createHttpServer } from '../../src/platform/http.js';
 import { createLogger } from '../../src/platform/log.js';
 import { createMetricsRegistry } from '../../src/platform/metrics.js';
+import { sleep } from '../../src/platform/wait.js';
 
 // A tiny RPC service for tests and benchmarks of the RPC layer: it answers with the name of
 // the instance that served the call, so tests can see where calls went.
@@ -36,7 +37,7 @@ export function buildEchoApp(instance: string, options: { logLevel?: 'silent' | 
     Echo: async ({ text }) => ({ text, instance }),
     Record: async ({ text }) => ({ text, instance }),
     Sleep: async ({ ms }) => {
-      await new Promise((resolve) => setTimeout(resolve, ms));
+      await sleep(ms);
       return { instance };
     },
   });

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { freePort, waitFor } from '../harness/ports.js';
+import { freePort } from '../../src/platform/ports.js';
+import { waitFor } from '../../src/platform/wait.js';
 
 // Real processes for discovery integration tests: discovery replicas and small registering
 // services, run from the TypeScript sources, that a test can SIGKILL, SIGSTOP and restart.
@@ -72,7 +73,7 @@ export async function startDiscoveryReplica(name: string, options: { leaseMs?: n
       if (started.exitCode !== null) throw new Error(`exited: ${output()}`);
       const response = await fetch(`http://127.0.0.1:${port}/health`);
       return response.ok;
-    }, 60_000, 50);
+    }, { timeoutMs: 60_000, intervalMs: 50 });
   };
   await start();
   return { address: `127.0.0.1:${port}`, port, kill: () => kill(child, 'SIGKILL'), restart: start };

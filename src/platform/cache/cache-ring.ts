@@ -2,7 +2,8 @@ import { Redis } from 'ioredis';
 import { invalidArgument } from '../errors.js';
 import type { Logger } from '../log.js';
 import { HashRing, DEFAULT_VIRTUAL_NODES } from './hash-ring.js';
-import { NodeHealth, systemClock, type Clock, type ProbeBackoff } from './node-health.js';
+import { NodeHealth, type ProbeBackoff } from './node-health.js';
+import { systemClock, type Clock } from '../clock.js';
 import { formatCacheNodeAddress, type CacheNodeSpec } from './node-spec.js';
 
 // The cache ring: every key lives on two Redis nodes chosen by consistent hashing. The ring is a

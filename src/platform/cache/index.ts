@@ -15,4 +15,4 @@ export {
 export { registerCacheMetrics } from './cache-metrics.js';
 export { parseCacheNodes, cacheNodeSpecProblems, formatCacheNodeAddress, type CacheNodeSpec } from './node-spec.js';
 export { HashRing, murmur3, DEFAULT_VIRTUAL_NODES, type HashRingOptions } from './hash-ring.js';
-export { NodeHealth, systemClock, defaultProbeBackoff, type Clock, type NodeHealthState, type ProbeBackoff, type NodeHealthOptions } from './node-health.js';
+export { NodeHealth, defaultProbeBackoff, type NodeHealthState, type ProbeBackoff, type NodeHealthOptions } from './node-health.js';

@@ -1,13 +1,9 @@
+import { systemClock, type Clock } from '../clock.js';
+
 // Health of one cache node as seen by this process: a pure state machine over an injected clock.
 // The ring marks a node down when a command to it fails or times out, skips it while down, and
 // probes it back on an exponential backoff; it is up again only after a probe succeeded.
 
-export interface Clock {
-  /** Milliseconds, monotonic enough for timeouts (Date.now is fine). */
-  now(): number;
-}
-
-export const systemClock: Clock = { now: () => Date.now() };
 
 export type NodeHealthState =
   | { state: 'up'; since: number }

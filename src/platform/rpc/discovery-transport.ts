@@ -7,6 +7,7 @@ import { createDiscoveryClient, DiscoveryUnreachableError, type DiscoveryClient,
 import { LeastOutstandingBalancer } from './balancer.js';
 import { InstanceBreakers, type BreakerState, type InstanceBreakerSettings } from './breaker.js';
 import { backoffWithJitter } from '../backoff.js';
+import { sleep } from '../wait.js';
 import { RetryBudget, type RetryBudgetSettings } from './retry-budget.js';
 import { defaultRpcTimeoutMs, sendToOrigin, type RpcRequest, type RpcResponse, type RpcTransport } from './client.js';
 import { isRetryableStatus } from './wire.js';
@@ -64,9 +65,8 @@ export interface DiscoveryTransport extends RpcTransport {
 
 /** Errors after which the request certainly never reached the instance. */
 const notSentCodes = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND']);
-const neverSent = (error: unknown) => error instanceof BrokenCircuitError || notSentCodes.has((error as { code?: string }).code ?? '');
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** True when a failed attempt certainly never reached the instance: any call may then go to another one. */
+export const neverSent = (error: unknown) => error instanceof BrokenCircuitError || notSentCodes.has((error as { code?: unknown } | null | undefined)?.code as string);
 
 export function createDiscoveryTransport(settings: DiscoveryTransportSettings): DiscoveryTransport {
   const { logger } = settings;

@@ -1,3 +1,5 @@
+import { systemClock, type Clock } from '../clock.js';
+
 // A retry budget: retries may be at most `ratio` of the calls seen over a sliding window (plus a
 // small allowance so a quiet client can still retry), so that when a service is failing,
 // retries cannot multiply its load.
@@ -10,14 +12,14 @@ export interface RetryBudgetSettings {
   windowMs?: number;
   /** Buckets the window is kept in (its resolution). */
   buckets?: number;
-  clock?: { now(): number };
+  clock?: Clock;
 }
 
 export class RetryBudget {
   private readonly ratio: number;
   private readonly minRetries: number;
   private readonly bucketMs: number;
-  private readonly clock: { now(): number };
+  private readonly clock: Clock;
   private readonly calls: number[];
   private readonly retries: number[];
   private readonly starts: number[];
@@ -27,7 +29,7 @@ export class RetryBudget {
     this.minRetries = settings.minRetriesPerWindow ?? 10;
     const buckets = settings.buckets ?? 10;
     this.bucketMs = (settings.windowMs ?? 10_000) / buckets;
-    this.clock = settings.clock ?? { now: () => Date.now() };
+    this.clock = settings.clock ?? systemClock;
     this.calls = new Array<number>(buckets).fill(0);
     this.retries = new Array<number>(buckets).fill(0);
     this.starts = new Array<number>(buckets).fill(-Infinity);

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { AppError, isErrorCode, type ErrorCode } from '../errors.js';
-import type { FailureShape } from '../render-error.js';
+import type { FailureShape } from '../failure-shape.js';
 
 // The RPC wire's own rule for failures: which status each code travels with between services,
 // which statuses count against the instance that answered, and which are worth another

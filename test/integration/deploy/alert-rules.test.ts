@@ -3,8 +3,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { runCommand } from '../../../src/launcher/exec.js';
+import { loadLauncherConfig } from '../../../src/launcher/config.js';
+import { requirePrometheus } from '../../harness/prometheus.js';
 import { repoRoot } from '../../../src/launcher/paths.js';
-import { alertRuleFiles, commandExists } from '../../../src/launcher/prometheus.js';
+import { alertRuleFiles } from '../../../src/launcher/prometheus.js';
 
 // The alert rules of deploy/prometheus/rules, checked by promtool (Debian's prometheus package):
 // every rule file is valid, every rule file has a *.test.yml beside it, promtool's unit tests
@@ -18,8 +20,7 @@ interface RuleFile { groups: Array<{ name: string; rules: Array<{ alert?: string
 interface RuleTestFile { rule_files: string[]; tests: Array<{ alert_rule_test?: Array<{ alertname: string; exp_alerts?: unknown[] }> }> }
 
 function promtool(args: string[]) {
-  if (!commandExists('promtool')) throw new Error('promtool is missing: run "make deps" (Debian package prometheus)');
-  return runCommand('promtool', args, { cwd: rulesDir });
+  return runCommand(requirePrometheus().promtool, args, { cwd: rulesDir, environment: loadLauncherConfig().childEnvironment });
 }
 
 describe('alert rules (deploy/prometheus/rules)', () => {

@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { runCommand } from '../../../src/launcher/exec.js';
 import { exporterTargets } from '../../../src/launcher/exporters.js';
 import { repoRoot } from '../../../src/launcher/paths.js';
+import { loadLauncherConfig } from '../../../src/launcher/config.js';
 import { alertRuleFiles, commandExists, prometheusConfig } from '../../../src/launcher/prometheus.js';
 import { countByKind, isEaselKind, launcherTopology, requiredVariables, schemaVariables, translateAddresses, type LauncherTopology } from '../../support/deploy-topology.js';
 
@@ -37,9 +38,9 @@ let topology: LauncherTopology;
 beforeAll(async () => {
   if (!commandExists('docker-compose')) throw new Error('docker-compose is missing: run "make deps" (Debian package docker-compose)');
   // Neither the caller's environment nor a secrets directory changes what is checked.
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['LOG_LEVEL', 'GATEWAY_WORKERS', 'GATEWAY_PORT', 'EASEL_SECRETS_DIR', 'REDIS_MAXMEMORY']) delete env[name];
-  const result = await runCommand('docker-compose', ['-f', composeFile, 'config'], { cwd: repoRoot(), env, timeoutMs: 60_000 });
+  const environment: Record<string, string> = { ...loadLauncherConfig().childEnvironment };
+  for (const name of ['LOG_LEVEL', 'GATEWAY_WORKERS', 'GATEWAY_PORT', 'EASEL_SECRETS_DIR', 'REDIS_MAXMEMORY']) delete environment[name];
+  const result = await runCommand('docker-compose', ['-f', composeFile, 'config'], { cwd: repoRoot(), environment, timeoutMs: 60_000 });
   expect(result.code, `docker-compose config failed:\n${result.stderr}`).toBe(0);
   compose = parse(result.stdout) as ComposeFile;
   topology = await launcherTopology();

@@ -5,6 +5,7 @@ import { parseAllDocuments, parse } from 'yaml';
 import { runCommand } from '../../../src/launcher/exec.js';
 import { exporterTargets } from '../../../src/launcher/exporters.js';
 import { repoRoot } from '../../../src/launcher/paths.js';
+import { loadLauncherConfig } from '../../../src/launcher/config.js';
 import { alertRuleFiles, commandExists, prometheusConfig } from '../../../src/launcher/prometheus.js';
 import { countByKind, isEaselKind, launcherTopology, requiredVariables, schemaVariables, translateAddresses, type LauncherTopology } from '../../support/deploy-topology.js';
 
@@ -64,7 +65,7 @@ function k8sAddress(instance: string): string {
 
 describe.skipIf(!kubectl)('Kubernetes manifests (deploy/k8s)', () => {
   beforeAll(async () => {
-    const result = await runCommand('kubectl', ['kustomize', k8sDir], { timeoutMs: 60_000 });
+    const result = await runCommand('kubectl', ['kustomize', k8sDir], { environment: loadLauncherConfig().childEnvironment, timeoutMs: 60_000 });
     expect(result.code, `kubectl kustomize deploy/k8s failed:\n${result.stderr}`).toBe(0);
     objects = parseAllDocuments(result.stdout).map((doc) => doc.toJS() as K8sObject).filter(Boolean);
     topology = await launcherTopology();

@@ -4,10 +4,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/platform/log.js';
 import { createMetricsRegistry } from '../../../src/platform/metrics.js';
 import { buildDiscoveryApp } from '../../../src/discovery/app.js';
+import { waitFor } from '../../../src/platform/wait.js';
 import { startEchoInstance, type ServiceProcessHandle } from '../../support/service-processes.js';
+import { manualClock } from '../../fakes/manual-clock.js';
 
-// Real HTTP on a free port. The "original client" below is written from the design document
-// alone: JSON bodies on every endpoint, including GET /service.
+// Real HTTP on a free port, with a discovery clock the test moves: leases and tickets run out
+// when the test says, never because a slow machine let a wall-clock window pass. The "original
+// client" below is written from the original contract alone (see README): JSON bodies on every
+// endpoint, including GET /service.
 
 interface Answer {
   status: number;
@@ -39,20 +43,23 @@ function originalClient(port: number) {
 }
 
 async function startDiscovery(options: { leaseMs?: number; ticketTtlMs?: number } = {}) {
+  const clock = manualClock(Date.now());
   const { app, registry } = buildDiscoveryApp({
     config: { INSTANCE_NAME: 'discovery-it', HOST: '127.0.0.1', LEASE_MS: options.leaseMs ?? 5_000, TICKET_TTL_MS: options.ticketTtlMs ?? 30_000 },
     logger: createLogger({ name: 'discovery-it', level: 'silent' }),
     metrics: createMetricsRegistry('discovery-it', { defaults: false }),
+    clock,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as AddressInfo).port;
-  return { app, registry, port, client: originalClient(port) };
+  return { app, registry, clock, port, client: originalClient(port) };
 }
 
-describe('discovery, spoken to as the original document describes', () => {
+describe('discovery, spoken to as the original contract describes', () => {
   let discovery: Awaited<ReturnType<typeof startDiscovery>>;
   beforeAll(async () => {
-    discovery = await startDiscovery({ ticketTtlMs: 600 });
+    // A lease far longer than the ticket TTL, so the tickets below lapse while their instances live.
+    discovery = await startDiscovery({ leaseMs: 60_000, ticketTtlMs: 10_000 });
   });
   afterAll(async () => {
     await discovery.app.close();
@@ -79,7 +86,7 @@ describe('discovery, spoken to as the original document describes', () => {
   });
 
   it('with tickets held on three instances, picks the one with the fewest; leaked tickets expire', async () => {
-    const { client } = discovery;
+    const { client, clock } = discovery;
     const hosts = ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'];
     for (const host of hosts) await client.addService('IMAGE SERVICE', host);
 
@@ -94,10 +101,16 @@ describe('discovery, spoken to as the original document describes', () => {
     const next = [(await client.getService('IMAGE SERVICE')).body.host, (await client.getService('IMAGE SERVICE')).body.host];
     expect(next).toEqual([hosts[1], hosts[1]]);
 
-    // Nobody closes the remaining eight tickets: after the TTL they are gone on their own.
-    await new Promise((r) => setTimeout(r, 700));
-    const snapshot = (await client.services()).body as { services: Record<string, Array<{ host: string; openTickets: number }>> };
-    expect(snapshot.services['IMAGE SERVICE']!.map((i) => i.openTickets)).toEqual([0, 0, 0]);
+    // Nobody closes the remaining six tickets: at the TTL, and not a millisecond earlier, they
+    // are gone on their own while the instances stay listed.
+    const openTickets = async () => {
+      const body = (await client.services()).body as { services: Record<string, Array<{ host: string; openTickets: number }>> };
+      return Object.fromEntries(body.services['IMAGE SERVICE']!.map((i) => [i.host, i.openTickets]));
+    };
+    clock.advance(9_999);
+    expect(await openTickets()).toEqual({ [hosts[0]!]: 2, [hosts[1]!]: 2, [hosts[2]!]: 2 });
+    clock.advance(1);
+    expect(await openTickets()).toEqual({ [hosts[0]!]: 0, [hosts[1]!]: 0, [hosts[2]!]: 0 });
     for (const host of hosts) await client.removeService('IMAGE SERVICE', host);
   });
 });
@@ -116,36 +129,38 @@ describe('a real service process', () => {
     await discovery.app.close();
   });
 
-  const hostsOf = async (serviceName: string) => {
-    const body = (await discovery.client.services()).body as { services: Record<string, Array<{ host: string }>> };
-    return (body.services[serviceName] ?? []).map((i) => i.host);
+  const listed = async (serviceName: string) => {
+    const body = (await discovery.client.services()).body as { services: Record<string, Array<{ host: string; lastHeartbeat: number }>> };
+    return body.services[serviceName] ?? [];
   };
+  const hostsOf = async (serviceName: string) => (await listed(serviceName)).map((i) => i.host);
+  const lastHeartbeatOf = async (serviceName: string, host: string) => (await listed(serviceName)).find((i) => i.host === host)?.lastHeartbeat;
 
   async function waitUntilListed(serviceName: string, host: string) {
-    const until = Date.now() + 10_000;
-    while (!(await hostsOf(serviceName)).includes(host)) {
-      if (Date.now() > until) throw new Error(`${host} never registered`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor(`${host} to register`, async () => (await hostsOf(serviceName)).includes(host), { timeoutMs: 10_000 });
   }
 
-  it('is evicted within lease + 1 s of being SIGKILLed, and not before its lease could lapse', async () => {
+  it('stays listed through many leases while it heartbeats; SIGKILLed, it is evicted exactly one lease after its last heartbeat', async () => {
+    const leaseMs = 5_000;
+    const { clock } = discovery;
     service = await startEchoInstance([`127.0.0.1:${discovery.port}`], 'USER SERVICE', 'users-kill');
-    await waitUntilListed('USER SERVICE', service.host);
-    // Let a few heartbeats pass so the eviction is from a lease, not a fresh registration.
-    await new Promise((r) => setTimeout(r, 2_500));
-    expect(await hostsOf('USER SERVICE')).toContain(service.host);
+    const host = service.host;
+    await waitUntilListed('USER SERVICE', host);
+    // Each round, nearly a whole lease passes on discovery's clock; only the process's real
+    // heartbeats (one a second) keep it listed.
+    for (let round = 0; round < 3; round++) {
+      const before = (await lastHeartbeatOf('USER SERVICE', host))!;
+      clock.advance(leaseMs - 1);
+      await waitFor('a heartbeat', async () => ((await lastHeartbeatOf('USER SERVICE', host)) ?? 0) > before, { timeoutMs: 5_000 });
+    }
+    expect(await hostsOf('USER SERVICE')).toContain(host);
 
     await service.kill('SIGKILL');
-    const killedAt = Date.now();
-    while ((await hostsOf('USER SERVICE')).includes(service.host)) {
-      expect(Date.now() - killedAt).toBeLessThanOrEqual(6_000);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const evictedAfter = Date.now() - killedAt;
-    // The last heartbeat was at most ~1 s before the kill, so the lease ran for at least ~4 s after it.
-    expect(evictedAfter).toBeGreaterThanOrEqual(3_800);
-    expect(evictedAfter).toBeLessThanOrEqual(6_000);
+    const lastHeartbeat = (await lastHeartbeatOf('USER SERVICE', host))!;
+    clock.advance(lastHeartbeat + leaseMs - 1 - clock.now());
+    expect(await hostsOf('USER SERVICE')).toContain(host);
+    clock.advance(1);
+    expect(await hostsOf('USER SERVICE')).not.toContain(host);
   }, 30_000);
 
   it('deregisters at once on SIGTERM', async () => {

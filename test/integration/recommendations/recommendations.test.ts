@@ -9,6 +9,7 @@ import { recommendationsContract, type RecommendationsContract } from '../../../
 import { recommendationsConfigSchema } from '../../../src/recommendations/config.js';
 import { buildRecommendationsApp } from '../../../src/recommendations/app.js';
 import { daysToMs } from '../../../src/recommendations/interests.js';
+import { systemClock } from '../../../src/platform/clock.js';
 
 // The service over HTTP RPC against a real PostgreSQL, with a clock the test moves.
 
@@ -26,7 +27,7 @@ beforeAll(async () => {
     config,
     logger: createLogger({ name: 'recommendations-test', level: 'silent' }),
     metrics: createMetricsRegistry('recommendations-test', { defaults: false }),
-    clock: () => now,
+    clock: { ...systemClock, now: () => now.getTime() },
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();

@@ -2,11 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/platform/log.js';
 import { createMetricsRegistry } from '../../../src/platform/metrics.js';
 import { buildDiscoveryApp } from '../../../src/discovery/app.js';
-
-function manualClock(start = 1_000_000) {
-  let now = start;
-  return { now: () => now, advance: (ms: number) => void (now += ms) };
-}
+import { manualClock } from '../../fakes/manual-clock.js';
 
 const apps: Array<{ close(): Promise<unknown> }> = [];
 afterEach(async () => {

@@ -1,11 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ServiceRegistry } from '../../../src/discovery/registry.js';
 import { AppError } from '../../../src/platform/errors.js';
-
-function manualClock(start = 1_000_000) {
-  let now = start;
-  return { now: () => now, advance: (ms: number) => void (now += ms) };
-}
+import { manualClock } from '../../fakes/manual-clock.js';
 
 function setup(options: { leaseMs?: number; ticketTtlMs?: number } = {}) {
   const clock = manualClock();

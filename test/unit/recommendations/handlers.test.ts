@@ -3,6 +3,7 @@ import type { RpcContext } from '../../../src/platform/rpc/server.js';
 import type { RecommendationsRepository } from '../../../src/recommendations/recommendations.repository.js';
 import { createRecommendationsHandlers, defaultRecommendationSettings } from '../../../src/recommendations/handlers.js';
 import { daysToMs } from '../../../src/recommendations/interests.js';
+import { manualClock } from '../../fakes/manual-clock.js';
 
 // The handlers' flow over a recording fake repository: what is asked of the database, with which interests.
 
@@ -32,7 +33,7 @@ function fakeRepository(overrides: Partial<RecommendationsRepository> = {}) {
     generalCandidates: record('generalCandidates', { popular: ['p1', 'w1'], newest: ['n1'] }),
     ...overrides,
   } as RecommendationsRepository;
-  const handlers = createRecommendationsHandlers({ repository, clock: () => now, settings: { halfLifeMs, ...defaultRecommendationSettings } });
+  const handlers = createRecommendationsHandlers({ repository, clock: manualClock(now.getTime()), settings: { halfLifeMs, ...defaultRecommendationSettings } });
   return { handlers, calls };
 }
 

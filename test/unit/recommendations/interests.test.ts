@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addInterest, daysToMs, decayedWeight, decayFactor, normaliseTags, topInterests } from '../../../src/recommendations/interests.js';
+import { addInterest, daysToMs, decayedWeight, decayFactor, topInterests } from '../../../src/recommendations/interests.js';
 
 const halfLife = daysToMs(14);
 const start = new Date('2026-01-01T00:00:00Z');
@@ -48,11 +48,5 @@ describe('top interests', () => {
   it('forgets interests that have decayed to almost nothing', () => {
     const stored = [{ tag: 'oil', weight: 1, updatedAt: start }];
     expect(topInterests(stored, after(14 * 10), halfLife, 5)).toEqual([]);
-  });
-});
-
-describe('normaliseTags', () => {
-  it('trims, lower-cases, dedupes and drops empty tags', () => {
-    expect(normaliseTags([' Watercolor', 'watercolor', '', '  ', 'Ink'])).toEqual(['ink', 'watercolor']);
   });
 });

@@ -1,6 +1,7 @@
 import { decodeJwt } from 'jose';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../../src/platform/errors.js';
+import { systemClock } from '../../../src/platform/clock.js';
 import { accountErrors, isValidName, isValidPassword, login, logout, refresh, register, type AccountsDeps } from '../../../src/users/accounts.js';
 import { memoryUsersRepository } from '../../fakes/memory-users.repository.js';
 import { createPasswordHasher, scryptCost, type PasswordHasher } from '../../../src/users/passwords.js';
@@ -28,7 +29,7 @@ beforeEach(async () => {
     repo: memoryUsersRepository(),
     hasher: createPasswordHasher(scryptCost(10)),
     signingKey: await loadSigningKey(await generateSigningKeyMaterial()),
-    now: () => clock,
+    clock: { ...systemClock, now: () => clock },
     accessTokenTtlSeconds: 900,
     refreshTokenTtlSeconds: 3600,
   };

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisRing, type RedisNodeHandle, type RedisRingHandle } from '../../../harness/redis.js';
-import { waitFor } from '../../../harness/ports.js';
+import { waitFor } from '../../../../src/platform/wait.js';
 import { createLogger } from '../../../../src/platform/log.js';
 import { createMetricsRegistry } from '../../../../src/platform/metrics.js';
 import { createCacheRing, type CacheRing, type CacheRingEvents } from '../../../../src/platform/cache/cache-ring.js';
@@ -48,7 +48,7 @@ async function direct<T>(name: string, work: (client: Redis) => Promise<T>): Pro
 }
 
 async function allUp(target: CacheRing = ring): Promise<void> {
-  await waitFor('every cache node up', async () => target.nodeStates().every((n) => n.state === 'up'), 10_000, 20);
+  await waitFor('every cache node up', async () => target.nodeStates().every((n) => n.state === 'up'), { timeoutMs: 10_000, intervalMs: 20 });
 }
 
 function keysWithPrimary(node: string, count: number, prefix: string): string[] {
@@ -118,7 +118,7 @@ describe('cache ring on four real Redis nodes', () => {
     expect(await ring.get(key)).toEqual(Buffer.from([0, 1, 2, 255]));
     expect(events.miss).toEqual([{ node: primary, key }]);
     expect(events.hit).toEqual([{ node: secondary, key }]);
-    const repaired = await waitFor('repair of the primary', () => direct(primary, (c) => c.getBuffer(key)).then((v) => v ?? undefined), 5_000, 20);
+    const repaired = await waitFor('repair of the primary', () => direct(primary, (c) => c.getBuffer(key)).then((v) => v ?? undefined), { timeoutMs: 5_000, intervalMs: 20 });
     expect(repaired).toEqual(Buffer.from([0, 1, 2, 255]));
     expect(await direct(primary, (c) => c.ttl(key))).toBeGreaterThan(100);
     expect(events.repair).toEqual([{ node: primary, key }]);
@@ -219,7 +219,7 @@ describe('cache ring on four real Redis nodes', () => {
     await direct(primary, async (c) => {
       await c.multi().set(key, 'stale, deleted meanwhile').call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes').exec();
     });
-    await waitFor('the ring to notice', async () => ring.nodeStates().find((n) => n.name === primary)!.state === 'down', 5_000, 5);
+    await waitFor('the ring to notice', async () => ring.nodeStates().find((n) => n.name === primary)!.state === 'down', { timeoutMs: 5_000, intervalMs: 5 });
     await allUp();
     expect(await ring.get(key)).toBeNull();
     expect(await direct(primary, (c) => c.get(key))).toBeNull();

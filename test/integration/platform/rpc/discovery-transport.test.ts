@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../../src/platform/log.js';
+import { sleep, waitFor } from '../../../../src/platform/wait.js';
 import { createRpcClient, type RpcClient } from '../../../../src/platform/rpc/client.js';
 import { createDiscoveryTransport, type DiscoveryTransport } from '../../../../src/platform/rpc/discovery-transport.js';
 import { buildEchoApp, echoService } from '../../../support/echo-service.js';
@@ -12,7 +13,6 @@ import { startDiscoveryReplica, type DiscoveryReplicaHandle } from '../../../sup
 // that register with both, and RPC clients in both balancing modes.
 
 const logger = createLogger({ name: 'rpc-it', level: 'silent' });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface EchoInstance {
   name: string;
@@ -35,17 +35,11 @@ async function listedOn(replica: string, serviceName: string): Promise<string[]>
   return (body.services[serviceName] ?? []).map((i) => i.host).sort();
 }
 
+/** Waits until `check` holds; returns how long that took. */
 async function eventually(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
   const started = Date.now();
-  for (;;) {
-    try {
-      if (await check()) return Date.now() - started;
-    } catch {
-      // not yet
-    }
-    if (Date.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(50);
-  }
+  await waitFor(what, check, { timeoutMs });
+  return Date.now() - started;
 }
 
 describe('RPC through discovery', () => {

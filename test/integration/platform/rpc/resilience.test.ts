@@ -9,7 +9,8 @@ import { createRpcClient } from '../../../../src/platform/rpc/client.js';
 import { createDiscoveryTransport, type DiscoveryTransport } from '../../../../src/platform/rpc/discovery-transport.js';
 import { buildEchoApp, echoService } from '../../../support/echo-service.js';
 import { rpcHeaders } from '../../../../src/platform/rpc/contract.js';
-import { freePort } from '../../../harness/ports.js';
+import { freePort } from '../../../../src/platform/ports.js';
+import { waitFor } from '../../../../src/platform/wait.js';
 import { startRegistration, type Registration } from '../../../../src/platform/discovery/registration.js';
 import { buildDiscoveryApp } from '../../../../src/discovery/app.js';
 import { startEchoInstance, type ServiceProcessHandle } from '../../../support/service-processes.js';
@@ -18,7 +19,6 @@ import { startEchoInstance, type ServiceProcessHandle } from '../../../support/s
 // server that accepts calls and never answers.
 
 const logger = createLogger({ name: 'resilience-it', level: 'silent' });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function startDiscovery() {
   const { app } = buildDiscoveryApp({
@@ -62,7 +62,7 @@ describe('a frozen (SIGSTOPped) instance', () => {
       discovery: [discovery.address], mode: 'snapshot', logger, metrics: createMetricsRegistry('resilience-it', { defaults: false }),
       perTryTimeoutMs, breaker: { consecutiveFailures: 1, halfOpenAfterMs: 4_000 },
     });
-    for (let i = 0; i < 50 && transport.instancesOf(echoService.serviceName).length < 3; i++) await sleep(100);
+    await waitFor('three instances in the snapshot', () => transport.instancesOf(echoService.serviceName).length >= 3, { timeoutMs: 5_000, intervalMs: 100 });
     expect(transport.instancesOf(echoService.serviceName)).toHaveLength(3);
   }, 30_000);
 
@@ -101,14 +101,10 @@ describe('a frozen (SIGSTOPped) instance', () => {
 
     // Thawed, it heartbeats again; after the half-open wait a probe succeeds and it serves again.
     frozen.thaw();
-    let servedAgain = false;
-    const deadline = Date.now() + 8_000;
-    while (!servedAgain && Date.now() < deadline) {
+    await waitFor('the thawed instance to serve again', async () => {
       const answers = await Promise.all(Array.from({ length: 6 }, () => client.Echo({ text: 'after thaw' })));
-      servedAgain = answers.some((a) => a.instance === 'echo-frozen');
-      await sleep(100);
-    }
-    expect(servedAgain).toBe(true);
+      return answers.some((a) => a.instance === 'echo-frozen');
+    }, { timeoutMs: 8_000, intervalMs: 100 });
     expect(transport.breakerState(frozenHost)).toBe('closed');
   }, 30_000);
 });
@@ -139,7 +135,7 @@ describe('retries and deadlines', () => {
       discovery: [discovery.address], mode: 'snapshot', logger, perTryTimeoutMs,
       breaker: { consecutiveFailures: 1_000, minimumRps: 1_000 }, retryBudget: { minRetriesPerWindow: 1_000 },
     });
-    for (let i = 0; i < 50 && transport.instancesOf(echoService.serviceName).length < 2; i++) await sleep(100);
+    await waitFor('two instances in the snapshot', () => transport.instancesOf(echoService.serviceName).length >= 2, { timeoutMs: 5_000, intervalMs: 100 });
     expect(transport.instancesOf(echoService.serviceName)).toHaveLength(2);
   }, 30_000);
 
@@ -211,12 +207,8 @@ describe('a client started before discovery', () => {
     const instance = await startInProcessEcho('echo-late', address);
     try {
       const started = Date.now();
-      let answer: { instance: string } | undefined;
-      while (!answer && Date.now() - started < 5_000) {
-        answer = await client.Echo({ text: 'now' }).catch(() => undefined);
-        if (!answer) await sleep(50);
-      }
-      expect(answer?.instance).toBe('echo-late');
+      const answer = await waitFor('a first answer', () => client.Echo({ text: 'now' }), { timeoutMs: 5_000 });
+      expect(answer.instance).toBe('echo-late');
       expect(Date.now() - started).toBeLessThan(3_000);
     } finally {
       await transport.close();

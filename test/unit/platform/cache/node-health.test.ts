@@ -1,14 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { NodeHealth, type Clock } from '../../../../src/platform/cache/node-health.js';
+import { NodeHealth } from '../../../../src/platform/cache/node-health.js';
+import { manualClock } from '../../../fakes/manual-clock.js';
 
-function manualClock(start = 1_000): Clock & { advance(ms: number): void } {
-  let now = start;
-  return { now: () => now, advance: (ms) => void (now += ms) };
-}
 
 describe('NodeHealth', () => {
   it('starts down and due for a probe at once, and has never been up', () => {
-    const clock = manualClock();
+    const clock = manualClock(1_000);
     const health = new NodeHealth({ clock });
     expect(health.current).toEqual({ state: 'down', since: 1_000, nextProbeAt: 1_000, failedProbes: 0, reason: 'not connected yet' });
     expect(health.isProbeDue()).toBe(true);
@@ -16,7 +13,7 @@ describe('NodeHealth', () => {
   });
 
   it('goes down on a failure, waits the initial delay, and backs off exponentially up to the cap', () => {
-    const clock = manualClock();
+    const clock = manualClock(1_000);
     const health = new NodeHealth({ clock, initial: 'up', backoff: { initialMs: 100, maxMs: 1_000, multiplier: 2 } });
     expect(health.markDown('get failed: Command timed out')).toBe(true);
     expect(health.markDown('again')).toBe(false);
@@ -39,7 +36,7 @@ describe('NodeHealth', () => {
   });
 
   it('comes back up after a successful probe, remembering it has been up', () => {
-    const clock = manualClock();
+    const clock = manualClock(1_000);
     const health = new NodeHealth({ clock });
     clock.advance(50);
     expect(health.markUp()).toBe(true);

@@ -1,11 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backoffWithJitter } from '../../../../src/platform/backoff.js';
 import { RetryBudget } from '../../../../src/platform/rpc/retry-budget.js';
-
-function manualClock(start = 1_000_000) {
-  let now = start;
-  return { now: () => now, advance: (ms: number) => void (now += ms) };
-}
+import { manualClock } from '../../../fakes/manual-clock.js';
 
 describe('retry budget', () => {
   it('allows retries for at most ~20% of calls beyond a small allowance', () => {

@@ -1,6 +1,10 @@
 import { createServer } from 'node:net';
 
-/** A TCP port that was free a moment ago on `host`. */
+// Finding ports, in one place: the launcher picks ports for the domain services, the test
+// harness for its servers. Prefer listening on port 0 where the listener is ours; these are for
+// ports another process will bind.
+
+/** A TCP port that was free a moment ago on `host` (another process may take it before use). */
 export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -8,7 +12,7 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
     server.on('error', reject);
     server.listen(0, host, () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error(`no free port on ${host}`))));
     });
   });
 }
