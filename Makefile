@@ -1,5 +1,5 @@
 # Easel: `make start` runs the whole system on this machine; `make test` tests it.
-.PHONY: start test deps build check test-unit test-integration test-e2e test-browser status down clean
+.PHONY: start test deps build check test-unit test-integration test-e2e test-security test-browser status down clean
 
 EASEL := node dist/src/launcher/cli.js
 
@@ -10,6 +10,7 @@ test: deps build
 	npm run check
 	npm run test:integration
 	npm run test:e2e
+	npm run test:security
 	npm run test:browser
 
 deps:
@@ -29,6 +30,9 @@ test-integration: build
 
 test-e2e: build
 	npm run test:e2e
+
+test-security: build
+	npm run test:security
 
 test-browser: build
 	npm run test:browser

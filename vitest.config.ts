@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 
 // Test tiers, each with its own script: unit (no network, no real sleeps), web (the web app's
 // components in happy-dom), integration (real Redis/PostgreSQL started by test/harness), e2e
-// (the whole cluster through the launcher, including chaos), browser (the built web app in
+// (the whole cluster through the launcher, including chaos), security (attacks on real services
+// and a real cluster), browser (the built web app in
 // Debian's chromium against a whole cluster).
 export default defineConfig({
   test: {
@@ -39,6 +40,15 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'security',
+          include: ['test/security/**/*.test.ts'],
           testTimeout: 180_000,
           hookTimeout: 180_000,
           fileParallelism: false,
