@@ -18,6 +18,7 @@ import { buildGatewayApp } from '../src/gateway/app.js';
 import { inMemorySharedState } from '../test/fakes/shared-state.js';
 import { startPostgres } from '../test/harness/postgres.js';
 import { numberArg } from './interleaved.js';
+import { testCredentials } from '../test/support/credentials.js';
 
 // Logins per second and latency through the gateway's POST /login: gateway worker -> users
 // service (RPC) -> PostgreSQL + one scrypt verification + signing an EdDSA JWT + storing the
@@ -64,8 +65,8 @@ try {
   });
   cleanups.push(() => users.close());
   const usersUrl = await users.listen({ host: '127.0.0.1', port: 0 });
-  const transport = fixedTransport(usersUrl);
-  const nowhere = fixedTransport('http://127.0.0.1:9');
+  const transport = fixedTransport(usersUrl, { credentials: testCredentials() });
+  const nowhere = fixedTransport('http://127.0.0.1:9', { credentials: testCredentials() });
   cleanups.push(() => transport.close?.() ?? Promise.resolve(), () => nowhere.close?.() ?? Promise.resolve());
   const deps = {
     config: loadConfig(gatewayConfigSchema, { INSTANCE_NAME: 'gateway-bench', GATEWAY_WORKERS: '1' }),

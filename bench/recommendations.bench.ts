@@ -12,6 +12,7 @@ import { createRpcClient, fixedTransport } from '../src/platform/rpc/client.js';
 import { recommendationsContract } from '../src/contracts/recommendations.js';
 import { recommendationsConfigSchema } from '../src/recommendations/config.js';
 import { buildRecommendationsApp } from '../src/recommendations/app.js';
+import { testCredentials } from '../test/support/credentials.js';
 
 // Recommendation latency with 10,000 images and 1,000 users, over the service's real RPC path
 // (HTTP keep-alive + PostgreSQL). Beside it, in the same run and interleaved call by call so that
@@ -110,7 +111,7 @@ export async function runRecommendationsBench(overrides: Partial<BenchSettings> 
       await sql.end();
     }
 
-    transport.current = fixedTransport(address, { connections: 4 });
+    transport.current = fixedTransport(address, { connections: 4, credentials: testCredentials() });
     const rpc = createRpcClient(recommendationsContract, transport.current);
     const userFor = (n: number) => (n % 10 === 9 ? undefined : `user-${(n * 7919) % s.users}`);
 

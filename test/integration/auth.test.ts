@@ -22,6 +22,7 @@ import type { CacheRing } from '../../src/platform/cache/index.js';
 import { integrationPostgres, integrationRedisSpec } from '../harness/context.js';
 import { cacheRingSharedState, startStack, type Stack } from '../harness/stack.js';
 import { apiClient, type ApiClient, type ApiReply } from '../support/api-client.js';
+import { testCredentials } from '../support/credentials.js';
 
 // Sign-up, login, refresh, logout and the auth check through gateway workers, against a real
 // users service on a real PostgreSQL and gateway state in the real cache ring (four Redis
@@ -60,9 +61,9 @@ let gatewayB: Worker;
 
 /** A gateway worker (the whole app) plus test-only routes that need a caller. */
 async function startGatewayWorker(name: string, statePrefix: string): Promise<Worker> {
-  const transport = fixedTransport(usersUrl);
+  const transport = fixedTransport(usersUrl, { credentials: testCredentials() });
   transports.push(transport);
-  const unused = fixedTransport('http://127.0.0.1:9');
+  const unused = fixedTransport('http://127.0.0.1:9', { credentials: testCredentials() });
   transports.push(unused);
   const logger = createLogger({ name, level: 'debug', destination: sink });
   const deps: GatewayDeps = {

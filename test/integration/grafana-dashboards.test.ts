@@ -29,6 +29,7 @@ import { resolveLayout } from '../../src/launcher/layout.js';
 import { alertRuleFiles } from '../../src/launcher/prometheus.js';
 import { parse as parseYaml } from 'yaml';
 import { createDatabase, registerReplicationLagMetric, type Sql } from '../../src/platform/db/database.js';
+import { testClusterSecret, testCredentials } from '../support/credentials.js';
 
 // Every query of the provisioned Grafana dashboard is run against a real Prometheus that has
 // scraped real Easel metrics endpoints, so a typo, a renamed metric or a label that does not
@@ -246,7 +247,7 @@ async function startExporters(): Promise<string[]> {
   const clock = manualClock(Date.now());
   const discoveryMetrics = createMetricsRegistry('discovery-test');
   const { app: discovery, registry } = buildDiscoveryApp({
-    config: { INSTANCE_NAME: 'discovery-test', HOST: '127.0.0.1', LEASE_MS: 5_000, TICKET_TTL_MS: 30_000 },
+    config: { INSTANCE_NAME: 'discovery-test', HOST: '127.0.0.1', LEASE_MS: 5_000, TICKET_TTL_MS: 30_000, CLUSTER_SECRET: testClusterSecret, SERVICE_NAMES: ['USER SERVICE', 'IMAGE SERVICE', 'RECOMMENDATION SERVICE', 'ECHO SERVICE'] },
     logger,
     metrics: discoveryMetrics,
     clock,
@@ -273,7 +274,7 @@ async function startExporters(): Promise<string[]> {
     addresses.push(`127.0.0.1:${address.port}`);
   }
   // The RPC transport of the service process declares the rpc_client_* metrics.
-  transport = createDiscoveryTransport({ discovery: [addresses[1] as string], mode: 'snapshot', logger, metrics: serviceMetrics });
+  transport = createDiscoveryTransport({ credentials: testCredentials(), discovery: [addresses[1] as string], mode: 'snapshot', logger, metrics: serviceMetrics });
   const declared = <T>(name: string, registry = serviceMetrics): T => {
     const metric = registry.getSingleMetric(name);
     if (!metric) throw new Error(`no module declares ${name} any more`);

@@ -10,6 +10,7 @@ import { recommendationsConfigSchema } from '../../../src/recommendations/config
 import { buildRecommendationsApp } from '../../../src/recommendations/app.js';
 import { daysToMs } from '../../../src/recommendations/interests.js';
 import { systemClock } from '../../../src/platform/clock.js';
+import { testCredentials } from '../../support/credentials.js';
 
 // The service over HTTP RPC against a real PostgreSQL, with a clock the test moves.
 
@@ -32,7 +33,7 @@ beforeAll(async () => {
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   if (typeof address !== 'object' || !address) throw new Error('no address');
-  transport = fixedTransport(`http://127.0.0.1:${address.port}`);
+  transport = fixedTransport(`http://127.0.0.1:${address.port}`, { credentials: testCredentials() });
   rpc = createRpcClient(recommendationsContract, transport);
 });
 

@@ -8,6 +8,7 @@ import { createMetricsRegistry } from '../../../src/platform/metrics.js';
 import { createRpcClient, fixedTransport, type RpcTransport } from '../../../src/platform/rpc/client.js';
 import { buildUsersApp } from '../../../src/users/app.js';
 import { usersConfigSchema } from '../../../src/users/config.js';
+import { testCredentials } from '../../support/credentials.js';
 
 // Two replicas of the users service on one real PostgreSQL, called over RPC: they share one
 // signing key, and the upload quota holds under concurrent reservations through both.
@@ -27,7 +28,7 @@ beforeAll(async () => {
   apps.push(...(await Promise.all([build('users-1'), build('users-2')])));
   replicas = [];
   for (const app of apps) {
-    const transport = fixedTransport(await app.listen({ host: '127.0.0.1', port: 0 }));
+    const transport = fixedTransport(await app.listen({ host: '127.0.0.1', port: 0 }), { credentials: testCredentials() });
     transports.push(transport);
     replicas.push(createRpcClient(usersContract, transport));
   }

@@ -8,6 +8,7 @@ import { createDiscoveryTransport, type DiscoveryTransport } from '../../../../s
 import { buildEchoApp, echoService } from '../../../support/echo-service.js';
 import { startRegistration, type Registration } from '../../../../src/platform/discovery/registration.js';
 import { startDiscoveryReplica, type DiscoveryReplicaHandle } from '../../../support/service-processes.js';
+import { testCredentials } from '../../../support/credentials.js';
 
 // Two real discovery replicas (child processes we SIGKILL and restart), echo service instances
 // that register with both, and RPC clients in both balancing modes.
@@ -25,7 +26,7 @@ async function startInstance(name: string, discovery: readonly string[]): Promis
   const app = buildEchoApp(name);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const host = `127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  const registration = startRegistration({ discovery, serviceName: echoService.serviceName, host, logger });
+  const registration = startRegistration({ discovery, serviceName: echoService.serviceName, host, logger, credentials: testCredentials(echoService.serviceName) });
   return { name, host, app, registration };
 }
 
@@ -60,7 +61,7 @@ describe('RPC through discovery', () => {
       return lists.every((l) => JSON.stringify(l) === JSON.stringify(both));
     }, 5_000);
     // Generous per-try timeout: client and instances share this test's event loop on a busy machine.
-    for (const mode of ['snapshot', 'ticket'] as const) transports.push(createDiscoveryTransport({ discovery, mode, logger, perTryTimeoutMs: 5_000 }));
+    for (const mode of ['snapshot', 'ticket'] as const) transports.push(createDiscoveryTransport({ credentials: testCredentials(), discovery, mode, logger, perTryTimeoutMs: 5_000 }));
     snapshotClient = createRpcClient(echoService, transports[0]!);
     ticketClient = createRpcClient(echoService, transports[1]!);
   }, 60_000);
