@@ -10,6 +10,7 @@ import { createDiscoveryTransport, type BalancingMode } from '../src/platform/rp
 import { buildEchoApp, echoService } from '../test/support/echo-service.js';
 import { startRegistration } from '../src/platform/discovery/registration.js';
 import { buildDiscoveryApp } from '../src/discovery/app.js';
+import { serviceAuthHeaders } from '../src/platform/service-auth.js';
 import { runInterleaved, type BenchCase, type CaseResult, numberArg } from './interleaved.js';
 import { testClusterSecret, testCredentials } from '../test/support/credentials.js';
 
@@ -58,12 +59,14 @@ async function main(): Promise<void> {
   const logger = createLogger({ name: 'bench', level: 'warn' });
   const bare = new Pool(`http://${addresses.echo}`, { connections: 64, pipelining: 1 });
   const payload = JSON.stringify({ text: 'hello' });
+  // The echo server refuses calls without a service token: the bare call sends one made once.
+  const bareHeaders = { 'content-type': 'application/json', [serviceAuthHeaders.service]: testCredentials().tokenFor(echoService.serviceName) };
   const transports = (['snapshot', 'ticket'] as BalancingMode[]).map((mode) => ({ mode, transport: createDiscoveryTransport({ credentials: testCredentials(), discovery: [addresses.discovery], mode, logger }) }));
   const cases: BenchCase[] = [
     {
       name: 'bare undici',
       call: async () => {
-        const response = await bare.request({ method: 'POST', path: '/rpc/Echo.Echo', headers: { 'content-type': 'application/json' }, body: payload });
+        const response = await bare.request({ method: 'POST', path: '/rpc/Echo.Echo', headers: bareHeaders, body: payload });
         const body = (await response.body.json()) as { text: string };
         if (response.statusCode !== 200 || body.text !== 'hello') throw new Error(`bad answer ${response.statusCode}`);
       },

@@ -56,7 +56,7 @@ export interface DiscoveryReplicaHandle {
   restart(): Promise<void>;
 }
 
-export async function startDiscoveryReplica(name: string, options: { leaseMs?: number; ticketTtlMs?: number; port?: number } = {}): Promise<DiscoveryReplicaHandle> {
+export async function startDiscoveryReplica(name: string, options: { leaseMs?: number; ticketTtlMs?: number; port?: number; metricsPort?: number } = {}): Promise<DiscoveryReplicaHandle> {
   const port = options.port ?? (await freePort());
   let child: ChildProcess | undefined;
   const start = async () => {
@@ -69,6 +69,7 @@ export async function startDiscoveryReplica(name: string, options: { leaseMs?: n
       LOG_LEVEL: 'warn',
       CLUSTER_SECRET: testClusterSecret,
       SERVICE_NAMES: 'USER SERVICE,IMAGE SERVICE,RECOMMENDATION SERVICE,ECHO SERVICE',
+      METRICS_PORT: String(options.metricsPort ?? 0),
     });
     const output = collectOutput(child);
     const started = child;
