@@ -4,13 +4,13 @@ import postgres from 'postgres';
 import { integrationPostgres } from '../../harness/context.js';
 import { createLogger } from '../../../src/platform/log.js';
 import { createMetricsRegistry } from '../../../src/platform/metrics.js';
-import { createRpcClient, fixedTransport, type RpcClient, type RpcTransport } from '../../../src/platform/rpc/client.js';
+import { createRpcClient, type RpcClient, type RpcTransport } from '../../../src/platform/rpc/client.js';
 import { recommendationsContract, type RecommendationsContract } from '../../../src/contracts/recommendations.js';
 import { recommendationsConfigSchema } from '../../../src/recommendations/config.js';
 import { buildRecommendationsApp } from '../../../src/recommendations/app.js';
 import { daysToMs } from '../../../src/recommendations/interests.js';
 import { systemClock } from '../../../src/platform/clock.js';
-import { testCredentials } from '../../support/credentials.js';
+import { trustedTestTransport } from '../../support/credentials.js';
 
 // The service over HTTP RPC against a real PostgreSQL, with a clock the test moves.
 
@@ -33,7 +33,7 @@ beforeAll(async () => {
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   if (typeof address !== 'object' || !address) throw new Error('no address');
-  transport = fixedTransport(`http://127.0.0.1:${address.port}`, { credentials: testCredentials() });
+  transport = trustedTestTransport(`http://127.0.0.1:${address.port}`);
   rpc = createRpcClient(recommendationsContract, transport);
 });
 
