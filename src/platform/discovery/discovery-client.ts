@@ -64,15 +64,19 @@ export class UnauthenticatedAnswerError extends Error {
  * MAC must cover. Network failures, timeouts and answers without a valid MAC (a process posing
  * as discovery, or an old answer replayed) throw; HTTP statuses do not.
  */
-export async function requestReplica(pool: Pool, method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body: unknown, timeoutMs: number, credentials: ServiceCredentials): Promise<ReplicaAnswer> {
-  const nonce = newNonce();
+export async function requestReplica(
+  pool: Pool, method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body: unknown, timeoutMs: number, credentials: ServiceCredentials,
+  options: { signedAnswer?: boolean } = {},
+): Promise<ReplicaAnswer> {
+  // Answers nothing is decided on (closing a ticket, a report) need no MAC: one HMAC less each side.
+  const nonce = options.signedAnswer === false ? undefined : newNonce();
   const response = await pool.request({
     method,
     path,
     headers: {
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       [serviceAuthHeaders.service]: credentials.tokenFor(discoveryAudience),
-      [serviceAuthHeaders.nonce]: nonce,
+      ...(nonce ? { [serviceAuthHeaders.nonce]: nonce } : {}),
     },
     body: body === undefined ? null : JSON.stringify(body),
     headersTimeout: timeoutMs,
@@ -81,7 +85,7 @@ export async function requestReplica(pool: Pool, method: 'GET' | 'POST' | 'PUT' 
   });
   const text = await response.body.text();
   const mac = response.headers[serviceAuthHeaders.answerMac];
-  if (!credentials.verifyAnswer(nonce, text, typeof mac === 'string' ? mac : undefined)) {
+  if (nonce && !credentials.verifyAnswer(nonce, text, typeof mac === 'string' ? mac : undefined)) {
     throw new UnauthenticatedAnswerError(`${method} ${path}: the answer (status ${response.statusCode}) is not signed by discovery`);
   }
   let parsed: unknown;
@@ -169,11 +173,11 @@ export function createDiscoveryClient(settings: DiscoveryClientSettings): Discov
         return { host: body.host, connTicket: body.connTicket, replica };
       }),
     closeTicket: async (ticket) => {
-      const answer = await requestReplica(poolFor(ticket.replica), 'POST', '/ticket', { connTicket: ticket.connTicket }, timeoutMs, settings.credentials);
+      const answer = await requestReplica(poolFor(ticket.replica), 'POST', '/ticket', { connTicket: ticket.connTicket }, timeoutMs, settings.credentials, { signedAnswer: false });
       if (answer.status !== 200) throw failureFrom(answer, ticket.replica);
     },
     reportTripped: async (serviceName, host) => {
-      await Promise.allSettled(settings.discovery.map((replica) => requestReplica(poolFor(replica), 'POST', '/service/report', { serviceName, host, reason: 'circuit-open' }, timeoutMs, settings.credentials)));
+      await Promise.allSettled(settings.discovery.map((replica) => requestReplica(poolFor(replica), 'POST', '/service/report', { serviceName, host, reason: 'circuit-open' }, timeoutMs, settings.credentials, { signedAnswer: false })));
     },
     close: async () => {
       closed = true;
