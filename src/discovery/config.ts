@@ -20,7 +20,7 @@ export const discoveryConfigSchema = z.object({
   /** The other discovery replicas' metrics addresses ("host:port,..."), listed as Prometheus targets beside this one. */
   DISCOVERY_PEERS: env.addressList(''),
   /** Derives the service credentials every registration, heartbeat, report and look-up must carry. */
-  CLUSTER_SECRET: env.secret(),
+  CLUSTER_SECRET: env.requiredSecret(),
   /** Internal port serving /metrics and /prometheus/targets (0 picks a free one). */
   METRICS_PORT: env.port(0),
   /** Names instances may register under. */

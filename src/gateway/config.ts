@@ -15,7 +15,7 @@ export const gatewayConfigSchema = z.object({
   /** Time limit of one RPC attempt on one instance; a hung instance costs at most this, then the call moves on. */
   RPC_PER_TRY_TIMEOUT_MS: env.milliseconds(2_000),
   /** Derives the gateway's service credentials and the user assertions it sends (src/platform/service-auth.ts). */
-  CLUSTER_SECRET: env.secret(),
+  CLUSTER_SECRET: env.requiredSecret(),
   /** Internal port serving /metrics (summed over the workers); the public port serves none. 0 picks a free one. */
   METRICS_PORT: env.port(0),
   /** The cache ring: "name=host:port,..." */
