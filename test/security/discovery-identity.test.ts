@@ -81,7 +81,7 @@ describe('registering in discovery', () => {
 
   it("keeps discovery's /metrics small and free of caller-chosen names, and off its API port", async () => {
     const huge = 'N'.repeat(1024 * 1024);
-    expect((await post('/service', { serviceName: huge, host: rogueHost })).status).toBe(401);
+    expect((await post('/service', { serviceName: huge.slice(0, 64 * 1024), host: rogueHost })).status).toBe(401);
     const withToken = await post('/service', { serviceName: huge, host: rogueHost }, tokenOf(echoService.serviceName));
     expect([400, 413]).toContain(withToken.status);
     await fetch(`http://${discovery.address}/service?serviceName=${'N'.repeat(4_000)}`, { headers: tokenOf('GATEWAY') });

@@ -113,7 +113,9 @@ describe("the end user's identity", () => {
 
 describe('metrics', () => {
   it('are not served on the public port, nor on the services\' RPC ports', async () => {
-    expect((await api.get('/metrics')).status).toBe(404);
+    const publicPort = await api.get('/metrics');
+    expect(publicPort.status).not.toBe(200);
+    expect(publicPort.bytes.toString('utf8')).not.toContain('http_request_duration_seconds');
     for (const url of [stack.users.url, stack.images.url, stack.recommendations.url]) {
       const response = await fetch(`${url}/metrics`);
       expect(response.status, url).not.toBe(200);
