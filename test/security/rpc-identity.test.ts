@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
+import { createRpcClient, fixedTransport } from '../../src/platform/rpc/client.js';
 import { startStack, type Stack } from '../harness/stack.js';
 import { startPostgres, type PostgresHandle } from '../harness/postgres.js';
 import { startRedisRing, type RedisRingHandle } from '../harness/redis.js';
@@ -108,6 +111,28 @@ describe("the end user's identity", () => {
     expect((await api.request('DELETE', `/${imageId}`, { token: attacker.accessToken })).status).toBe(403);
     expect((await api.request('DELETE', `/${imageId}`, { token: victim.accessToken })).status).toBe(200);
     expect((await api.request('POST', '/logout', { token: victim.accessToken })).status).toBe(200);
+  });
+});
+
+describe("the gateway's verification keys", () => {
+  it('are taken only from answers signed by the cluster: a rogue users service is not believed', async () => {
+    // A process posing as the users service (it answers on some port, without the secret).
+    const rogue = createServer((_request, response) => {
+      response.setHeader('content-type', 'application/json');
+      response.end(JSON.stringify({ keys: [{ kty: 'OKP', crv: 'Ed25519', kid: 'attacker', x: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }] }));
+    });
+    await new Promise<void>((resolve) => rogue.listen(0, '127.0.0.1', resolve));
+    const rogueUrl = `http://127.0.0.1:${(rogue.address() as AddressInfo).port}`;
+    const fromRogue = fixedTransport(rogueUrl, { credentials: credentials(gatewayServiceName) });
+    const fromReal = fixedTransport(stack.users.url, { credentials: credentials(gatewayServiceName) });
+    try {
+      await expect(createRpcClient(usersContract, fromRogue).SigningKeys({}, { authenticatedAnswer: true })).rejects.toThrow(/not signed/);
+      const real = await createRpcClient(usersContract, fromReal).SigningKeys({}, { authenticatedAnswer: true });
+      expect(real.keys.length).toBeGreaterThan(0);
+    } finally {
+      await Promise.all([fromRogue.close?.(), fromReal.close?.()]);
+      await new Promise<void>((resolve) => rogue.close(() => resolve()));
+    }
   });
 });
 
