@@ -13,6 +13,7 @@ import { createDiscoveryTransport, type DiscoveryTransport } from '../../src/pla
 import { usersContract } from '../../src/contracts/users.js';
 import { imagesContract } from '../../src/contracts/images.js';
 import { recommendationsContract } from '../../src/contracts/recommendations.js';
+import { discoveryAudience, serviceAuthHeaders } from '../../src/platform/service-auth.js';
 import { testClusterSecret, testCredentials } from '../support/credentials.js';
 
 // The gateway when no instance can serve: a clear 503 with Retry-After in the documented shape,
@@ -64,7 +65,7 @@ describe('gateway with no instance to serve', () => {
   it('does not hold a request past its deadline when the only instance hangs', async () => {
     const address = hung.address() as { port: number };
     const registered = await fetch(`http://${discoveryAddress}/service`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
+      method: 'POST', headers: { 'content-type': 'application/json', [serviceAuthHeaders.service]: testCredentials(recommendationsContract.serviceName).tokenFor(discoveryAudience) },
       body: JSON.stringify({ serviceName: recommendationsContract.serviceName, host: `127.0.0.1:${address.port}` }),
     });
     expect(registered.status).toBe(200);

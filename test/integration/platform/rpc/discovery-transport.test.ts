@@ -8,6 +8,7 @@ import { createDiscoveryTransport, type DiscoveryTransport } from '../../../../s
 import { buildEchoApp, echoService } from '../../../support/echo-service.js';
 import { startRegistration, type Registration } from '../../../../src/platform/discovery/registration.js';
 import { startDiscoveryReplica, type DiscoveryReplicaHandle } from '../../../support/service-processes.js';
+import { discoveryAudience, serviceAuthHeaders } from '../../../../src/platform/service-auth.js';
 import { testCredentials } from '../../../support/credentials.js';
 
 // Two real discovery replicas (child processes we SIGKILL and restart), echo service instances
@@ -31,7 +32,7 @@ async function startInstance(name: string, discovery: readonly string[]): Promis
 }
 
 async function listedOn(replica: string, serviceName: string): Promise<string[]> {
-  const response = await fetch(`http://${replica}/services`);
+  const response = await fetch(`http://${replica}/services`, { headers: { [serviceAuthHeaders.service]: testCredentials().tokenFor(discoveryAudience) } });
   const body = (await response.json()) as { services: Record<string, Array<{ host: string }>> };
   return (body.services[serviceName] ?? []).map((i) => i.host).sort();
 }
@@ -107,7 +108,7 @@ describe('RPC through discovery', () => {
     await eventually('echo-3 in the snapshot', async () => transports[0]!.instancesOf(echoService.serviceName).includes(late.host), 3_000);
 
     // The original's look-up works on the surviving replica (ticket mode uses it for every call).
-    const lookup = await fetch(`http://${discovery[1]}/service?serviceName=${encodeURIComponent(echoService.serviceName)}`);
+    const lookup = await fetch(`http://${discovery[1]}/service?serviceName=${encodeURIComponent(echoService.serviceName)}`, { headers: { [serviceAuthHeaders.service]: testCredentials().tokenFor(discoveryAudience) } });
     expect(lookup.status).toBe(200);
     for (const client of [snapshotClient, ticketClient]) {
       const served = await callMany(client, 300);
