@@ -314,7 +314,7 @@ async function startExporters(): Promise<string[]> {
     registry.heartbeat('IMAGE SERVICE', '127.0.0.1:7003');
     await Promise.all([
       service.inject('/ok'), service.inject('/ok'), service.inject('/missing'), service.inject('/boom'), users.inject('/health'),
-      discovery.inject('/services'), discovery.inject('/service?serviceName=NO%20SUCH%20SERVICE'),
+      discovery.inject({ url: '/services', headers: as('GATEWAY') }), discovery.inject({ url: '/service?serviceName=NO%20SUCH%20SERVICE', headers: as('GATEWAY') }),
     ]);
     ring.emit('hit', { node: 'cache-1', key: 'image:1' });
     ring.emit('hit', { node: 'cache-2', key: 'image:2' });
