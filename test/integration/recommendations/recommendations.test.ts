@@ -10,7 +10,7 @@ import { recommendationsConfigSchema } from '../../../src/recommendations/config
 import { buildRecommendationsApp } from '../../../src/recommendations/app.js';
 import { daysToMs } from '../../../src/recommendations/interests.js';
 import { systemClock } from '../../../src/platform/clock.js';
-import { trustedTestTransport } from '../../support/credentials.js';
+import { testClusterSecret, trustedTestTransport } from '../../support/credentials.js';
 
 // The service over HTTP RPC against a real PostgreSQL, with a clock the test moves.
 
@@ -23,7 +23,7 @@ let sequence = 0;
 
 beforeAll(async () => {
   databaseUrl = await integrationPostgres().createDatabase('recommendations');
-  const config = recommendationsConfigSchema.parse({ INSTANCE_NAME: 'recommendations-test', DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' });
+  const config = recommendationsConfigSchema.parse({ CLUSTER_SECRET: testClusterSecret, INSTANCE_NAME: 'recommendations-test', DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' });
   app = await buildRecommendationsApp({
     config,
     logger: createLogger({ name: 'recommendations-test', level: 'silent' }),
