@@ -46,22 +46,24 @@ export function registerRpcService<M extends RpcMethods>(app: FastifyInstance, s
   }
   // A caller that sent a nonce (for answers it acts on, such as the token verification keys)
   // gets a MAC over it and the body: a process outside the cluster cannot answer in our place.
-  const signAnswer = async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+  const signAnswer = (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: Error | null, payload: unknown) => void) => {
     const nonce = headerValue(request.headers[serviceAuthHeaders.nonce]);
     if (nonce !== undefined && nonce.length <= 64 && (typeof payload === 'string' || Buffer.isBuffer(payload))) {
       reply.header(serviceAuthHeaders.answerMac, auth.credentials.answerMac(nonce, payload));
     }
-    return payload;
+    done(null, payload);
   };
   for (const [methodName, method] of Object.entries(service.methods)) {
     const handler = handlers[methodName as keyof M];
     const access = auth.access?.[methodName];
     // Checked before the body is read: an unauthenticated caller costs no buffering or parsing.
-    const authenticate = async (request: FastifyRequest) => {
+    // A callback-style hook: an async one costs a promise on every call.
+    const authenticate = (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
       const caller = auth.credentials.verifyService(headerValue(request.headers[serviceAuthHeaders.service]), service.serviceName);
-      if (!caller) throw unauthenticated(`a valid service token for ${service.serviceName} is required`);
-      if (access?.callers && !access.callers.includes(caller.service)) throw forbidden(`${caller.service} may not call ${service.name}.${methodName}`);
+      if (!caller) return done(unauthenticated(`a valid service token for ${service.serviceName} is required`));
+      if (access?.callers && !access.callers.includes(caller.service)) return done(forbidden(`${caller.service} may not call ${service.name}.${methodName}`));
       callers.set(request, caller);
+      done();
     };
     /** The verified user, required when the input names one in the method's acting-user field. */
     const actingUser = (request: FastifyRequest, input: Record<string, unknown>): ActingUser | undefined => {
