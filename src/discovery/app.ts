@@ -5,7 +5,8 @@ import { createHttpServer } from '../platform/http.js';
 import { systemClock, type Clock } from '../platform/clock.js';
 import type { DiscoveryConfig } from './config.js';
 import { ServiceRegistry } from './registry.js';
-import { registerDiscoveryHandlers } from './handlers.js';
+import { discoveryApiDocs } from './api-docs.js';
+import { discoveryPatternNames, registerDiscoveryHandlers } from './handlers.js';
 
 export interface DiscoveryAppDeps {
   config: Pick<DiscoveryConfig, 'INSTANCE_NAME' | 'HOST' | 'LEASE_MS' | 'TICKET_TTL_MS'> & Partial<Pick<DiscoveryConfig, 'DISCOVERY_PEERS'>>;
@@ -40,8 +41,9 @@ export function buildDiscoveryApp(deps: DiscoveryAppDeps): DiscoveryApp {
   });
   registryGauges(registry, metrics);
 
-  const app = createHttpServer({ logger, metrics, healthCheck: () => ({ instance: config.INSTANCE_NAME, registryVersion: registry.version }) });
-  registerDiscoveryHandlers(app, { registry, config, logger, metrics, clock });
+  const app = createHttpServer({ logger, metrics, patternNames: discoveryPatternNames, apiDocs: discoveryApiDocs, healthCheck: () => ({ instance: config.INSTANCE_NAME, registryVersion: registry.version }) });
+  // In a plugin, so it loads after the API document that collects its routes.
+  void app.register(async (scope) => registerDiscoveryHandlers(scope, { registry, config, logger, metrics, clock }));
 
   const sweep = setInterval(() => registry.expire(), deps.sweepIntervalMs ?? 250);
   sweep.unref();

@@ -3,7 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../platform/log.js';
 import type { Clock } from '../platform/clock.js';
+import { Type, type TSchema } from 'typebox';
+import { namedPattern } from '../contracts/limits.js';
 import { invalidArgument } from '../platform/errors.js';
+import { failureShapes } from '../platform/render-error.js';
 import type { DiscoveryConfig } from './config.js';
 import { validateRegistration, type ServiceRegistry } from './registry.js';
 
@@ -11,6 +14,26 @@ import { validateRegistration, type ServiceRegistry } from './registry.js';
 export const discoveryServiceName = 'DISCOVERY SERVICE';
 
 const success = { message: 'success', error: '' } as const;
+
+// Route schemas: they refuse malformed requests (400, naming the field) and make the OpenAPI
+// document served at /docs/openapi.json (committed as docs/discovery-openapi.json).
+
+/** An instance's address as callers dial it. */
+export const hostAddress = namedPattern('^[A-Za-z0-9.\\-\\[\\]:]+:\\d{1,5}$', 'an address "host:port"');
+export const discoveryPatternNames: ReadonlyMap<string, string> = new Map([[hostAddress.source, hostAddress.meaning]]);
+
+const serviceNameField = Type.String({ minLength: 1, maxLength: 200, description: 'the registered name, e.g. "USER SERVICE"' });
+const hostField = Type.String({ pattern: hostAddress.source, maxLength: 300, description: hostAddress.meaning });
+const instanceBody = Type.Object({ serviceName: serviceNameField, host: hostField }, { additionalProperties: true });
+const successBody = Type.Object({ message: Type.Literal('success'), error: Type.Literal('') });
+const failureSchema = failureShapes.failure.schema;
+const failure = (description: string): TSchema => ({ ...failureSchema, description });
+const badRequest = { 400: failure('a field is missing or malformed (see error)') };
+const instanceView = Type.Object({
+  host: Type.String(), openTickets: Type.Integer(), suspect: Type.Boolean({ description: 'a caller reported its circuit breaker open; look-ups pass it over for now' }),
+  registeredAt: Type.Integer({ description: 'ms since the epoch' }), lastHeartbeat: Type.Integer({ description: 'ms since the epoch' }),
+  leaseExpiresAt: Type.Integer({ description: 'ms since the epoch; evicted then without a heartbeat' }),
+});
 
 export interface DiscoveryHandlerDeps {
   registry: ServiceRegistry;
@@ -40,7 +63,19 @@ export function registerDiscoveryHandlers(app: FastifyInstance, deps: DiscoveryH
     }
   });
 
-  app.get('/service', async (request) => {
+  app.get('/service', {
+    schema: {
+      summary: 'Look up a service: the instance with the fewest open tickets (round-robin among ties) and a ticket',
+      description: 'serviceName comes from the query string or, as the original client sends it, a JSON body (also without a content type).',
+      tags: ['discovery'],
+      querystring: Type.Object({ serviceName: Type.Optional(serviceNameField) }),
+      response: {
+        200: Type.Object({ host: Type.String(), connTicket: Type.String({ description: 'close it with POST /ticket; it expires by itself after TICKET_TTL_MS' }) }),
+        ...badRequest,
+        503: failure('no live instance of the service; try again after Retry-After'),
+      },
+    },
+  }, async (request) => {
     const serviceName = await serviceNameOf(request);
     try {
       const ticket = registry.issueTicket(serviceName);
@@ -53,14 +88,28 @@ export function registerDiscoveryHandlers(app: FastifyInstance, deps: DiscoveryH
     }
   });
 
-  app.post('/ticket', async (request) => {
+  app.post('/ticket', {
+    schema: {
+      summary: 'Close a connection ticket (an unknown or expired one is fine)',
+      tags: ['discovery'],
+      body: Type.Object({ connTicket: Type.String({ minLength: 1, maxLength: 200 }) }),
+      response: { 200: successBody, ...badRequest },
+    },
+  }, async (request) => {
     const { connTicket } = bodyOf(request);
     if (typeof connTicket !== 'string' || connTicket === '') throw invalidArgument('connTicket is required');
     registry.closeTicket(connTicket);
     return success;
   });
 
-  app.post('/service', async (request) => {
+  app.post('/service', {
+    schema: {
+      summary: 'Register an instance (again is fine: it renews the lease)',
+      tags: ['discovery'],
+      body: instanceBody,
+      response: { 200: successBody, ...badRequest },
+    },
+  }, async (request) => {
     const body = bodyOf(request);
     const { serviceName, host } = validateRegistration(body.serviceName, body.host);
     if (registry.register(serviceName, host)) {
@@ -70,7 +119,14 @@ export function registerDiscoveryHandlers(app: FastifyInstance, deps: DiscoveryH
     return success;
   });
 
-  app.delete('/service', async (request) => {
+  app.delete('/service', {
+    schema: {
+      summary: 'Deregister an instance on graceful shutdown',
+      tags: ['discovery'],
+      body: instanceBody,
+      response: { 200: successBody, ...badRequest },
+    },
+  }, async (request) => {
     const body = bodyOf(request);
     const { serviceName, host } = validateRegistration(body.serviceName, body.host);
     registry.deregister(serviceName, host);
@@ -85,13 +141,26 @@ export function registerDiscoveryHandlers(app: FastifyInstance, deps: DiscoveryH
     registry.heartbeat(serviceName, host);
     return success;
   };
-  app.put('/service/heartbeat', heartbeat);
-  app.post('/heartbeat', heartbeat);
+  const heartbeatSchema = (summary: string) => ({
+    summary,
+    tags: ['discovery'],
+    body: instanceBody,
+    response: { 200: successBody, ...badRequest, 404: failure('this replica does not know the instance: register again (e.g. after the replica restarted)') },
+  });
+  app.put('/service/heartbeat', { schema: heartbeatSchema('Renew an instance\'s lease (about every second; evicted at last heartbeat + LEASE_MS)') }, heartbeat);
+  app.post('/heartbeat', { schema: heartbeatSchema('The same heartbeat, as a POST') }, heartbeat);
 
   // uptimeMs lets clients tell a freshly restarted replica (whose registry is still refilling
   // from heartbeats) from one whose registry is complete.
   // A caller's circuit breaker for an instance opened: look-ups pass it over for a while.
-  app.post('/service/report', async (request) => {
+  app.post('/service/report', {
+    schema: {
+      summary: 'Report an instance whose circuit breaker opened at the caller; look-ups pass it over for a while',
+      tags: ['discovery'],
+      body: Type.Object({ serviceName: serviceNameField, host: hostField, reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: true }),
+      response: { 200: successBody, ...badRequest },
+    },
+  }, async (request) => {
     const body = bodyOf(request);
     const { serviceName, host } = validateRegistration(body.serviceName, body.host);
     registry.reportTripped(serviceName, host);
@@ -100,9 +169,28 @@ export function registerDiscoveryHandlers(app: FastifyInstance, deps: DiscoveryH
     return success;
   });
 
-  app.get('/services', async () => ({ instance: config.INSTANCE_NAME, uptimeMs: clock.now() - startedAt, ...registry.snapshot() }));
+  app.get('/services', {
+    schema: {
+      summary: 'The whole registry, with a version bumped on every membership change (clients route on this snapshot)',
+      tags: ['discovery'],
+      response: {
+        200: Type.Object({
+          instance: Type.String({ description: 'this discovery replica' }),
+          uptimeMs: Type.Integer({ description: 'a freshly restarted replica is still refilling from heartbeats' }),
+          version: Type.Integer(), leaseMs: Type.Integer(),
+          services: Type.Record(Type.String(), Type.Array(instanceView)),
+        }),
+      },
+    },
+  }, async () => ({ instance: config.INSTANCE_NAME, uptimeMs: clock.now() - startedAt, ...registry.snapshot() }));
 
-  app.get('/prometheus/targets', async () => {
+  app.get('/prometheus/targets', {
+    schema: {
+      summary: 'Scrape targets in Prometheus http_sd format: both discovery replicas and every live instance',
+      tags: ['operations'],
+      response: { 200: Type.Array(Type.Object({ targets: Type.Array(Type.String()), labels: Type.Record(Type.String(), Type.String()) })) },
+    },
+  }, async () => {
     const groups: Array<{ targets: string[]; labels: Record<string, string> }> = [];
     const self = selfAddress(app, config.HOST);
     for (const address of new Set([...(self ? [self] : []), ...(config.DISCOVERY_PEERS ?? [])])) {
