@@ -54,7 +54,7 @@ export function registerDiscoveryHandlers(app: FastifyInstance, deps: DiscoveryH
   const counters = requestCounters(metrics);
   const startedAt = clock.now();
 
-  // Clients written from the original contract (README) may omit the content type; treat bodies as JSON.
+  // Clients written from the original contract (docs/departures.md) may omit the content type; treat bodies as JSON.
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
     try {
       done(null, parseJsonBody(body as string));
