@@ -15,11 +15,18 @@ export const apiDocsPrefix = '/docs';
 export const openApiPath = `${apiDocsPrefix}/openapi.json`;
 export const originalContractTag = 'original contract';
 
-/** The viewer's Content-Security-Policy: only its own files; its JavaScript sets styles through the DOM. */
+/**
+ * Swagger UI adds one fixed <style> element at run time; its hash admits exactly that one, so no
+ * other inline style (and no inline script at all) runs. test/browser/api-docs.test.ts loads the
+ * viewer in chromium and fails on any violation, e.g. when an upgrade changes the element.
+ */
+const swaggerUiInlineStyle = "'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='";
+
+/** The viewer's Content-Security-Policy: only its own files, no inline script. */
 export const apiDocsContentSecurityPolicy = [
   "default-src 'self'",
   "script-src 'self'",
-  "style-src 'self'",
+  `style-src 'self' ${swaggerUiInlineStyle}`,
   "img-src 'self' data:",
   "connect-src 'self'",
   "font-src 'self' data:",
@@ -61,6 +68,25 @@ export function markOriginalContract(document: OpenApiObject, originalContract: 
   return document;
 }
 
+const successDescriptions: Record<string, string> = { 200: 'success', 201: 'created', 204: 'no content' };
+
+/**
+ * What @fastify/swagger cannot know from a schema alone: a body that may be left out (its schema
+ * admits null) is not required, and a success response without a description says what it is.
+ */
+export function tidyOperations(document: OpenApiObject): OpenApiObject {
+  for (const operations of Object.values(document.paths ?? {})) {
+    for (const operation of Object.values(operations)) {
+      const body = operation.requestBody as { required?: boolean; content?: Record<string, { schema?: { type?: unknown } }> } | undefined;
+      if (body && Object.values(body.content ?? {}).some((media) => Array.isArray(media.schema?.type) && media.schema.type.includes('null'))) body.required = false;
+      for (const [status, response] of Object.entries((operation.responses ?? {}) as Record<string, { description?: string }>)) {
+        if (response.description === 'Default Response') response.description = successDescriptions[status] ?? 'the answer';
+      }
+    }
+  }
+  return document;
+}
+
 async function apiDocs(app: FastifyInstance, options: ApiDocsOptions): Promise<void> {
   await app.register(fastifySwagger, {
     openapi: {
@@ -72,7 +98,7 @@ async function apiDocs(app: FastifyInstance, options: ApiDocsOptions): Promise<v
     exposeHeadRoutes: false,
     transformObject: (documentObject) => {
       if (!('openapiObject' in documentObject)) throw new Error('api-docs writes OpenAPI documents only');
-      const document = markOriginalContract(documentObject.openapiObject as OpenApiObject, options.originalContract);
+      const document = tidyOperations(markOriginalContract(documentObject.openapiObject as OpenApiObject, options.originalContract));
       options.amend?.(document);
       return document as never;
     },

@@ -15,6 +15,8 @@ const description = [
   '',
   'Every failure answers `{message: "failure", error, code}` with the status of its code, except in the original\'s own shapes: `POST /login` and `POST /refresh` answer empty tokens, `POST /img` an empty `imageID`, `GET /{imgID}` an empty image, each with `error` and `code`. A 5xx never carries internals. Every 429 and 503 carries `Retry-After` (seconds).',
   '',
+  'Request bodies are JSON (or, for `POST /img`, also multipart/form-data). Body fields a route does not name are ignored, not refused, so a client of the original contract may send `imageID` or `author` as it always did.',
+  '',
   'The access token is read from the `accessToken` cookie, `Authorization: Bearer <token>`, or the body field `accessToken`. Cookie-authenticated writes from another site are refused (403).',
   '',
   '## Limits',
