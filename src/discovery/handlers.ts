@@ -44,8 +44,8 @@ export interface DiscoveryHandlerDeps {
 }
 
 /**
- * The HTTP endpoints: the original contract's four (GET /service, POST /ticket, POST /service,
- * DELETE /service) verbatim, plus heartbeats, the whole registry (GET /services) and Prometheus
+ * The HTTP endpoints (all in docs/discovery-openapi.json): the original contract's four
+ * (docs/departures.md: GET /service, POST /ticket, POST /service, DELETE /service) verbatim, plus heartbeats, the whole registry (GET /services) and Prometheus
  * http_sd targets. Failures keep the original `{message:"failure", error}` shape with a `code`
  * and a proper status. Thin: the registry decides.
  */
