@@ -15,6 +15,8 @@ export const discoveryApiDocs: ApiDocsOptions = {
     '',
     'Operations tagged `original contract` are the original design\'s, kept verbatim; the rest is added (docs/departures.md). Bodies are JSON, also when the request names no content type, and `GET /service` takes its JSON body as the original client sends it.',
     '',
+    'Every route except `GET /health` and `/docs` needs a service token of the cluster in `x-easel-service-token` (src/platform/service-auth.ts): 401 without one, 403 when the token\'s service may not act for the instance named. Answers carry a MAC over the caller\'s nonce (`docs/security.md`). Prometheus targets are served on the internal metrics port, not here.',
+    '',
     'Failures answer `{message: "failure", error, code}` with the status of the code; every 503 carries `Retry-After`. Leases last `LEASE_MS` (default 5000 ms) after the last heartbeat; tickets expire after `TICKET_TTL_MS` (default 30000 ms).',
   ].join('\n'),
   originalContract: discoveryOriginalContract,
@@ -29,7 +31,7 @@ export const discoveryApiDocs: ApiDocsOptions = {
       lookup.requestBody = {
         required: false,
         description: 'the original contract\'s form: serviceName in a JSON body (the query string wins when both are given)',
-        content: { 'application/json': { schema: { type: 'object', properties: { serviceName: { type: 'string', minLength: 1, maxLength: 200 } }, required: ['serviceName'] } } },
+        content: { 'application/json': { schema: { type: 'object', properties: { serviceName: { type: 'string', minLength: 1 } }, required: ['serviceName'] } } },
       };
     }
   },

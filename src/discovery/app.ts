@@ -6,10 +6,13 @@ import { systemClock, type Clock } from '../platform/clock.js';
 import type { DiscoveryConfig } from './config.js';
 import { ServiceRegistry } from './registry.js';
 import { discoveryApiDocs } from './api-docs.js';
-import { discoveryPatternNames, registerDiscoveryHandlers } from './handlers.js';
+import { discoveryPatternNames, registerDiscoveryHandlers, registerPrometheusTargets, selfAddress } from './handlers.js';
+import { createMetricsServer } from '../platform/metrics-server.js';
+import { discoveryAudience, ServiceCredentials } from '../platform/service-auth.js';
 
 export interface DiscoveryAppDeps {
-  config: Pick<DiscoveryConfig, 'INSTANCE_NAME' | 'HOST' | 'LEASE_MS' | 'TICKET_TTL_MS'> & Partial<Pick<DiscoveryConfig, 'DISCOVERY_PEERS'>>;
+  config: Pick<DiscoveryConfig, 'INSTANCE_NAME' | 'HOST' | 'LEASE_MS' | 'TICKET_TTL_MS' | 'CLUSTER_SECRET'>
+    & Partial<Pick<DiscoveryConfig, 'DISCOVERY_PEERS' | 'SERVICE_NAMES' | 'REGISTRATION_HOSTS'>>;
   logger: Logger;
   metrics: Registry;
   clock?: Clock;
@@ -19,6 +22,8 @@ export interface DiscoveryAppDeps {
 
 export interface DiscoveryApp {
   app: FastifyInstance;
+  /** /metrics and /prometheus/targets, for the internal metrics port (closed with `app`). */
+  metricsApp: FastifyInstance;
   registry: ServiceRegistry;
 }
 
@@ -41,15 +46,20 @@ export function buildDiscoveryApp(deps: DiscoveryAppDeps): DiscoveryApp {
   });
   registryGauges(registry, metrics);
 
+  const credentials = new ServiceCredentials({ clusterSecret: config.CLUSTER_SECRET, identity: { service: discoveryAudience, instance: config.INSTANCE_NAME }, clock });
   const app = createHttpServer({ logger, metrics, patternNames: discoveryPatternNames, apiDocs: discoveryApiDocs, healthCheck: () => ({ instance: config.INSTANCE_NAME, registryVersion: registry.version }) });
-  // In a plugin, so it loads after the API document that collects its routes.
-  void app.register(async (scope) => registerDiscoveryHandlers(scope, { registry, config, logger, metrics, clock }));
+  // In a plugin, so it loads after the API document that collects its routes; its service-token
+  // check covers its own routes (/health and /docs stay open).
+  void app.register(async (scope) => registerDiscoveryHandlers(scope, { registry, config, logger, metrics, clock, credentials }));
+  const metricsApp = createMetricsServer({ metrics });
+  registerPrometheusTargets(metricsApp, { registry, self: () => selfAddress(metricsApp, config.HOST), peers: config.DISCOVERY_PEERS ?? [] });
+  app.addHook('onClose', async () => metricsApp.close());
 
   const sweep = setInterval(() => registry.expire(), deps.sweepIntervalMs ?? 250);
   sweep.unref();
   app.addHook('onClose', async () => clearInterval(sweep));
 
-  return { app, registry };
+  return { app, metricsApp, registry };
 }
 
 function registryGauges(registry: ServiceRegistry, metrics: Registry): void {

@@ -26,8 +26,6 @@ export interface HttpServerSettings {
   /** Extra health detail, e.g. whether a database answers. Throwing means not ready. */
   healthCheck?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
   bodyLimit?: number;
-  /** Where /metrics text comes from when it is not just `metrics` (e.g. summed over cluster workers). */
-  metricsText?: () => Promise<string>;
   /** Names for the `pattern`s of route schemas, so a refusal says what was expected rather than quoting a regex. */
   patternNames?: ReadonlyMap<string, string>;
   /** Serve an OpenAPI document of every route (and a viewer) under /docs (platform/api-docs.ts). */
@@ -37,7 +35,7 @@ export interface HttpServerSettings {
 
 /**
  * A Fastify server with what every Easel process needs: request ids carried across services,
- * `/health` and `/metrics`, request latency metrics, route schemas validated before any
+ * `/health`, request latency metrics (served apart, on the metrics port: metrics-server.ts), route schemas validated before any
  * handler runs, and every failure answered through `renderError` in the route's shape
  * (`{message: "failure", error, code}` unless the route says otherwise), never leaking internals.
  */
@@ -73,7 +71,7 @@ export function createHttpServer(settings: HttpServerSettings): FastifyInstance 
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error, request.routeOptions.config.failureShape));
   app.setNotFoundHandler((request, reply) => sendError(request, reply, notFound('no such endpoint')));
 
-  // The document collects routes registered after it, so it comes first and /health and /metrics load after it.
+  // The document collects routes registered after it, so it comes first and /health loads after it.
   if (settings.apiDocs) void app.register(apiDocs, settings.apiDocs);
   void app.register(async (scope) => {
     scope.get('/health', {
@@ -92,16 +90,6 @@ export function createHttpServer(settings: HttpServerSettings): FastifyInstance 
       } catch (error) {
         return reply.status(503).header('retry-after', '1').send({ status: 'unavailable', error: (error as Error).message });
       }
-    });
-    scope.get('/metrics', {
-      schema: {
-        summary: 'Prometheus metrics (text exposition format)',
-        tags: ['operations'],
-        response: { 200: { description: 'the metrics', content: { 'text/plain': { schema: { type: 'string' } } } } },
-      },
-    }, async (_request, reply) => {
-      reply.header('content-type', settings.metrics.contentType);
-      return settings.metricsText ? settings.metricsText() : settings.metrics.metrics();
     });
   });
 

@@ -23,6 +23,9 @@ export interface ApiSurface {
   build(): Promise<FastifyInstance>;
 }
 
+/** Any value will do: no document depends on it, and no request is authenticated. */
+const documentClusterSecret = 'openapi-document-cluster-secret-0123456789';
+
 const silent = () => createLogger({ name: 'openapi', level: 'silent' });
 
 export const apiSurfaces: ApiSurface[] = [
@@ -30,7 +33,7 @@ export const apiSurfaces: ApiSurface[] = [
     name: 'gateway',
     file: 'docs/openapi.json',
     build: () => buildGatewayApp({
-      config: loadConfig(gatewayConfigSchema, { INSTANCE_NAME: 'gateway', GATEWAY_WORKERS: '1' }),
+      config: loadConfig(gatewayConfigSchema, { CLUSTER_SECRET: documentClusterSecret, INSTANCE_NAME: 'gateway', GATEWAY_WORKERS: '1' }),
       logger: silent(),
       metrics: createMetricsRegistry('gateway', { defaults: false }),
       sharedState: inMemorySharedState(),
@@ -43,7 +46,7 @@ export const apiSurfaces: ApiSurface[] = [
     name: 'discovery',
     file: 'docs/discovery-openapi.json',
     build: async () => buildDiscoveryApp({
-      config: { INSTANCE_NAME: 'discovery', HOST: '127.0.0.1', LEASE_MS: 5_000, TICKET_TTL_MS: 30_000 },
+      config: { INSTANCE_NAME: 'discovery', HOST: '127.0.0.1', LEASE_MS: 5_000, TICKET_TTL_MS: 30_000, CLUSTER_SECRET: documentClusterSecret },
       logger: silent(),
       metrics: createMetricsRegistry('discovery', { defaults: false }),
     }).app,

@@ -41,6 +41,6 @@ export const gatewayApiDocs: ApiDocsOptions = {
     { name: 'recommendations', description: 'Tags, likes and recommended images' },
     { name: 'users', description: 'The signed-in caller' },
     { name: 'web app', description: 'The browser front end under /app/' },
-    { name: 'operations', description: 'Health and metrics' },
+    { name: 'operations', description: 'Health (metrics are on the internal metrics port)' },
   ],
 };

@@ -10,14 +10,14 @@ import { apiSurfaces, committedDocument, servedDocument } from '../../support/op
 // hook sees each route from the moment the app is created, before any plugin (the document's
 // generator included) is loaded: a route the generator missed would show here.
 
-const registered = vi.hoisted(() => [] as RouteOptions[]);
+const registered = vi.hoisted(() => [] as Array<{ server: unknown; route: RouteOptions }>);
 vi.mock('fastify', async (importOriginal) => {
   const actual = await importOriginal<typeof import('fastify')>();
   const create = actual.default as unknown as (options?: unknown) => FastifyInstance;
   const wrapped = ((options?: unknown) => {
     const app = create(options);
     app.addHook('onRoute', (route) => {
-      registered.push(route);
+      registered.push({ server: app, route });
     });
     return app;
   }) as typeof actual.default;
@@ -41,7 +41,8 @@ describe.each(apiSurfaces)('the $name API reference ($file)', (surface) => {
     registered.length = 0;
     app = await surface.build();
     await app.ready();
-    routes = [...registered];
+    // Only this server's routes: a process may run others (e.g. its internal metrics server).
+    routes = registered.filter((entry) => entry.server === app).map((entry) => entry.route);
     served = await servedDocument(app);
   });
   afterAll(async () => app.close());
