@@ -60,10 +60,11 @@ describe('easel backup and easel restore', () => {
     let api = apiClient(cluster.gatewayUrl);
     const account = await api.newAccount('backup');
     const image = await makeImage('png', 64, 48);
-    const upload = await api.upload(account.accessToken, image, { title: 'Harbour at dawn', description: 'kept', tags: ['seascape', 'dawn'] });
+    // One idempotency key: a retry after a 503 (the gateway still learning the instances) stores one image.
+    const upload = await settled(() => api.upload(account.accessToken, image, { title: 'Harbour at dawn', description: 'kept', tags: ['seascape', 'dawn'] }, { 'idempotency-key': 'backup-restore-upload' }));
     expect(upload.status).toBe(201);
     const imageId = (upload.body as { imageID: string }).imageID;
-    expect((await api.request('POST', `/${imageId}/like`, { token: account.accessToken })).status).toBe(200);
+    expect((await settled(() => api.request('POST', `/${imageId}/like`, { token: account.accessToken }))).status).toBe(200);
     await api.close();
 
     const dumped = await runCli(['backup', backupDir, '--config', layoutFile]);
@@ -86,8 +87,8 @@ describe('easel backup and easel restore', () => {
     expect(restored.stderr).toBe('');
     expect(restored.code).toBe(0);
 
-    expect((await api.logIn(account.name, defaultTestPassword)).status).toBe(200);
-    const read = await api.get(`/${imageId}`);
+    expect((await settled(() => api.logIn(account.name, defaultTestPassword))).status).toBe(200);
+    const read = await settled(() => api.get(`/${imageId}`));
     expect(read.status).toBe(200);
     expect(read.body).toMatchObject({ author: account.name, title: 'Harbour at dawn', description: 'kept', error: '' });
     expect(Buffer.from((read.body as { imageBlob: string }).imageBlob, 'base64').equals(image)).toBe(true);
