@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import type { ImageVariant } from '../../contracts/images.js';
 import { limits, patterns } from '../../contracts/limits.js';
+import { normaliseTags } from '../../contracts/tags.js';
 import { AppError, invalidArgument } from '../../platform/errors.js';
 import type { GatewayDeps } from '../deps.js';
 import { likeCounts, publicImage } from '../public-image.js';
@@ -232,9 +233,14 @@ function uploadedFile(body: UploadBody): Buffer {
   return file;
 }
 
-/** Tags as the images service takes them: one list, comma-separated items split. */
+/**
+ * Tags as the images service takes them: one list, comma-separated items split, each once in its
+ * normal form, at most `limits.image.tags` (the schema bounds the items, so this is linear).
+ */
 function tagsOf(tags: string | string[] | undefined): string[] {
-  return (Array.isArray(tags) ? tags : tags === undefined ? [] : [tags]).flatMap((item) => item.split(',').map((tag) => tag.trim()).filter(Boolean));
+  const list = normaliseTags((Array.isArray(tags) ? tags : tags === undefined ? [] : [tags]).flatMap((item) => item.split(',')));
+  if (list.length > limits.image.tags) throw invalidArgument(`at most ${limits.image.tags} tags`);
+  return list;
 }
 
 /**
