@@ -8,6 +8,7 @@ import type { GatewayDeps } from './deps.js';
 import { crossSiteCheck } from './cross-site.js';
 import { withImageCache } from './image-cache.js';
 import authentication from './plugins/authentication.js';
+import inputHygiene from './plugins/input-hygiene.js';
 import { authRoutes } from './routes/auth.routes.js';
 import { imagesRoutes } from './routes/images.routes.js';
 import { meRoutes } from './routes/me.routes.js';
@@ -32,6 +33,8 @@ export async function buildGatewayApp(deps: GatewayDeps): Promise<FastifyInstanc
   // An upload form: one file (its size is checked against the images service's limit after), a few short fields.
   await app.register(fastifyMultipart, { limits: { fileSize: bodyLimit, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 25 } });
   await app.register(formBodies);
+  // After the form is read, before any schema: no control characters or bidi overrides anywhere.
+  await app.register(inputHygiene);
   await app.register(authentication, { check: createAuthCheck(routeDeps) });
 
   await app.register(authRoutes, { deps: routeDeps });
