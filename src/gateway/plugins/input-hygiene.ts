@@ -10,8 +10,10 @@ import { invalidArgument } from '../../platform/errors.js';
 // no field can forget it; the refusal names the field (400, in the route's failure shape).
 
 /** C0 controls except tab, LF and CR; DEL and the C1 controls; bidi embeddings, overrides and isolates. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const forbiddenInBody = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/u;
 /** The same with tab, LF and CR too: a query parameter or a path segment is one line. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const forbiddenInLine = /[\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/u;
 
 /** The path of the first string under `value` that `pattern` finds, if any (objects from a parser: depth bounded by the body limit). */
