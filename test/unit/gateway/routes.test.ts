@@ -52,7 +52,7 @@ beforeAll(async () => {
   jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'EdDSA' };
   token = await new SignJWT({ name: 'mario', sid: 'session-1' }).setProtectedHeader({ alg: 'EdDSA', kid: 'k1' })
     .setSubject('user-1').setJti('token-1').setIssuer(accessTokenClaims.issuer).setAudience(accessTokenClaims.audience)
-    .setExpirationTime(Math.floor(Date.now() / 1000) + 900).sign(privateKey);
+    .setIssuedAt().setExpirationTime(Math.floor(Date.now() / 1000) + 900).sign(privateKey);
 });
 
 beforeEach(async () => {
