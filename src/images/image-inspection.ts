@@ -19,6 +19,8 @@ export interface InspectedImage {
   width: number;
   height: number;
   size: number;
+  /** Frames of an animated GIF or WebP (1 for a still image). */
+  pages?: number;
 }
 
 /** The type from the file's magic bytes, or undefined for anything we don't accept. */
@@ -71,5 +73,5 @@ export async function inspectImage(bytes: Buffer, limits: ImageLimits): Promise<
       details: { maxPixels: limits.maxPixels },
     });
   }
-  return { type, width: metadata.width, height: frameHeight, size: bytes.length };
+  return { type, width: metadata.width, height: frameHeight, size: bytes.length, pages: metadata.pages ?? 1 };
 }

@@ -22,7 +22,10 @@ const defaultMaxImageBytes = 10 * 1024 * 1024;
 const limitsTtlMs = 60_000;
 const variantPaths: Record<string, ImageVariant> = { raw: 'original', medium: 'medium', thumb: 'thumb' };
 const variantTypes = ['image/jpeg', 'image/png', 'image/webp', 'image/gif'];
-const immutableCacheControl = 'public, max-age=31536000, immutable';
+// Image bytes never change under one ETag, but an image can be deleted: shared caches and browsers
+// keep them a few minutes, then ask again (a 304 when nothing changed), so a deleted image does
+// not live on in caches for a year.
+const imageCacheControl = 'public, max-age=300, must-revalidate';
 const sideCallTimeoutMs = 1_000;
 // Resizing a large image takes seconds on a busy machine, so an upload try gets longer than the
 // transport's default; the idempotency key makes the retry on another replica safe.
@@ -167,7 +170,7 @@ export const imagesRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = as
     app.get(`/:imgID/${path}`, {
       schema: {
         summary: variant === 'original' ? 'The original bytes' : `The ${variant} size (WebP)`,
-        description: 'Cached for a year by ETag; If-None-Match answers 304.',
+        description: 'Cached for five minutes, then revalidated by ETag; If-None-Match answers 304.',
         tags: ['images'],
         params: imageParams,
         response: {
@@ -181,7 +184,7 @@ export const imagesRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = as
       const { imgID: imageId } = request.params;
       const candidates = ifNoneMatchTags(request.headers['if-none-match']);
       const bytes = await deps.images.GetVariant({ imageId, variant, ifNoneMatch: candidates.length === 1 ? candidates[0] : undefined }, { requestId: request.id });
-      reply.header('etag', bytes.etag).header('cache-control', immutableCacheControl);
+      reply.header('etag', bytes.etag).header('cache-control', imageCacheControl);
       if (bytes.notModified || candidates.includes(bytes.etag)) return reply.status(304).send();
       return reply.header('content-type', bytes.contentType).send(bytes.image);
     });
