@@ -56,6 +56,9 @@ const hostPattern = /^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/;
 export function validateRegistration(serviceName: unknown, host: unknown): { serviceName: string; host: string } {
   if (typeof serviceName !== 'string' || serviceName.trim() === '') throw invalidArgument('serviceName is required');
   if (typeof host !== 'string' || !hostPattern.test(host)) throw invalidArgument('host must be "host:port"');
+  // A port no process can listen on names no instance (port 99999 was accepted and handed out).
+  const port = Number(host.slice(host.lastIndexOf(':') + 1));
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw invalidArgument('host port must be 1-65535');
   return { serviceName, host };
 }
 

@@ -45,6 +45,16 @@ describe('discovery HTTP API', () => {
     expect(missing.statusCode).toBe(400);
   });
 
+  it('refuses a port no process can listen on', async () => {
+    const { app } = build();
+    for (const host of ['127.0.0.1:99999', '127.0.0.1:0', '127.0.0.1:65536']) {
+      const response = await app.inject({ method: 'POST', url: '/service', payload: { serviceName: 'USER SERVICE', host } });
+      expect(response.statusCode, host).toBe(400);
+      expect(response.json()).toMatchObject({ error: 'host port must be 1-65535', code: 'INVALID_ARGUMENT' });
+    }
+    expect((await app.inject({ method: 'POST', url: '/service', payload: { serviceName: 'USER SERVICE', host: '127.0.0.1:65535' } })).statusCode).toBe(200);
+  });
+
   it('answers an unknown heartbeat with 404 and a known one with success', async () => {
     const { app, clock } = build();
     const beat = () => app.inject({ method: 'PUT', url: '/service/heartbeat', payload: { serviceName: 'IMAGE SERVICE', host: '127.0.0.1:4000' } });
