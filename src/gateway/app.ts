@@ -40,6 +40,9 @@ export async function buildGatewayApp(deps: GatewayDeps): Promise<FastifyInstanc
   // Past the cap, new connections are dropped at once instead of queueing behind slow ones.
   app.server.maxConnections = config.MAX_CONNECTIONS;
   app.server.headersTimeout = config.HEADERS_TIMEOUT_MS;
+  // Node checks the header and request timeouts on this interval (30 s by default, which would
+  // let a slow client hold on half a minute past its limit). Read when the server starts listening.
+  (app.server as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = 1_000;
   // Image reads go through the cache ring; PATCH and DELETE invalidate it.
   const routeDeps: GatewayDeps = { ...deps, images: withImageCache(deps.images, deps.sharedState, { ttlSeconds: deps.config.IMAGE_CACHE_TTL_SECONDS }) };
 
