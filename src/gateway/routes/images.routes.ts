@@ -263,7 +263,8 @@ function decodeImageBlob(text: string, maxBytes: number): Buffer {
 /** Entity tags of an If-None-Match header, weak ones compared by their opaque part. */
 function ifNoneMatchTags(header: string | undefined): string[] {
   if (!header) return [];
-  return header.split(',').map((tag) => tag.trim().replace(/^W\//, '')).filter(Boolean);
+  // Our tags are short; anything longer can match none of them (and is not passed on).
+  return header.split(',').map((tag) => tag.trim().replace(/^W\//, '')).filter((tag) => tag !== '' && tag.length <= limits.etagLength);
 }
 
 /** Counts a view after answering; never delays or fails the request. */
