@@ -29,7 +29,7 @@ export async function buildImagesApp(deps: ImagesAppDeps): Promise<FastifyInstan
     repository: imagesRepository(sql),
     users: deps.users,
     recommendations: deps.recommendations,
-    limits: { maxBytes: deps.config.MAX_IMAGE_BYTES, maxPixels: deps.config.MAX_IMAGE_PIXELS },
+    limits: { maxBytes: deps.config.MAX_IMAGE_BYTES, maxPixels: deps.config.MAX_IMAGE_PIXELS, decodeBudgetSeconds: deps.config.IMAGE_DECODE_BUDGET_SECONDS },
   }));
   app.addHook('onClose', async () => {
     await sql.end({ timeout: 5 });

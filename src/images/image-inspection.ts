@@ -8,6 +8,8 @@ import { AppError } from '../platform/errors.js';
 export interface ImageLimits {
   maxBytes: number;
   maxPixels: number;
+  /** Seconds one decoding pipeline may take (variants.ts); a costly image past it is refused. */
+  decodeBudgetSeconds?: number;
 }
 
 export type ImageType = 'image/jpeg' | 'image/png' | 'image/webp' | 'image/gif';

@@ -39,11 +39,11 @@ export function etagFor(bytes: Buffer): string {
 const decoding = new Semaphore({ permits: 2, name: 'image decoding' });
 
 /** The original plus medium and thumb; AppError UNSUPPORTED_MEDIA_TYPE when the pixels cannot be decoded, PAYLOAD_TOO_LARGE past the decode budget. */
-export async function makeVariants(original: Buffer, inspected: InspectedImage, limits: ImageLimits & { decodeBudgetSeconds?: number }): Promise<StoredVariant[]> {
+export async function makeVariants(original: Buffer, inspected: InspectedImage, limits: ImageLimits): Promise<StoredVariant[]> {
   return decoding.run(() => encodeAll(original, inspected, limits));
 }
 
-async function encodeAll(original: Buffer, inspected: InspectedImage, limits: ImageLimits & { decodeBudgetSeconds?: number }): Promise<StoredVariant[]> {
+async function encodeAll(original: Buffer, inspected: InspectedImage, limits: ImageLimits): Promise<StoredVariant[]> {
   const timeout = { seconds: limits.decodeBudgetSeconds ?? defaultDecodeBudgetSeconds };
   const input = { limitInputPixels: limits.maxPixels, failOn: 'error' as const };
   try {
