@@ -26,7 +26,7 @@ const bodyLimit = 16 * 1024 * 1024;
 export async function buildGatewayApp(deps: GatewayDeps): Promise<FastifyInstance> {
   const { config } = deps;
   const app = createHttpServer({
-    logger: deps.logger, metrics: deps.metrics, metricsText: deps.metricsText, bodyLimit, patternNames,
+    logger: deps.logger, metrics: deps.metrics, bodyLimit, patternNames,
     fastify: {
       // The client address for rate limits: X-Forwarded-For only from the proxies configured.
       trustProxy: config.TRUST_PROXY,
