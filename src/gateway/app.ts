@@ -8,6 +8,7 @@ import { createAuthCheck } from './auth-check.js';
 import type { GatewayDeps } from './deps.js';
 import { crossSiteCheck } from './cross-site.js';
 import { withImageCache } from './image-cache.js';
+import { gatewayApiDocs } from './plugins/api-docs.js';
 import authentication from './plugins/authentication.js';
 import inputHygiene from './plugins/input-hygiene.js';
 import { authRoutes } from './routes/auth.routes.js';
@@ -26,7 +27,7 @@ const bodyLimit = 16 * 1024 * 1024;
 export async function buildGatewayApp(deps: GatewayDeps): Promise<FastifyInstance> {
   const { config } = deps;
   const app = createHttpServer({
-    logger: deps.logger, metrics: deps.metrics, bodyLimit, patternNames,
+    logger: deps.logger, metrics: deps.metrics, bodyLimit, patternNames, apiDocs: gatewayApiDocs,
     fastify: {
       // The client address for rate limits: X-Forwarded-For only from the proxies configured.
       trustProxy: config.TRUST_PROXY,
