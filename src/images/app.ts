@@ -31,7 +31,7 @@ export async function buildImagesApp(deps: ImagesAppDeps): Promise<FastifyInstan
     repository: imagesRepository(sql),
     users: deps.users,
     recommendations: deps.recommendations,
-    limits: { maxBytes: deps.config.MAX_IMAGE_BYTES, maxPixels: deps.config.MAX_IMAGE_PIXELS },
+    limits: { maxBytes: deps.config.MAX_IMAGE_BYTES, maxPixels: deps.config.MAX_IMAGE_PIXELS, decodeBudgetSeconds: deps.config.IMAGE_DECODE_BUDGET_SECONDS },
   }), { credentials: credentialsFor(deps.config, imagesContract.serviceName), access: imagesAccess });
   app.addHook('onClose', async () => {
     await sql.end({ timeout: 5 });

@@ -97,8 +97,9 @@ export async function runUpload(deps: UploadFlowDeps, request: UploadRequest, co
       type: inspected.type,
       width: inspected.width,
       height: inspected.height,
-      size: inspected.size,
-      sha256: sha256Hex(request.image),
+      // What is stored: the original without its metadata (variants.ts).
+      size: variants[0]?.bytes.length ?? inspected.size,
+      sha256: sha256Hex(variants[0]?.bytes ?? request.image),
       uploadId,
     }, variants, key);
     // A concurrent retry with the same key stored it first; its reservation is the same unit.
