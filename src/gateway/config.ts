@@ -19,6 +19,9 @@ export const gatewayConfigSchema = z.object({
     .superRefine((spec, ctx) => {
       for (const problem of cacheNodeSpecProblems(spec)) ctx.addIssue({ code: 'custom', message: problem });
     }),
+  /** The ACL user and password the gateway logs in to every Redis node with (the default user is off). */
+  REDIS_USERNAME: z.string().min(1).default('easel'),
+  REDIS_PASSWORD: env.secret(),
   /** Mark cookies Secure; set when the gateway is served over HTTPS. */
   COOKIE_SECURE: env.boolean(false),
   LOGIN_FAILURES_PER_NAME: env.positiveInt(10),

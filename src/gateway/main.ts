@@ -28,7 +28,7 @@ if (cluster.isPrimary && config.GATEWAY_WORKERS > 1) {
   const workerLogger = logger.child({ worker: workerName });
   const metrics = createMetricsRegistry(workerName);
   const transport = createDiscoveryTransport({ discovery: config.DISCOVERY_ADDRESSES, mode: config.RPC_BALANCING, perTryTimeoutMs: config.RPC_PER_TRY_TIMEOUT_MS, logger: workerLogger, metrics });
-  const cacheRing = createCacheRing({ nodes: parseCacheNodes(config.REDIS_NODES), logger: workerLogger });
+  const cacheRing = createCacheRing({ nodes: parseCacheNodes(config.REDIS_NODES), logger: workerLogger, username: config.REDIS_USERNAME, password: config.REDIS_PASSWORD });
   registerCacheMetrics(cacheRing, metrics);
   const app = await buildGatewayApp({
     config,

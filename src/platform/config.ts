@@ -28,7 +28,9 @@ export function loadConfig<S extends z.ZodObject<z.ZodRawShape>>(schema: S, env:
     const problems = parsed.error.issues.map((issue) => {
       const name = issue.path.join('.') || '(environment)';
       const got = typeof issue.path[0] === 'string' ? input[issue.path[0]] : undefined;
-      return `${name}: ${issue.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`;
+      // A secret's value is never repeated in an error (it would end up in a log).
+      const shown = got === undefined || /PASSWORD|SECRET/.test(name) ? '' : ` (got ${JSON.stringify(got)})`;
+      return `${name}: ${issue.message}${shown}`;
     });
     throw new ConfigError(problems);
   }
@@ -52,6 +54,8 @@ export const env = {
   host: (fallback: string) => z.string().min(1).default(fallback),
   boolean: (fallback: boolean) =>
     z.enum(['true', 'false', '1', '0', 'yes', 'no']).default(fallback ? 'true' : 'false').transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  /** A password or key handed over by the launcher (or a secret store); optional, never echoed in errors. */
+  secret: () => z.string().min(16, 'is too short for a generated secret').optional(),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Comma-separated list of host:port addresses. */
   addressList: (fallback: string) =>

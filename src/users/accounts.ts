@@ -3,7 +3,8 @@ import { limits, patterns } from '../contracts/limits.js';
 import { invalidCredentialsMessage, type TokenPair } from '../contracts/users.js';
 import { conflict, invalidArgument, unauthenticated } from '../platform/errors.js';
 import { needsRehash, type PasswordHasher } from './passwords.js';
-import { issueAccessToken, newRefreshToken, refreshTokenDigest, type SigningKey } from './tokens.js';
+import { issueAccessToken, newRefreshToken, refreshTokenDigest } from './tokens.js';
+import type { SigningKeys } from './signing-keys.js';
 import type { UsersRepository } from './users.repository.js';
 import type { Clock } from '../platform/clock.js';
 
@@ -30,7 +31,8 @@ export function isValidPassword(password: string): boolean {
 export interface AccountsDeps {
   repo: UsersRepository;
   hasher: PasswordHasher;
-  signingKey: SigningKey;
+  /** The newest key signs; rotation replaces it under us (signing-keys.ts). */
+  signingKeys: SigningKeys;
   clock: Clock;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
@@ -70,7 +72,7 @@ async function startSession(deps: AccountsDeps, user: { userId: string; name: st
 }
 
 async function pairFor(deps: AccountsDeps, user: { userId: string; name: string }, familyId: string, refreshToken: string, refreshExpiresAt: number, nowSeconds: number): Promise<TokenPair> {
-  const access = await issueAccessToken(deps.signingKey, { ...user, sessionId: familyId }, nowSeconds, deps.accessTokenTtlSeconds);
+  const access = await issueAccessToken(deps.signingKeys.current(), { ...user, sessionId: familyId }, nowSeconds, deps.accessTokenTtlSeconds);
   return { userId: user.userId, name: user.name, accessToken: access.token, refreshToken, accessExpiresAt: access.expiresAt, refreshExpiresAt };
 }
 
