@@ -148,7 +148,7 @@ export function postgresHaSpecs(layout: ClusterLayout, config: LauncherConfig, s
   const initOptions = { environment: config.childEnvironment, binDir: layout.postgres.binDir, superuserPassword: secrets['postgres-superuser-password'] };
   const pgctl = pgBin('pg_ctl', layout.postgres.binDir);
   // --skip-pg-hba: pg_hba.conf is ours (scram for everyone), see writeScramHba.
-  const common = ['--hostname', layout.host, '--listen', layout.host, '--auth', 'scram-sha-256', '--skip-pg-hba', '--no-ssl', '--pgctl', pgctl];
+  const common = ['--hostname', layout.host, '--listen', layout.host, '--skip-pg-hba', '--no-ssl', '--pgctl', pgctl];
   const prepareRoot = (r: RunAs | undefined) => {
     for (const dir of ['config', 'share', 'run']) ensureDirFor(join(root, dir), r);
     ensureDirFor(root, r);

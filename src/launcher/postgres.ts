@@ -112,6 +112,13 @@ export function multiHostUrl(host: string, ports: readonly number[], database: s
   return `postgres://${userInfo(login)}@${ports.map((p) => `${host}:${p}`).join(',')}/${database}?target_session_attrs=primary`;
 }
 
+/** The same (possibly multi-host, which WHATWG URL cannot parse) URL naming another database. */
+export function withDatabase(url: string, database: string): string {
+  const match = /^(postgres(?:ql)?:\/\/[^/]+)\/[^?]*(\?.*)?$/.exec(url);
+  if (!match) throw new Error('not a postgres:// URL with a database');
+  return `${match[1]}/${database}${match[2] ?? ''}`;
+}
+
 /** True when a SQL query answers on `url` (readiness probe; never throws). */
 export async function postgresAnswers(url: string): Promise<boolean> {
   const sql = postgres(url, { max: 1, connect_timeout: 2, idle_timeout: 1, onnotice: () => undefined });
@@ -194,9 +201,7 @@ export async function secureDatabases(adminUrl: string, security: DatabaseSecuri
     }
   });
   for (const { database, owner } of security.databases) {
-    const url = new URL(adminUrl);
-    url.pathname = `/${database}`;
-    await withSql(url.toString(), async (sql) => {
+    await withSql(withDatabase(adminUrl, database), async (sql) => {
       // Tables (with their indexes and owned sequences), views and free-standing sequences
       // created by an older start as the superuser.
       const relations = await sql<{ name: string }[]>`

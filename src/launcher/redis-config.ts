@@ -44,7 +44,7 @@ function passwordHash(password: string): string {
 /** ACL lines for the users (shared with the compose/Kubernetes script, which hashes the same way). */
 export function redisAclLines(easelPassword: string, exporterPassword: string): string[] {
   return [
-    'user default off resetchannels -@all',
+    'user default off resetpass resetchannels -@all',
     `user ${serviceRedisUser} on ${passwordHash(easelPassword)} resetchannels ~* -@all ${serviceRedisCommands.map((c) => `+${c}`).join(' ')}`,
     `user ${exporterRedisUser} on ${passwordHash(exporterPassword)} resetchannels -@all ${exporterRedisCommands.map((c) => `+${c}`).join(' ')}`,
   ];
