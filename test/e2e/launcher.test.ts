@@ -122,11 +122,12 @@ describe('the launcher runs the whole cluster', () => {
     for (const address of nodes) {
       const [host, port] = address.split(':');
       // The services' ACL user; nobody gets in anonymously (the default user is off).
-      const anonymous = new Redis({ host, port: Number(port), lazyConnect: true, maxRetriesPerRequest: 1 });
+      // No ready check: it sends INFO, which neither an anonymous client nor the services' user may.
+      const anonymous = new Redis({ host, port: Number(port), lazyConnect: true, maxRetriesPerRequest: 1, enableReadyCheck: false });
       await anonymous.connect();
       await expect(anonymous.get('launcher-e2e')).rejects.toThrow(/NOAUTH/);
       anonymous.disconnect();
-      const redis = new Redis({ host, port: Number(port), lazyConnect: true, maxRetriesPerRequest: 1, username: 'easel', password: cluster.secrets['redis-easel-password'] });
+      const redis = new Redis({ host, port: Number(port), lazyConnect: true, maxRetriesPerRequest: 1, enableReadyCheck: false, username: 'easel', password: cluster.secrets['redis-easel-password'] });
       await redis.connect();
       await redis.set('launcher-e2e', address);
       expect(await redis.get('launcher-e2e')).toBe(address);
