@@ -24,7 +24,7 @@ hash_secret() {
 }
 {
   echo "user default off resetpass resetchannels -@all"
-  echo "user easel on #$(hash_secret redis_easel_password) resetchannels ~* -@all +ping +get +set +del +pttl +flushdb +eval +incr +zadd +zrangebyscore +zrem +zscore +time"
+  echo "user easel on #$(hash_secret redis_easel_password) resetchannels ~* -@all +ping +get +mget +set +del +exists +pttl +ttl +expire +pexpire +incr +incrby +decr +multi +exec +discard +flushdb +eval +evalsha +script|load +zadd +zrangebyscore +zrem +zscore +time"
   echo "user exporter on #$(hash_secret redis_exporter_password) resetchannels -@all +ping +info +client|list +config|get +cluster|info +slowlog +latency +memory +select +xinfo +eval"
 } >"$acl"
 exec redis-server --port "$port" --save '' --appendonly no --protected-mode yes \

@@ -15,11 +15,17 @@ import { createHash } from 'node:crypto';
 export const serviceRedisUser = 'easel';
 export const exporterRedisUser = 'exporter';
 
-/** What the cache ring (src/platform/cache/cache-ring.ts) sends, and nothing else. */
+/**
+ * What the cache ring (src/platform/cache/cache-ring.ts) sends: single-key reads and writes,
+ * counters, transactions and scripts, FLUSHDB (a node returning from an outage starts empty).
+ * Never CONFIG, KEYS, SCAN, FLUSHALL, ACL, CLIENT, DEBUG, MONITOR, SHUTDOWN, MODULE or the like.
+ * A command the ring starts to send must be added here and in deploy/redis/easel-redis.sh.
+ */
 export const serviceRedisCommands = [
-  'ping', 'get', 'set', 'del', 'pttl', 'flushdb', 'eval',
+  'ping', 'get', 'mget', 'set', 'del', 'exists', 'pttl', 'ttl', 'expire', 'pexpire',
+  'incr', 'incrby', 'decr', 'multi', 'exec', 'discard', 'flushdb', 'eval', 'evalsha', 'script|load',
   // Called from the ring's scripts (never-evicted entries and counters); ACLs apply inside scripts too.
-  'incr', 'zadd', 'zrangebyscore', 'zrem', 'zscore', 'time',
+  'zadd', 'zrangebyscore', 'zrem', 'zscore', 'time',
 ];
 
 /** What prometheus-redis-exporter reads (its documented minimal ACL, without key access). */
