@@ -144,6 +144,22 @@ describe('the launcher runs the whole cluster', () => {
       expect(primary).toEqual({ recovery: false, prepared: '20' });
       const databases = await sql<Array<{ datname: string }>>`select datname from pg_database where datname in ('users', 'images', 'recommendations') order by datname`;
       expect(databases.map((d) => d.datname)).toEqual(['images', 'recommendations', 'users']);
+      // Closed: no password, or another service's role with its own password, is refused.
+      const refused = async (url: string) => {
+        const client = postgres(url, { max: 1, connect_timeout: 5, onnotice: () => undefined });
+        try {
+          await client`select 1`;
+          return 'connected';
+        } catch (error) {
+          return (error as Error).message;
+        } finally {
+          await client.end({ timeout: 1 });
+        }
+      };
+      const { host, postgres: { primaryPort } } = cluster.layout;
+      expect(await refused(postgresUrl(host, primaryPort, 'users'))).toMatch(/password/);
+      expect(await refused(postgresUrl(host, primaryPort, 'users', { user: 'easel_images', password: cluster.secrets['postgres-images-password'] }))).toMatch(/permission denied for database/);
+      expect(await refused(postgresUrl(host, primaryPort, 'users', { user: 'easel_users', password: cluster.secrets['postgres-users-password'] }))).toBe('connected');
       await sql`create table if not exists launcher_e2e (id int primary key, note text)`;
       await sql`insert into launcher_e2e values (1, 'replicated') on conflict (id) do update set note = excluded.note`;
       // Once pg_auto_failover has promoted the pair to primary/secondary, replication is synchronous.
