@@ -109,14 +109,29 @@ function writePgPassFile(layout: ClusterLayout, secrets: ClusterSecrets, runAs: 
   writePrivateFile(pgPassFile(layout), `${lines.join('\n')}\n`, runAs);
 }
 
-/** Sets passwords and roles (idempotently), then closes pg_hba.conf to everything but scram. */
-async function secureNode(nodeUrl: string, dataDir: string, runAs: RunAs | undefined, security: DatabaseSecurity | undefined, primaryUrl: string): Promise<void> {
-  if (security) {
-    // Two nodes starting together may both get here: a lost race on "create role" is harmless.
-    await secureDatabases(primaryUrl, security).catch(async () => secureDatabases(primaryUrl, security));
+/**
+ * Sets passwords and roles (idempotently), then closes pg_hba.conf to everything but scram.
+ * Retried until `timeoutMs`: two nodes starting together may race on "create role", and the
+ * primary may be changing state (wait_primary, a rejoining standby) when this runs.
+ */
+async function secureNode(nodeUrl: string, dataDir: string, runAs: RunAs | undefined, security: DatabaseSecurity | undefined, primaryUrl: string, timeoutMs: number): Promise<void> {
+  let lastError: unknown;
+  try {
+    await waitFor('roles and passwords to be set', async () => {
+      try {
+        if (security) await secureDatabases(primaryUrl, security);
+        writeScramHba(dataDir, runAs);
+        await withSql(nodeUrl, (sql) => sql`select pg_reload_conf()`, 10_000);
+        return true;
+      } catch (error) {
+        lastError = error;
+        return false;
+      }
+    }, { timeoutMs, intervalMs: 1_000 });
+  } catch (error) {
+    if (!(error instanceof WaitTimeoutError)) throw error;
+    throw new Error(`could not set PostgreSQL roles and passwords within ${timeoutMs} ms: ${(lastError as Error | undefined)?.message ?? 'no answer'}`);
   }
-  writeScramHba(dataDir, runAs);
-  await withSql(nodeUrl, (sql) => sql`select pg_reload_conf()`);
 }
 
 /** pg_autoctl's configuration file for a data directory: its presence means "already created". */
@@ -182,7 +197,7 @@ export function postgresHaSpecs(layout: ClusterLayout, config: LauncherConfig, s
     readyTimeoutMs: () => layout.timeouts.startMs,
     afterFirstReady: async () => {
       const url = adminUrl(layout.postgres.monitorPort, 'postgres');
-      await secureNode(url, monitorData, runAs, monitorSecurity(secrets), url);
+      await secureNode(url, monitorData, runAs, monitorSecurity(secrets), url, layout.timeouts.startMs);
     },
   };
 
@@ -223,7 +238,7 @@ export function postgresHaSpecs(layout: ClusterLayout, config: LauncherConfig, s
       // Whichever node comes up last finds the pair settled; services wait for both nodes.
       afterFirstReady: async () => {
         await waitForSettledFormation(layout, layout.timeouts.postgresFirstStartMs, admin);
-        await secureNode(adminUrl(port, 'postgres'), pgdata, runAs, dataNodeSecurity(layout, secrets), adminDatabaseUrl(layout, secrets, 'postgres'));
+        await secureNode(adminUrl(port, 'postgres'), pgdata, runAs, dataNodeSecurity(layout, secrets), adminDatabaseUrl(layout, secrets, 'postgres'), layout.timeouts.postgresFirstStartMs);
       },
     };
   });
@@ -279,7 +294,7 @@ async function monitorNodes(layout: ClusterLayout, admin: PostgresLogin): Promis
     return await withSql(url, (sql) => sql<MonitorNode[]>`
       select nodename as name, nodeport as port, reportedstate::text as reported, goalstate::text as goal,
              coalesce(now() - reporttime < interval '10 seconds', false) as fresh
-      from pgautofailover.node order by nodeid`);
+      from pgautofailover.node order by nodeid`, 5_000);
   } catch {
     return [];
   }

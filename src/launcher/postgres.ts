@@ -119,26 +119,40 @@ export function withDatabase(url: string, database: string): string {
   return `${match[1]}/${database}${match[2] ?? ''}`;
 }
 
-/** True when a SQL query answers on `url` (readiness probe; never throws). */
-export async function postgresAnswers(url: string): Promise<boolean> {
+/** True when a SQL query answers on `url` within `timeoutMs` (readiness probe; never throws, never hangs). */
+export async function postgresAnswers(url: string, timeoutMs = 5_000): Promise<boolean> {
   const sql = postgres(url, { max: 1, connect_timeout: 2, idle_timeout: 1, onnotice: () => undefined });
   try {
-    await sql`select 1`;
+    await settleWithin(sql`select 1`, timeoutMs, 'select 1');
     return true;
   } catch {
     return false;
   } finally {
-    await sql.end({ timeout: 1 }).catch(() => undefined);
+    // end() of a client whose connection was cut mid-start-up can stay pending: do not wait for it.
+    void settleWithin(sql.end({ timeout: 1 }), 2_000, 'end').catch(() => undefined);
   }
 }
 
-/** Runs `fn` with a one-connection client on `url`, closing it afterwards. */
-export async function withSql<T>(url: string, fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+/**
+ * Rejects when `work` has not settled after `ms`. postgres.js can leave a query pending with no
+ * socket and no timer when a server goes away while the connection starts (seen while a node was
+ * rebuilt by pg_basebackup), so every launcher query has an upper bound.
+ */
+function settleWithin<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`PostgreSQL did not answer ${what} within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Runs `fn` with a one-connection client on `url`, closing it afterwards; fails after `timeoutMs`. */
+export async function withSql<T>(url: string, fn: (sql: postgres.Sql) => Promise<T>, timeoutMs = 60_000): Promise<T> {
   const sql = postgres(url, { max: 1, connect_timeout: 5, onnotice: () => undefined });
   try {
-    return await fn(sql);
+    return await settleWithin(fn(sql), timeoutMs, 'the launcher\'s queries');
   } finally {
-    await sql.end({ timeout: 2 }).catch(() => undefined);
+    await settleWithin(sql.end({ timeout: 2 }), 3_000, 'end').catch(() => undefined);
   }
 }
 
