@@ -127,10 +127,10 @@ export async function openSigningKeyRing(options: SigningKeyRingOptions): Promis
     const rows = await repo.list();
     const now = clock.now();
     const live = rows.filter((row) => row.retireAt === null || row.retireAt.getTime() > now);
-    // Newest first: the newest that has been published long enough, else (first start, or the
-    // stored keys do not open) the newest.
+    // Newest first: the newest that has been published long enough; else the oldest that opens
+    // (the one that signed so far, or on a first start, or when only a new key opens, that one).
     const usable = live.filter((row) => canOpen(key, row));
-    const signer = usable.find((row) => row.createdAt.getTime() <= now - leadMs) ?? usable[0];
+    const signer = usable.find((row) => row.createdAt.getTime() <= now - leadMs) ?? usable.at(-1);
     if (!signer?.sealed) throw new Error('no stored signing key opens with SIGNING_KEY_SECRET');
     current = await loadSigningKey({ kid: signer.kid, privateJwk: openPrivateJwk(key, signer.kid, signer.sealed), publicJwk: signer.publicJwk });
     published = live.map((row) => row.publicJwk);
