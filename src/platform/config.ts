@@ -66,6 +66,8 @@ export const env = {
       }
       return items;
     }),
+  /** A generated secret every process needs (the launcher's secrets folder, a compose or Kubernetes secret): never defaulted. */
+  requiredSecret: () => z.string().min(16, 'must be set to a generated secret (at least 16 characters)'),
 };
 
 /** Variables every Easel service process takes; the launcher sets them. */
@@ -79,5 +81,9 @@ export const serviceEnvShape = {
   RPC_BALANCING: z.enum(['snapshot', 'ticket']).default('snapshot'),
   /** Time limit of one RPC attempt on one instance; a hung instance costs at most this, then the call moves on. */
   RPC_PER_TRY_TIMEOUT_MS: env.milliseconds(2_000),
+  /** Derives this process's service credentials (src/platform/service-auth.ts). */
+  CLUSTER_SECRET: env.requiredSecret(),
+  /** Internal port serving /metrics for Prometheus (0 picks a free one, registered with discovery). */
+  METRICS_PORT: env.port(0),
   LOG_LEVEL: env.logLevel(),
 };

@@ -4,6 +4,8 @@ import type { Logger } from '../platform/log.js';
 import { createHttpServer } from '../platform/http.js';
 import { databaseHealthCheck, openServiceDatabase } from '../platform/db/database.js';
 import { registerRpcService } from '../platform/rpc/server.js';
+import { credentialsFor } from '../platform/service-auth.js';
+import { usersAccess } from '../contracts/access.js';
 import { usersContract } from '../contracts/users.js';
 import type { UsersConfig } from './config.js';
 import { usersMigrations } from './migrations.js';
@@ -49,7 +51,7 @@ export async function buildUsersApp(deps: UsersAppDeps): Promise<FastifyInstance
       clock,
       accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
-    }, config.UPLOAD_QUOTA, deps.metrics));
+    }, config.UPLOAD_QUOTA, deps.metrics), { credentials: credentialsFor(config, usersContract.serviceName), access: usersAccess });
     app.addHook('onClose', async () => {
       signingKeys.close();
       await sql.end({ timeout: 5 });
