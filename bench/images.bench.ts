@@ -66,7 +66,7 @@ async function serve(): Promise<void> {
   process.stdin.resume();
   try {
     const env = async (name: string, extra: Record<string, string> = {}) => ({ INSTANCE_NAME: name, CLUSTER_SECRET: testClusterSecret, DATABASE_URL: await postgres.createDatabase(name.replace(/-/g, '_')), ...extra });
-    const users = await buildUsersApp({ config: loadConfig(usersConfigSchema, await env('bench-users', { SCRYPT_LOG2_COST: '10' })), logger, metrics: metrics('users') });
+    const users = await buildUsersApp({ config: loadConfig(usersConfigSchema, await env('bench-users', { SCRYPT_LOG2_COST: '10', SIGNING_KEY_SECRET: 'bench-images-signing-key-secret-0123456789abcdef' })), logger, metrics: metrics('users') });
     const recommendations = await buildRecommendationsApp({ config: loadConfig(recommendationsConfigSchema, await env('bench-recs')), logger, metrics: metrics('recs') });
     const usersUrl = await users.listen({ host: '127.0.0.1', port: 0 });
     const recommendationsUrl = await recommendations.listen({ host: '127.0.0.1', port: 0 });

@@ -59,7 +59,7 @@ const cleanups: Array<() => Promise<unknown>> = [];
 try {
   const hash = await measureHashCpuMs();
   const users = await buildUsersApp({
-    config: loadConfig(usersConfigSchema, { CLUSTER_SECRET: testClusterSecret, INSTANCE_NAME: 'users-bench', DATABASE_URL: await postgres.createDatabase('users_bench'), SCRYPT_LOG2_COST: String(log2Cost) }),
+    config: loadConfig(usersConfigSchema, { CLUSTER_SECRET: testClusterSecret, INSTANCE_NAME: 'users-bench', DATABASE_URL: await postgres.createDatabase('users_bench'), SCRYPT_LOG2_COST: String(log2Cost), SIGNING_KEY_SECRET: 'bench-login-signing-key-secret-0123456789abcdef' }),
     logger,
     metrics: createMetricsRegistry('users-bench', { defaults: false }),
   });

@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 
 dir=${EASEL_SECRETS_DIR:-.easel/deploy-secrets}
 # One file per credential; the names are the keys of the Kubernetes Secret too.
-names=(cluster_secret signing_key_secret redis_easel_password redis_exporter_password postgres_exporter_password grafana_admin_password)
+names=(cluster_secret signing_key_secret redis_easel_password redis_exporter_password postgres_exporter_password grafana_admin_password
+  postgres_superuser_password postgres_replication_password postgres_users_password postgres_images_password postgres_recommendations_password)
 
 mkdir -p "$dir"
 chmod 0700 "$dir"

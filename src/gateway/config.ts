@@ -24,6 +24,9 @@ export const gatewayConfigSchema = z.object({
     .superRefine((spec, ctx) => {
       for (const problem of cacheNodeSpecProblems(spec)) ctx.addIssue({ code: 'custom', message: problem });
     }),
+  /** The ACL user and password the gateway logs in to every Redis node with (the default user is off). */
+  REDIS_USERNAME: z.string().min(1).default('easel'),
+  REDIS_PASSWORD: env.secret(),
   /**
    * Mark cookies Secure (sent over HTTPS only). On unless the gateway is a local development one
    * (bound to loopback); set it to false explicitly only behind plain HTTP you control.

@@ -73,8 +73,8 @@ export function withImageCache(images: ImagesClient, cache: SharedState, setting
     GetInfo: async (input, options) => {
       const { generation, fresh } = await generationOf(input.imageId);
       const key = infoKey(input.imageId, generation);
-      const hit = await cache.get(key);
-      if (hit) return JSON.parse(hit.toString('utf8')) as ImageInfo;
+      const hit = decodedOrMiss(await cache.get(key), (value) => parseObject<ImageInfo>(value.toString('utf8')));
+      if (hit) return hit;
       const info = await readThrough(input.imageId, fresh, () => images.GetInfo(input, options));
       await cache.set(key, JSON.stringify(info), settings.ttlSeconds);
       return info;
@@ -82,8 +82,8 @@ export function withImageCache(images: ImagesClient, cache: SharedState, setting
     Get: async (input, options) => {
       const { generation, fresh } = await generationOf(input.imageId);
       const key = variantKey(input.imageId, generation, 'get');
-      const hit = await cache.get(key);
-      if (hit) return decodeWithBytes<Omit<Awaited<ReturnType<ImagesClient['Get']>>, 'image'>>(hit);
+      const hit = decodedOrMiss(await cache.get(key), (value) => decodeWithBytes<Omit<Awaited<ReturnType<ImagesClient['Get']>>, 'image'>>(value));
+      if (hit) return hit;
       const image = await readThrough(input.imageId, fresh, () => images.Get(input, options));
       await cache.set(key, encodeWithBytes(image), settings.ttlSeconds);
       return image;
@@ -91,10 +91,10 @@ export function withImageCache(images: ImagesClient, cache: SharedState, setting
     GetVariant: async ({ ifNoneMatch, ...input }, options) => {
       const { generation, fresh } = await generationOf(input.imageId);
       const key = variantKey(input.imageId, generation, input.variant);
-      const hit = await cache.get(key);
+      const hit = decodedOrMiss(await cache.get(key), (value) => decodeWithBytes<Omit<VariantWithBytes, 'image'>>(value));
       let variant: VariantWithBytes;
       if (hit) {
-        variant = decodeWithBytes<Omit<VariantWithBytes, 'image'>>(hit);
+        variant = hit;
       } else {
         // Asked without If-None-Match so that what comes back can be cached for everyone.
         variant = await readThrough(input.imageId, fresh, () => images.GetVariant(input, options));
@@ -121,6 +121,26 @@ function encodeWithBytes({ image, ...header }: { image: Buffer } & Record<string
 
 function decodeWithBytes<H>(value: Buffer): H & { image: Buffer } {
   const headerLength = value.readUInt32BE(0);
-  const header = JSON.parse(value.subarray(4, 4 + headerLength).toString('utf8')) as H;
+  if (4 + headerLength > value.length) throw new Error('cache entry shorter than its header');
+  const header = parseObject<H>(value.subarray(4, 4 + headerLength).toString('utf8'));
   return { ...header, image: value.subarray(4 + headerLength) };
+}
+
+function parseObject<T>(text: string): T {
+  const parsed: unknown = JSON.parse(text);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('cache entry is not an object');
+  return parsed as T;
+}
+
+/**
+ * A cache entry that does not decode (truncated, written by another version, tampered with) is
+ * a miss: the caller reads the service and overwrites it. Never a 500.
+ */
+function decodedOrMiss<T>(hit: Buffer | null, decode: (value: Buffer) => T): T | undefined {
+  if (!hit) return undefined;
+  try {
+    return decode(hit);
+  } catch {
+    return undefined;
+  }
 }

@@ -33,7 +33,7 @@ if (cluster.isPrimary && config.GATEWAY_WORKERS > 1) {
   const metrics = createMetricsRegistry(workerName);
   const credentials = credentialsFor({ ...config, INSTANCE_NAME: workerName }, gatewayServiceName);
   const transport = createDiscoveryTransport({ credentials, discovery: config.DISCOVERY_ADDRESSES, mode: config.RPC_BALANCING, perTryTimeoutMs: config.RPC_PER_TRY_TIMEOUT_MS, logger: workerLogger, metrics });
-  const cacheRing = createCacheRing({ nodes: parseCacheNodes(config.REDIS_NODES), logger: workerLogger });
+  const cacheRing = createCacheRing({ nodes: parseCacheNodes(config.REDIS_NODES), logger: workerLogger, username: config.REDIS_USERNAME, password: config.REDIS_PASSWORD });
   registerCacheMetrics(cacheRing, metrics);
   const app = await buildGatewayApp({
     config,

@@ -4,7 +4,8 @@ import type { SharedState } from './shared-state.js';
 // Revoked access tokens in the state every gateway worker shares (the Redis ring), so a logout
 // is seen by all workers at once. Two kinds of entry: one token (by its id) and a whole login
 // session (by the token's `sid`, which every access token of one refresh-token family carries).
-// An entry lives only as long as a token it covers could still be valid.
+// An entry lives only as long as a token it covers could still be valid, and is never evicted
+// under memory pressure (setNeverEvicted): a full cache must not bring a revoked token back.
 
 const tokenKey = (tokenId: string) => `auth:revoked:${tokenId}`;
 const sessionKey = (sessionId: string) => `auth:revoked-session:${sessionId}`;
@@ -30,10 +31,10 @@ export function createRevocationList(sharedState: SharedState, now: () => number
   return {
     revoke: async (tokenId, expiresAtSeconds) => {
       const ttl = Math.max(1, Math.ceil(expiresAtSeconds - now() / 1000) + skewSeconds);
-      stored(await sharedState.set(tokenKey(tokenId), '1', ttl));
+      stored(await sharedState.setNeverEvicted(tokenKey(tokenId), '1', ttl));
     },
     revokeSession: async (sessionId) => {
-      stored(await sharedState.set(sessionKey(sessionId), '1', sessionRevocationSeconds + skewSeconds));
+      stored(await sharedState.setNeverEvicted(sessionKey(sessionId), '1', sessionRevocationSeconds + skewSeconds));
     },
     isRevoked: async (tokenId, sessionId) => {
       const [token, session] = await Promise.all([

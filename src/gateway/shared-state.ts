@@ -6,6 +6,8 @@ export interface SharedState {
   get(key: string): Promise<Buffer | null>;
   /** Never rejects for an unreachable node; resolves with how many replicas took the write. */
   set(key: string, value: Buffer | string, ttlSeconds: number): Promise<number>;
+  /** set() for what must outlive memory pressure (revocations): never evicted, gone after ttlSeconds. */
+  setNeverEvicted(key: string, value: Buffer | string, ttlSeconds: number): Promise<number>;
   delete(...keys: string[]): Promise<void>;
   /**
    * Increments a counter that expires `windowSeconds` after its first increment; returns the

@@ -25,7 +25,7 @@ export interface ImagesAppDeps {
 
 /** Builds the images service: its database, migrations and RPC methods. Tests call this directly. */
 export async function buildImagesApp(deps: ImagesAppDeps): Promise<FastifyInstance> {
-  const sql = await openServiceDatabase({ url: deps.config.DATABASE_URL, logger: deps.logger, service: 'images', migrations: imagesMigrations, metrics: deps.metrics });
+  const sql = await openServiceDatabase({ url: deps.config.DATABASE_URL, password: deps.config.DATABASE_PASSWORD, logger: deps.logger, service: 'images', migrations: imagesMigrations, metrics: deps.metrics });
   const app = createHttpServer({ logger: deps.logger, metrics: deps.metrics, healthCheck: databaseHealthCheck(sql) });
   registerRpcService(app, imagesContract, imagesHandlers({
     repository: imagesRepository(sql),

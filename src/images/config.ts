@@ -3,7 +3,9 @@ import { env, loadConfig, serviceEnvShape, type Env } from '../platform/config.j
 
 export const imagesConfigSchema = z.object({
   ...serviceEnvShape,
-  DATABASE_URL: z.string().startsWith('postgres').default('postgres://postgres@127.0.0.1:5441,127.0.0.1:5442/images?target_session_attrs=primary'),
+  /** The service's own role (easel_images) on both data nodes; its password comes apart, in DATABASE_PASSWORD. */
+  DATABASE_URL: z.string().startsWith('postgres').default('postgres://easel_images@127.0.0.1:5441,127.0.0.1:5442/images?target_session_attrs=primary'),
+  DATABASE_PASSWORD: env.secret(),
   /** Largest accepted upload, in bytes (default 10 MiB). */
   MAX_IMAGE_BYTES: env.positiveInt(10 * 1024 * 1024),
   /** Largest accepted width x height (default 40 megapixels); refuses decompression bombs before decoding. */

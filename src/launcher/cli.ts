@@ -12,6 +12,9 @@ import { ConfigError } from '../platform/config.js';
 import { signalGroup } from './process.js';
 import { backupDatabases, restoreDatabases } from './backup.js';
 import { describeCacheRing, formatCacheRing } from './cache-ring-view.js';
+import { loadOrCreateSecrets } from './secrets.js';
+import { redisAnswers } from './readiness.js';
+import { serviceRedisUser } from './redis-config.js';
 import { processAlive } from '../platform/process-alive.js';
 import { waitFor } from '../platform/wait.js';
 
@@ -211,7 +214,9 @@ async function status(layout: ClusterLayout, json: boolean): Promise<number> {
   const answer = await control(layout, 'GET', '/status');
   if (!answer) return notRunning(layout);
   const body = answer.body as { processes: InstanceStatus[]; gatewayUrl: string; startupMs: number; redisNodes: string };
-  const cacheRing = await describeCacheRing(body.redisNodes);
+  // The nodes answer only the ACL user the gateway logs in as (the default user is off).
+  const password = loadOrCreateSecrets(layout.dataDir)['redis-easel-password'];
+  const cacheRing = await describeCacheRing(body.redisNodes, (host, port) => redisAnswers(host, port, { user: serviceRedisUser, password }));
   if (json) {
     console.log(JSON.stringify({ ...body, cacheRing }, null, 2));
   } else {

@@ -7,7 +7,8 @@ import { layoutPaths } from './layout.js';
 import { signalGroup, spawnInGroup } from './process.js';
 import { processAlive } from '../platform/process-alive.js';
 import { startControlServer, type ControlServer } from './control.js';
-import { serviceDatabaseUrl } from './postgres-ha.js';
+import { adminDatabaseUrl } from './postgres-ha.js';
+import { loadOrCreateSecrets, type ClusterSecrets } from './secrets.js';
 import { waitUntilReady } from './readiness.js';
 import type { Component, ProcessKind, ProcessSpec } from './spec.js';
 import { buildProcessSpecs, redisNodesSpec } from './specs.js';
@@ -59,8 +60,10 @@ export interface ClusterHandle {
   readonly startupMs: number;
   /** Address of the control endpoint that `easel status/kill/down` talk to. */
   readonly controlUrl: string;
-  /** Multi-host URL of one of the service databases (or "postgres"). */
+  /** Multi-host URL of one of the service databases (or "postgres"), as the superuser with its password. */
   databaseUrl(database: string): string;
+  /** The cluster's generated secrets (under `<dataDir>/secrets/`), for tests that log in as a service. */
+  readonly secrets: ClusterSecrets;
   status(): InstanceStatus[];
   /** Signals an instance's process group (default SIGKILL); the supervisor restarts it. */
   kill(instance: string, signal?: NodeJS.Signals): void;
@@ -111,7 +114,8 @@ export async function startCluster(layout: ClusterLayout, options: StartOptions 
   claimDataDir(layout);
 
   const config = options.config ?? loadLauncherConfig();
-  const specs = await buildProcessSpecs(layout, config, options.components);
+  const secrets = loadOrCreateSecrets(layout.dataDir);
+  const specs = await buildProcessSpecs(layout, config, options.components, secrets);
   const events = new EventEmitter<{ progress: [ProgressEvent] }>();
   const emit = (event: ProgressEvent) => {
     events.emit('progress', event);
@@ -268,7 +272,8 @@ export async function startCluster(layout: ClusterLayout, options: StartOptions 
     redisNodes: redisNodesSpec(layout),
     startupMs,
     controlUrl: '',
-    databaseUrl: (database) => serviceDatabaseUrl(layout, database),
+    databaseUrl: (database) => adminDatabaseUrl(layout, secrets, database),
+    secrets,
     status: () => [...entries.values()].map(statusOf),
     kill: (instance, signal = 'SIGKILL') => {
       const entry = entryOf(instance);

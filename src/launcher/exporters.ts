@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import type { ClusterLayout } from './layout.js';
-import { dataNodeInstances, monitorInstance } from './postgres-ha.js';
+import { dataNodeInstances, exporterRole, monitorInstance } from './postgres-ha.js';
+import { loadOrCreateSecrets, secretFile } from './secrets.js';
+import { exporterRedisUser } from './redis-config.js';
 import { commandExists, prometheusWanted, type ExporterTarget } from './prometheus.js';
 import { repoRoot } from './paths.js';
 import { httpBodyMatches } from './readiness.js';
@@ -16,16 +18,19 @@ import type { ProcessSpec } from './spec.js';
 export type { ExporterTarget } from './prometheus.js';
 
 /**
- * What the exporters log in with. Today PostgreSQL trusts local connections and Redis has no
- * password, so this is the superuser and nobody. The credentials work changes only this
- * function: PostgreSQL role `easel_exporter` (pg_monitor) with its password file, Redis ACL user
- * `exporter` with its password, both under `<dataDir>/secrets/`.
+ * What the exporters log in with: PostgreSQL role `easel_exporter` (pg_monitor, no superuser)
+ * reading its password from its file under `<dataDir>/secrets/`, and Redis ACL user `exporter`
+ * (only the read commands the exporter needs).
  */
-export function exporterCredentials(_layout: ClusterLayout): {
+export function exporterCredentials(layout: ClusterLayout): {
   postgres: { user: string; passwordFile?: string };
   redis: { user?: string; password?: string };
 } {
-  return { postgres: { user: 'postgres' }, redis: {} };
+  const secrets = loadOrCreateSecrets(layout.dataDir);
+  return {
+    postgres: { user: exporterRole, passwordFile: secretFile(layout.dataDir, 'postgres-exporter-password') },
+    redis: { user: exporterRedisUser, password: secrets['redis-exporter-password'] },
+  };
 }
 
 /** Whether the layout runs the exporters: "auto" means when both are installed and Prometheus runs. */

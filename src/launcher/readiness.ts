@@ -3,15 +3,20 @@ import { request } from 'node:http';
 import { waitFor, WaitTimeoutError } from '../platform/wait.js';
 import { NotReadyError } from './errors.js';
 
-/** Redis answers PING with +PONG. */
-export function redisAnswers(host: string, port: number): Promise<boolean> {
+/** Redis answers PING with +PONG (after AUTH as `login`, when given). */
+export function redisAnswers(host: string, port: number, login?: { user: string; password: string }): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, host);
     socket.setTimeout(1000);
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => {
+    const auth = login ? `*3\r\n$4\r\nAUTH\r\n${bulk(login.user)}${bulk(login.password)}` : '';
+    socket.once('connect', () => socket.write(`${auth}PING\r\n`));
+    let received = '';
+    socket.on('data', (data) => {
+      received += data.toString();
+      const replies = received.split('\r\n').filter(Boolean);
+      if (replies.length < (login ? 2 : 1)) return;
       socket.destroy();
-      resolve(data.toString().startsWith('+PONG'));
+      resolve(replies.at(-1) === '+PONG' && replies.every((r) => !r.startsWith('-')));
     });
     socket.once('error', () => resolve(false));
     socket.once('timeout', () => {
@@ -19,6 +24,10 @@ export function redisAnswers(host: string, port: number): Promise<boolean> {
       resolve(false);
     });
   });
+}
+
+function bulk(value: string): string {
+  return `$${Buffer.byteLength(value)}\r\n${value}\r\n`;
 }
 
 /** An HTTP GET that answers 2xx. */

@@ -1,15 +1,17 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { ClusterLayout } from './layout.js';
 import type { LauncherConfig } from './config.js';
 import { repoRoot } from './paths.js';
 import { freePort } from '../platform/ports.js';
-import { dataNodeInstances, postgresHaSpecs, serviceDatabaseUrl } from './postgres-ha.js';
+import { dataNodeInstances, postgresHaSpecs, serviceDatabaseUrl, servicePassword } from './postgres-ha.js';
+import { loadOrCreateSecrets, type ClusterSecrets } from './secrets.js';
+import { redisServerConfig, serviceRedisUser } from './redis-config.js';
+import { writePrivateFile } from './postgres.js';
 import { exportersWanted, exporterTargets, postgresExporterSpecs, redisExporterSpecs } from './exporters.js';
 import { prometheusSpec, prometheusWanted } from './prometheus.js';
 import { httpOk, redisAnswers } from './readiness.js';
 import type { Component, ProcessSpec } from './spec.js';
-import { loadOrCreateSecrets, type ClusterSecrets } from './secrets.js';
 
 export const domainServices = ['users', 'images', 'recommendations'] as const;
 export type DomainService = (typeof domainServices)[number];
@@ -26,26 +28,28 @@ export function discoveryAddresses(layout: ClusterLayout): string {
   return layout.discovery.ports.map((p) => `${layout.host}:${p}`).join(',');
 }
 
-export function redisSpecs(layout: ClusterLayout): ProcessSpec[] {
-  return layout.redis.ports.map((port, i) => ({
-    instance: `redis-${i + 1}`,
-    kind: 'redis',
-    component: 'redis',
-    host: layout.host,
-    port,
-    after: [],
-    url: `redis://${layout.host}:${port}`,
-    // A cache: no persistence, nothing written to disk.
-    launch: async () => ({
-      command: 'redis-server',
-      args: [
-        '--port', String(port), '--bind', layout.host, '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning', '--dir', '/tmp',
-        '--maxmemory', `${layout.redis.maxMemoryMb}mb`, '--maxmemory-policy', 'allkeys-lru',
-      ],
-    }),
-    ready: () => redisAnswers(layout.host, port),
-    readyTimeoutMs: () => layout.timeouts.startMs,
-  }));
+export function redisSpecs(layout: ClusterLayout, secrets: ClusterSecrets): ProcessSpec[] {
+  return layout.redis.ports.map((port, i) => {
+    const instance = `redis-${i + 1}`;
+    // Its configuration file holds the ACL users (passwords as SHA-256 only), private to us.
+    const configFile = join(layout.dataDir, 'redis', `${instance}.conf`);
+    return {
+      instance,
+      kind: 'redis',
+      component: 'redis',
+      host: layout.host,
+      port,
+      after: [],
+      url: `redis://${layout.host}:${port}`,
+      launch: async () => {
+        mkdirSync(dirname(configFile), { recursive: true, mode: 0o700 });
+        writePrivateFile(configFile, redisServerConfig({ host: layout.host, port, maxMemoryMb: layout.redis.maxMemoryMb, easelPassword: secrets['redis-easel-password'], exporterPassword: secrets['redis-exporter-password'] }), undefined);
+        return { command: 'redis-server', args: [configFile] };
+      },
+      ready: () => redisAnswers(layout.host, port, { user: serviceRedisUser, password: secrets['redis-easel-password'] }),
+      readyTimeoutMs: () => layout.timeouts.startMs,
+    };
+  });
 }
 
 /** The compiled entry point of an Easel process. */
@@ -100,8 +104,8 @@ export async function buildProcessSpecs(layout: ClusterLayout, config: LauncherC
   const specs: ProcessSpec[] = [];
   const want = (c: Component) => components.includes(c);
   const metricsPorts = await pickMetricsPorts(layout);
-  if (want('redis')) specs.push(...redisSpecs(layout));
-  if (want('postgres')) specs.push(...postgresHaSpecs(layout, config));
+  if (want('redis')) specs.push(...redisSpecs(layout, secrets));
+  if (want('postgres')) specs.push(...postgresHaSpecs(layout, config, secrets));
   if (want('prometheus') && exportersWanted(layout)) {
     if (want('postgres')) specs.push(...postgresExporterSpecs(layout));
     if (want('redis')) specs.push(...redisExporterSpecs(layout));
@@ -129,12 +133,15 @@ export async function buildProcessSpecs(layout: ClusterLayout, config: LauncherC
       specs.push(nodeService(layout, service, instance, port, [...discoveryNames, ...redisNames, ...postgresReady], {
         ...shared,
         DATABASE_URL: serviceDatabaseUrl(layout, service),
+        DATABASE_PASSWORD: servicePassword(secrets, service),
+        ...(service === 'users' ? { SIGNING_KEY_SECRET: secrets['signing-key-secret'] } : {}),
         // Registered with discovery, which lists it as this instance's Prometheus target.
         METRICS_PORT: String(await freePort(layout.host)),
       }));
     }
   }
-  const gatewayEnv: Record<string, string> = { ...shared, METRICS_PORT: String(metricsPorts.gateway) };
+  // Only the gateway uses Redis (revocations, rate limits, the image cache).
+  const gatewayEnv: Record<string, string> = { ...shared, METRICS_PORT: String(metricsPorts.gateway), REDIS_USERNAME: serviceRedisUser, REDIS_PASSWORD: secrets['redis-easel-password'] };
   if (layout.gateway.workers !== undefined) gatewayEnv.GATEWAY_WORKERS = String(layout.gateway.workers);
   // The gateway finds the domain services through discovery (and retries), so it need not wait for them.
   specs.push(nodeService(layout, 'gateway', 'gateway-1', layout.gateway.port, [...discoveryNames, ...redisNames], gatewayEnv));

@@ -54,6 +54,8 @@ export const env = {
   host: (fallback: string) => z.string().min(1).default(fallback),
   boolean: (fallback: boolean) =>
     z.enum(['true', 'false', '1', '0', 'yes', 'no']).default(fallback ? 'true' : 'false').transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  /** A password or key handed over by the launcher (or a secret store); optional, never echoed in errors. */
+  secret: () => z.string().min(16, 'is too short for a generated secret').optional(),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Comma-separated list of host:port addresses. */
   addressList: (fallback: string) =>

@@ -25,7 +25,7 @@ export interface RecommendationsAppDeps {
 /** Builds the recommendations service: its database, migrations and RPC handlers. Tests call this directly. */
 export async function buildRecommendationsApp(deps: RecommendationsAppDeps): Promise<FastifyInstance> {
   const sql = await openServiceDatabase({
-    url: deps.config.DATABASE_URL, logger: deps.logger, maxConnections: deps.config.DATABASE_POOL_SIZE,
+    url: deps.config.DATABASE_URL, password: deps.config.DATABASE_PASSWORD, logger: deps.logger, maxConnections: deps.config.DATABASE_POOL_SIZE,
     service: 'recommendations', migrations: recommendationsMigrations, metrics: deps.metrics,
   });
   const halfLifeMs = daysToMs(deps.config.INTEREST_HALF_LIFE_DAYS);

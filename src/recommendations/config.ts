@@ -1,9 +1,11 @@
 import { z } from 'zod';
-import { loadConfig, serviceEnvShape, type Env } from '../platform/config.js';
+import { env, loadConfig, serviceEnvShape, type Env } from '../platform/config.js';
 
 export const recommendationsConfigSchema = z.object({
   ...serviceEnvShape,
-  DATABASE_URL: z.string().startsWith('postgres').default('postgres://postgres@127.0.0.1:5441,127.0.0.1:5442/recommendations?target_session_attrs=primary'),
+  /** The service's own role (easel_recommendations) on both data nodes; its password comes apart, in DATABASE_PASSWORD. */
+  DATABASE_URL: z.string().startsWith('postgres').default('postgres://easel_recommendations@127.0.0.1:5441,127.0.0.1:5442/recommendations?target_session_attrs=primary'),
+  DATABASE_PASSWORD: env.secret(),
   /** Connections in this replica's PostgreSQL pool. */
   DATABASE_POOL_SIZE: z.coerce.number().int().positive().default(10),
   /** An interest in a tag halves after this many days without new activity. */

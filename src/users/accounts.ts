@@ -4,7 +4,8 @@ import { invalidCredentialsMessage, type TokenPair } from '../contracts/users.js
 import { conflict, invalidArgument, unauthenticated } from '../platform/errors.js';
 import { passwordWeakness } from './password-strength.js';
 import { needsRehash, type PasswordHasher } from './passwords.js';
-import { issueAccessToken, newRefreshToken, refreshTokenDigest, type SigningKey } from './tokens.js';
+import { issueAccessToken, newRefreshToken, refreshTokenDigest } from './tokens.js';
+import type { SigningKeys } from './signing-keys.js';
 import type { UsersRepository } from './users.repository.js';
 import type { Clock } from '../platform/clock.js';
 
@@ -31,7 +32,8 @@ export function isValidPassword(password: string): boolean {
 export interface AccountsDeps {
   repo: UsersRepository;
   hasher: PasswordHasher;
-  signingKey: SigningKey;
+  /** The newest key signs; rotation replaces it under us (signing-keys.ts). */
+  signingKeys: SigningKeys;
   clock: Clock;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
@@ -80,7 +82,7 @@ async function startSession(deps: AccountsDeps, user: { userId: string; name: st
 }
 
 async function pairFor(deps: AccountsDeps, user: { userId: string; name: string }, familyId: string, refreshToken: string, refreshExpiresAt: number, nowSeconds: number): Promise<TokenPair> {
-  const access = await issueAccessToken(deps.signingKey, { ...user, sessionId: familyId }, nowSeconds, deps.accessTokenTtlSeconds);
+  const access = await issueAccessToken(deps.signingKeys.current(), { ...user, sessionId: familyId }, nowSeconds, deps.accessTokenTtlSeconds);
   return { userId: user.userId, name: user.name, accessToken: access.token, refreshToken, accessExpiresAt: access.expiresAt, refreshExpiresAt };
 }
 

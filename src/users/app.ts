@@ -11,7 +11,8 @@ import type { UsersConfig } from './config.js';
 import { usersMigrations } from './migrations.js';
 import { createUsersRepository } from './users.repository.js';
 import { createPasswordHasher, scryptCost } from './passwords.js';
-import { generateSigningKeyMaterial, loadSigningKey } from './tokens.js';
+import { openSigningKeyRing } from './signing-keys.js';
+import { createSigningKeysRepository } from './signing-keys.repository.js';
 import { usersHandlers } from './handlers.js';
 import { systemClock, type Clock } from '../platform/clock.js';
 
@@ -26,26 +27,39 @@ export interface UsersAppDeps {
 /** Builds the users service: migrations, the shared signing key, and the Users RPC methods. Tests call this directly. */
 export async function buildUsersApp(deps: UsersAppDeps): Promise<FastifyInstance> {
   const { config, logger } = deps;
-  const sql = await openServiceDatabase({ url: config.DATABASE_URL, logger, service: 'users', migrations: usersMigrations, metrics: deps.metrics });
+  const sql = await openServiceDatabase({ url: config.DATABASE_URL, password: config.DATABASE_PASSWORD, logger, service: 'users', migrations: usersMigrations, metrics: deps.metrics });
+  let closeSigningKeys = () => undefined as void;
   try {
     const repo = createUsersRepository(sql);
-    // Every replica proposes a key; the first insert wins and all of them sign with that one.
-    const signingKey = await loadSigningKey(await repo.ensureSigningKey(await generateSigningKeyMaterial()));
+    // Sealed at rest, rotated, shared by every replica through the table (signing-keys.ts).
+    const clock = deps.clock ?? systemClock;
+    const signingKeys = await openSigningKeyRing({
+      repo: createSigningKeysRepository(sql),
+      secret: config.SIGNING_KEY_SECRET,
+      clock,
+      logger,
+      accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+      rotationSeconds: config.SIGNING_KEY_ROTATION_DAYS * 24 * 3600,
+      refreshSeconds: 60,
+    });
+    closeSigningKeys = signingKeys.close;
     const app = createHttpServer({ logger, metrics: deps.metrics, healthCheck: databaseHealthCheck(sql) });
     registerRpcService(app, usersContract, usersHandlers({
       repo,
       hasher: createPasswordHasher(scryptCost(config.SCRYPT_LOG2_COST)),
-      signingKey,
-      clock: deps.clock ?? systemClock,
+      signingKeys,
+      clock,
       accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
       maxSessionsPerUser: config.MAX_SESSIONS_PER_USER,
       refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
     }, config.UPLOAD_QUOTA, deps.metrics), { credentials: credentialsFor(config, usersContract.serviceName), access: usersAccess });
     app.addHook('onClose', async () => {
+      signingKeys.close();
       await sql.end({ timeout: 5 });
     });
     return app;
   } catch (error) {
+    closeSigningKeys();
     await sql.end({ timeout: 1 }).catch(() => undefined);
     throw error;
   }

@@ -3,7 +3,9 @@ import { env, loadConfig, serviceEnvShape, type Env } from '../platform/config.j
 
 export const usersConfigSchema = z.object({
   ...serviceEnvShape,
-  DATABASE_URL: z.string().startsWith('postgres').default('postgres://postgres@127.0.0.1:5441,127.0.0.1:5442/users?target_session_attrs=primary'),
+  /** The service's own role (easel_users) on both data nodes; its password comes apart, in DATABASE_PASSWORD. */
+  DATABASE_URL: z.string().startsWith('postgres').default('postgres://easel_users@127.0.0.1:5441,127.0.0.1:5442/users?target_session_attrs=primary'),
+  DATABASE_PASSWORD: env.secret(),
   /** Images a user may have at once unless their account says otherwise. */
   UPLOAD_QUOTA: env.positiveInt(100),
   /**
@@ -19,6 +21,13 @@ export const usersConfigSchema = z.object({
   /** Live sessions per user; a login past it ends the oldest. */
   MAX_SESSIONS_PER_USER: env.positiveInt(20),
   ACCESS_TOKEN_TTL_SECONDS: env.positiveInt(15 * 60),
+  /**
+   * Seals the JWT signing keys at rest (AES-256-GCM, key derived with HKDF). Required: only the
+   * users service holds it. The launcher generates it (<dataDir>/secrets/signing-key-secret).
+   */
+  SIGNING_KEY_SECRET: z.string().min(32, 'must be at least 32 characters (the launcher generates one)'),
+  /** A signing key older than this is replaced; the old one stays valid until its tokens expire. */
+  SIGNING_KEY_ROTATION_DAYS: z.coerce.number().positive().default(30),
   REFRESH_TOKEN_TTL_SECONDS: env.positiveInt(30 * 24 * 3600),
 });
 

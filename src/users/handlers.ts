@@ -53,7 +53,7 @@ export function usersHandlers(accounts: AccountsDeps, uploadQuota: number, metri
       context.log.info({ userId: request.userId, sessionId: request.sessionId }, 'logged out');
       return {};
     },
-    SigningKeys: async () => ({ keys: [accounts.signingKey.publicJwk as Record<string, unknown>] }),
+    SigningKeys: async () => ({ keys: accounts.signingKeys.published() as Array<Record<string, unknown>> }),
     ReserveUpload: ({ userId, uploadId }) => reserveUpload(repo, uploadQuota, userId, uploadId),
     ReleaseUpload: ({ userId, uploadId }) => releaseUpload(repo, uploadQuota, userId, uploadId),
     GetQuota: ({ userId }) => currentQuota(repo, uploadQuota, userId),

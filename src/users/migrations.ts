@@ -64,4 +64,18 @@ export const usersMigrations: readonly Migration[] = [
       create unique index users_name_lower_key on users (lower(name));
     `,
   },
+  {
+    // Several signing keys (rotation), the private half sealed by the service (signing-keys.ts).
+    // A plaintext key of 001 stays until the service seals it at its next start.
+    id: '003_signing_key_rotation',
+    sql: `
+      alter table signing_keys drop column id;
+      alter table signing_keys add primary key (kid);
+      alter table signing_keys alter column private_jwk drop not null;
+      alter table signing_keys add column private_key_sealed bytea;
+      alter table signing_keys add column retire_at timestamptz;
+      alter table signing_keys add constraint signing_keys_private_kept_once check (private_jwk is null or private_key_sealed is null);
+      alter table signing_keys add constraint signing_keys_private_kept check (private_jwk is not null or private_key_sealed is not null);
+    `,
+  },
 ];

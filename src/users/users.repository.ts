@@ -1,5 +1,4 @@
 import type { Sql, TransactionSql } from '../platform/db/database.js';
-import type { SigningKeyMaterial } from './tokens.js';
 
 // All SQL of the users service. Logic lives in accounts.ts, quota.ts and tokens.ts.
 
@@ -39,9 +38,6 @@ export interface UsersRepository {
   revokeSessionsBeyond(userId: string, keep: number, at: Date): Promise<void>;
   /** Forgets the user's refresh tokens that expired before `before` (they can neither refresh nor be reused). */
   purgeExpiredTokens(userId: string, before: Date): Promise<void>;
-
-  /** Stores `candidate` unless a key exists; returns the key every replica uses. */
-  ensureSigningKey(candidate: SigningKeyMaterial): Promise<SigningKeyMaterial>;
 
   /** The user's own upload limit (null: the default), locked until the transaction ends; undefined if no such user. */
   lockUploadLimit(userId: string): Promise<{ uploadLimit: number | null } | undefined>;
@@ -135,18 +131,6 @@ function repositoryOver(db: Queryable, begin: TransactionRunner | undefined): Us
     async purgeExpiredTokens(userId, before) {
       if (!isUuid(userId)) return;
       await db`delete from refresh_tokens where user_id = ${userId} and expires_at < ${before}`;
-    },
-
-    async ensureSigningKey(candidate) {
-      await db`
-        insert into signing_keys (id, kid, private_jwk, public_jwk)
-        values (1, ${candidate.kid}, ${db.json(candidate.privateJwk as never)}, ${db.json(candidate.publicJwk as never)})
-        on conflict (id) do nothing`;
-      const rows = await db<SigningKeyMaterial[]>`
-        select kid, private_jwk as "privateJwk", public_jwk as "publicJwk" from signing_keys where id = 1`;
-      const key = rows[0];
-      if (!key) throw new Error('signing key missing after insert');
-      return key;
     },
 
     async lockUploadLimit(userId) {

@@ -6,7 +6,8 @@ import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../src/launcher/paths.js';
-import { showPgAutoctlState } from '../../src/launcher/postgres-ha.js';
+import { adminLogin, showPgAutoctlState } from '../../src/launcher/postgres-ha.js';
+import { postgresUrl } from '../../src/launcher/postgres.js';
 import { startTestCluster, type TestCluster } from '../harness/cluster.js';
 import { requirePrometheus, scrapingPrometheus } from '../harness/prometheus.js';
 import { waitFor } from '../../src/platform/wait.js';
@@ -138,12 +139,18 @@ describe('the launcher runs the whole cluster', () => {
     expect(nodes).toHaveLength(4);
     for (const address of nodes) {
       const [host, port] = address.split(':');
-      const redis = new Redis({ host, port: Number(port), lazyConnect: true, maxRetriesPerRequest: 1 });
+      // The services' ACL user; nobody gets in anonymously (the default user is off).
+      // No ready check: it sends INFO, which neither an anonymous client nor the services' user may.
+      const anonymous = new Redis({ host, port: Number(port), lazyConnect: true, maxRetriesPerRequest: 1, enableReadyCheck: false });
+      await anonymous.connect();
+      await expect(anonymous.get('launcher-e2e')).rejects.toThrow(/NOAUTH/);
+      anonymous.disconnect();
+      const redis = new Redis({ host, port: Number(port), lazyConnect: true, maxRetriesPerRequest: 1, enableReadyCheck: false, username: 'easel', password: cluster.secrets['redis-easel-password'] });
       await redis.connect();
       await redis.set('launcher-e2e', address);
       expect(await redis.get('launcher-e2e')).toBe(address);
-      // A cache: nothing is persisted.
-      expect(await redis.config('GET', 'save')).toEqual(['save', '']);
+      // A cache: nothing is persisted. The services' user cannot read the configuration either.
+      await expect(redis.config('GET', 'save')).rejects.toThrow(/NOPERM/);
       redis.disconnect();
     }
   });
@@ -155,6 +162,22 @@ describe('the launcher runs the whole cluster', () => {
       expect(primary).toEqual({ recovery: false, prepared: '20' });
       const databases = await sql<Array<{ datname: string }>>`select datname from pg_database where datname in ('users', 'images', 'recommendations') order by datname`;
       expect(databases.map((d) => d.datname)).toEqual(['images', 'recommendations', 'users']);
+      // Closed: no password, or another service's role with its own password, is refused.
+      const refused = async (url: string) => {
+        const client = postgres(url, { max: 1, connect_timeout: 5, onnotice: () => undefined });
+        try {
+          await client`select 1`;
+          return 'connected';
+        } catch (error) {
+          return (error as Error).message;
+        } finally {
+          await client.end({ timeout: 1 });
+        }
+      };
+      const { host, postgres: { primaryPort } } = cluster.layout;
+      expect(await refused(postgresUrl(host, primaryPort, 'users'))).toMatch(/password/);
+      expect(await refused(postgresUrl(host, primaryPort, 'users', { user: 'easel_images', password: cluster.secrets['postgres-images-password'] }))).toMatch(/permission denied for database/);
+      expect(await refused(postgresUrl(host, primaryPort, 'users', { user: 'easel_users', password: cluster.secrets['postgres-users-password'] }))).toBe('connected');
       await sql`create table if not exists launcher_e2e (id int primary key, note text)`;
       await sql`insert into launcher_e2e values (1, 'replicated') on conflict (id) do update set note = excluded.note`;
       // Once pg_auto_failover has promoted the pair to primary/secondary, replication is synchronous.
@@ -169,7 +192,7 @@ describe('the launcher runs the whole cluster', () => {
       }, { timeoutMs: 30_000, intervalMs: 250 });
       expect(replication).toHaveLength(1);
       const standbyNode = formation.find((n) => n.reportedState === 'secondary')!;
-      const standby = postgres(`postgres://postgres@${cluster.layout.host}:${standbyNode.port}/users`, { max: 1, onnotice: () => undefined });
+      const standby = postgres(postgresUrl(cluster.layout.host, standbyNode.port, 'users', adminLogin(cluster.secrets)), { max: 1, onnotice: () => undefined });
       try {
         const row = await waitFor('the row on the standby', async () => (await standby`select note, pg_is_in_recovery() as recovery from launcher_e2e where id = 1`)[0], { timeoutMs: 10_000 });
         expect(row).toEqual({ note: 'replicated', recovery: true });

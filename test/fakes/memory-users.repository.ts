@@ -1,4 +1,3 @@
-import type { SigningKeyMaterial } from '../../src/users/tokens.js';
 import type { RefreshTokenRecord, UserRecord, UsersRepository } from '../../src/users/users.repository.js';
 
 // An in-memory UsersRepository for unit tests of accounts.ts and quota.ts. Transactions run
@@ -7,14 +6,12 @@ import type { RefreshTokenRecord, UserRecord, UsersRepository } from '../../src/
 interface State {
   users: Map<string, UserRecord & { uploadLimit: number | null }>;
   tokens: Map<string, RefreshTokenRecord>;
-  signingKey: SigningKeyMaterial | undefined;
   reservations: Map<string, Set<string>>;
 }
 
 const clone = (state: State): State => ({
   users: new Map([...state.users].map(([k, v]) => [k, { ...v }])),
   tokens: new Map([...state.tokens].map(([k, v]) => [k, { ...v }])),
-  signingKey: state.signingKey,
   reservations: new Map([...state.reservations].map(([k, v]) => [k, new Set(v)])),
 });
 
@@ -25,7 +22,7 @@ export interface MemoryUsersRepository extends UsersRepository {
 }
 
 export function memoryUsersRepository(): MemoryUsersRepository {
-  let state: State = { users: new Map(), tokens: new Map(), signingKey: undefined, reservations: new Map() };
+  let state: State = { users: new Map(), tokens: new Map(), reservations: new Map() };
   let lock: Promise<unknown> = Promise.resolve();
   let calls = 0;
   // Every call yields to the event loop, so concurrent callers really interleave.
@@ -120,11 +117,6 @@ export function memoryUsersRepository(): MemoryUsersRepository {
     async purgeExpiredTokens(userId, before) {
       await step();
       for (const [digest, token] of state.tokens) if (token.userId === userId && token.expiresAt < before) state.tokens.delete(digest);
-    },
-    async ensureSigningKey(candidate) {
-      await step();
-      state.signingKey ??= candidate;
-      return state.signingKey;
     },
     async lockUploadLimit(userId) {
       return repo.uploadLimit(userId);

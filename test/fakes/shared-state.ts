@@ -14,6 +14,10 @@ export function inMemorySharedState(now: () => number = Date.now): SharedState {
       entries.set(key, { value: Buffer.from(value), expiresAt: now() + ttlSeconds * 1000 });
       return 1;
     },
+    setNeverEvicted: async (key, value, ttlSeconds) => {
+      entries.set(key, { value: Buffer.from(value), expiresAt: now() + ttlSeconds * 1000 });
+      return 1;
+    },
     delete: async (...keys) => {
       for (const key of keys) entries.delete(key);
     },

@@ -7,7 +7,7 @@ import { loadLauncherConfig } from '../../src/launcher/config.js';
 import { repoRoot } from '../../src/launcher/paths.js';
 import { defaultPgBinDir, defaultTuning, initDataDir, pgBin, postgresAnswers, postgresUrl, withSql, type PostgresTuning } from '../../src/launcher/postgres.js';
 import { postgresRunAs } from '../../src/launcher/system-user.js';
-import { dataNodeInstances, showPgAutoctlState, type PgAutoctlNodeState } from '../../src/launcher/postgres-ha.js';
+import { adminLogin, dataNodeInstances, showPgAutoctlState, type PgAutoctlNodeState } from '../../src/launcher/postgres-ha.js';
 import type { InstanceStatus, ProgressEvent } from '../../src/launcher/cluster.js';
 import { startTestCluster } from './cluster.js';
 import { freePort } from '../../src/platform/ports.js';
@@ -24,7 +24,9 @@ export interface PostgresOptions {
 export interface PostgresHandle {
   host: string;
   port: number;
-  /** Superuser URL of the "postgres" database. */
+  /** The "postgres" superuser's password (every connection authenticates with scram-sha-256). */
+  superuserPassword: string;
+  /** Superuser URL of the "postgres" database, password included. */
   adminUrl: string;
   url(database: string): string;
   /** Creates a fresh, uniquely named database and returns its URL. */
@@ -37,7 +39,9 @@ export interface PostgresHandle {
 
 /**
  * A plain single-node PostgreSQL 15 on a free port, tuned for tests (fsync off,
- * max_prepared_transactions > 0, trust auth on 127.0.0.1). Runs as the postgres user when we are root.
+ * max_prepared_transactions > 0), with the launcher's authentication: scram-sha-256 for every
+ * connection and a fresh superuser password (in the URLs it hands out). Runs as the postgres
+ * user when we are root.
  */
 export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresHandle> {
   const runAs = postgresRunAs();
@@ -49,7 +53,9 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   const tuning = { ...defaultTuning, durable: false, asyncCommit: true, ...options.tuning };
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   const environment = loadLauncherConfig().childEnvironment;
-  await initDataDir(dataDir, runAs, tuning, { environment, binDir: options.binDir ?? defaultPgBinDir, extraLines: [`port = ${port}`, `unix_socket_directories = ''`] });
+  const superuserPassword = randomBytes(18).toString('base64url');
+  const admin = { user: 'postgres', password: superuserPassword };
+  await initDataDir(dataDir, runAs, tuning, { environment, superuserPassword, binDir: options.binDir ?? defaultPgBinDir, extraLines: [`port = ${port}`, `unix_socket_directories = ''`] });
 
   const logPath = join(dir, 'postgres.log');
   const logFd = openSync(logPath, 'a');
@@ -74,7 +80,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   process.once('exit', onExit);
 
   const host = '127.0.0.1';
-  const adminUrl = postgresUrl(host, port, 'postgres');
+  const adminUrl = postgresUrl(host, port, 'postgres', admin);
   try {
     await waitFor(`postgres on ${port}`, async () => {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`postgres exited:\n${tail(logPath)}`);
@@ -90,12 +96,13 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   return {
     host,
     port,
+    superuserPassword,
     adminUrl,
-    url: (database) => postgresUrl(host, port, database),
+    url: (database) => postgresUrl(host, port, database, admin),
     createDatabase: async (prefix = 'test') => {
       const name = `${prefix.toLowerCase().replace(/[^a-z0-9_]/g, '_')}_${process.pid}_${++counter}_${randomBytes(2).toString('hex')}`.slice(0, 63);
       await withSql(adminUrl, (sql) => sql.unsafe(`create database "${name}"`));
-      return postgresUrl(host, port, name);
+      return postgresUrl(host, port, name, admin);
     },
     kill: async () => {
       killGroup('SIGKILL');
@@ -141,7 +148,7 @@ export interface PostgresHANode {
 export interface PostgresHAHandle {
   monitorPort: number;
   nodes: PostgresHANode[];
-  /** Multi-host URL (target_session_attrs=primary): always reaches the current primary. */
+  /** Multi-host superuser URL, password included (target_session_attrs=primary): always reaches the current primary. */
   url(database: string): string;
   /** Superuser URL of the "postgres" database, multi-host. */
   adminUrl: string;
@@ -171,7 +178,7 @@ export async function startPostgresHA(options: { onProgress?: (event: ProgressEv
     nodes: dataNodeInstances.map((name, i) => ({
       name,
       port: ports[i]!,
-      url: (database: string) => postgresUrl(host, ports[i]!, database),
+      url: (database: string) => postgresUrl(host, ports[i]!, database, adminLogin(cluster.secrets)),
       kill: async () => {
         cluster.kill(name, 'SIGKILL');
       },

@@ -93,7 +93,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   try {
     const users = await listen(await buildUsersApp({
-      config: loadConfig(usersConfigSchema, serviceEnv('users-1', usersDb, options.env?.users)),
+      config: loadConfig(usersConfigSchema, serviceEnv('users-1', usersDb, { SIGNING_KEY_SECRET: randomBytes(32).toString('base64url'), ...options.env?.users })),
       logger: logger('users-1'),
       metrics: createMetricsRegistry('users-1', { defaults: false }),
     }));
@@ -146,6 +146,7 @@ export function cacheRingSharedState(redisNodes: string, prefix: string): { stat
   const state: SharedState = {
     get: (key) => ring.get(prefix + key),
     set: (key, value, ttlSeconds) => ring.set(prefix + key, value, ttlSeconds),
+    setNeverEvicted: (key, value, ttlSeconds) => ring.setNeverEvicted(prefix + key, value, ttlSeconds),
     delete: (...keys) => ring.delete(...keys.map((k) => prefix + k)),
     incrementWithin: (key, windowSeconds) => ring.incrementWithin(prefix + key, windowSeconds),
   };

@@ -101,7 +101,7 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 beforeAll(async () => {
   const databaseUrl = await integrationPostgres().createDatabase('users_auth');
   usersApp = await buildUsersApp({
-    config: loadConfig(usersConfigSchema, { CLUSTER_SECRET: testClusterSecret, INSTANCE_NAME: 'users-1', DATABASE_URL: databaseUrl }),
+    config: loadConfig(usersConfigSchema, { CLUSTER_SECRET: testClusterSecret, INSTANCE_NAME: 'users-1', DATABASE_URL: databaseUrl, SIGNING_KEY_SECRET: 'auth-test-signing-key-secret-0123456789abcdef' }),
     logger: createLogger({ name: 'users-1', level: 'debug', destination: sink }),
     metrics: createMetricsRegistry('users-1', { defaults: false }),
   });

@@ -27,6 +27,11 @@ import { waitFor } from '../../src/platform/wait.js';
 import { integrationPostgres, integrationRedisNodes } from '../harness/context.js';
 import { requirePrometheus } from '../harness/prometheus.js';
 import { postgresExporterSpecs, redisExporterSpecs } from '../../src/launcher/exporters.js';
+import { loadOrCreateSecrets } from '../../src/launcher/secrets.js';
+import { secureDatabases } from '../../src/launcher/postgres.js';
+import { exporterRole } from '../../src/launcher/postgres-ha.js';
+import { exporterRedisCommands, exporterRedisUser } from '../../src/launcher/redis-config.js';
+import { Redis } from 'ioredis';
 import { resolveLayout } from '../../src/launcher/layout.js';
 import { alertRuleFiles } from '../../src/launcher/prometheus.js';
 import { parse as parseYaml } from 'yaml';
@@ -343,7 +348,21 @@ async function startDataStoreExporters(): Promise<Array<{ job: string; node: str
   const pg = new URL(integrationPostgres().adminUrl);
   const redisNode = integrationRedisNodes()[0]!;
   const [pgExporterPort, redisExporterPort] = [await freePort(), await freePort()];
+  // The exporters log in as the launcher makes them (exporterCredentials): give the shared
+  // servers the same roles, with passwords from a throwaway secrets folder.
+  const dataDir = await mkdtemp(join(tmpdir(), 'easel-exporters-'));
+  const secrets = loadOrCreateSecrets(dataDir);
+  await secureDatabases(integrationPostgres().adminUrl, {
+    superuserPassword: decodeURIComponent(pg.password),
+    roles: [{ role: exporterRole, password: secrets['postgres-exporter-password'], memberOf: ['pg_monitor'] }],
+    databases: [],
+  });
+  const redisAdmin = new Redis({ host: redisNode.host, port: redisNode.port, lazyConnect: true });
+  await redisAdmin.connect();
+  await redisAdmin.call('ACL', 'SETUSER', exporterRedisUser, 'on', `>${secrets['redis-exporter-password']}`, '-@all', ...exporterRedisCommands.map((c) => `+${c}`));
+  redisAdmin.disconnect();
   const layout = resolveLayout({
+    dataDir,
     host: '127.0.0.1',
     postgres: { primaryPort: Number(pg.port) },
     redis: { ports: [redisNode.port] },

@@ -76,6 +76,9 @@ export interface CacheRingOptions {
   virtualNodes?: number;
   /** Replicas per key. Default 2. */
   replicas?: number;
+  /** ACL user and password every node is logged in to with (Redis's default user is off in our deployments). */
+  username?: string | undefined;
+  password?: string | undefined;
 }
 
 export interface CacheRing {
@@ -87,12 +90,18 @@ export interface CacheRing {
   set(key: string, value: Buffer | string, ttlSeconds: number): Promise<number>;
   /** set() of JSON.stringify(value). */
   setJson(key: string, value: unknown, ttlSeconds: number): Promise<number>;
+  /**
+   * Like set(), for entries that must never be evicted under memory pressure (revocations): the
+   * key carries no Redis TTL, so `volatile-lru` never picks it; its expiry is kept in an index
+   * that every such write sweeps (a key past its expiry may still be read until then).
+   */
+  setNeverEvicted(key: string, value: Buffer | string, ttlSeconds: number): Promise<number>;
   /** Removes the keys from every replica. Never rejects. */
   delete(...keys: string[]): Promise<void>;
   /**
    * Fixed-window counter: increments the key on every healthy replica, starting a window of
    * `windowSeconds` on first use, and returns the highest count seen; null when no replica answered
-   * (the caller chooses whether to fail open).
+   * (the caller chooses whether to fail open). Never evicted, like setNeverEvicted().
    */
   incrementWithin(key: string, windowSeconds: number): Promise<number | null>;
   /** Names of the nodes holding a key, primary first. */
@@ -108,6 +117,43 @@ export interface CacheRing {
 }
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 200;
+
+/**
+ * Per node, the expiry (ms, server clock) of every never-evicted key. It carries no TTL itself,
+ * so it is not evicted either; a flush on a node's return clears it with everything else.
+ */
+export const NEVER_EVICTED_INDEX = 'easel:never-evicted';
+
+// Shared by both scripts: the server's clock in ms, then up to 100 expired keys removed.
+const sweepLua = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 100)
+for _, k in ipairs(expired) do redis.call('DEL', k) end
+if #expired > 0 then redis.call('ZREM', KEYS[2], unpack(expired)) end
+`;
+
+/** KEYS: key, index. ARGV: value, ttl ms. */
+const setNeverEvictedLua = `${sweepLua}
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), KEYS[1])
+return 1
+`;
+
+/** KEYS: key, index. ARGV: window ms. A window past its end starts again at 1. */
+const incrementWithinLua = `
+local t0 = redis.call('TIME')
+local ends = redis.call('ZSCORE', KEYS[2], KEYS[1])
+if ends and tonumber(ends) <= tonumber(t0[1]) * 1000 + math.floor(tonumber(t0[2]) / 1000) then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], KEYS[1])
+end
+${sweepLua}
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('ZADD', KEYS[2], now + tonumber(ARGV[1]), KEYS[1])
+else redis.call('ZADD', KEYS[2], 'NX', now + tonumber(ARGV[1]), KEYS[1]) end
+return count
+`;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 500;
 
 interface RingNode {
@@ -136,6 +182,8 @@ class RedisCacheRing implements CacheRing {
   readonly #connectTimeoutMs: number;
   readonly #commandTimeoutMs: number;
   readonly #clock: Clock;
+  readonly #username: string | undefined;
+  readonly #password: string | undefined;
   readonly #listeners = new Map<CacheRingEventName, Set<(event: never) => void>>();
   readonly #background = new Set<Promise<unknown>>();
   readonly #ready: Promise<void>;
@@ -148,6 +196,8 @@ class RedisCacheRing implements CacheRing {
     this.#commandTimeoutMs = commandTimeoutMs;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.#replicaCount = options.replicas ?? 2;
+    this.#username = options.username;
+    this.#password = options.password;
     this.#logger = options.logger.child({ component: 'cache-ring' });
     const clock = options.clock ?? systemClock;
     this.#clock = clock;
@@ -179,6 +229,8 @@ class RedisCacheRing implements CacheRing {
       autoResubscribe: false,
       connectTimeout: this.#connectTimeoutMs,
       commandTimeout: this.#commandTimeoutMs,
+      ...(this.#username === undefined ? {} : { username: this.#username }),
+      ...(this.#password === undefined ? {} : { password: this.#password }),
     });
     client.on('error', (error: Error) => this.#logger.debug({ node: spec.name, err: error }, 'cache node connection error'));
     // Any bytes from the node prove it alive, even replies to commands that already timed out.
@@ -242,6 +294,16 @@ class RedisCacheRing implements CacheRing {
     return this.set(key, JSON.stringify(value), ttlSeconds);
   }
 
+  async setNeverEvicted(key: string, value: Buffer | string, ttlSeconds: number): Promise<number> {
+    const ttlMs = toMilliseconds(ttlSeconds, 'ttlSeconds');
+    const outcomes = await Promise.all(
+      this.#replicas(key)
+        .filter((node) => node.health.isUp)
+        .map((node) => this.#run(node, 'set', (client) => client.eval(setNeverEvictedLua, 2, key, NEVER_EVICTED_INDEX, value, ttlMs))),
+    );
+    return outcomes.filter((o) => o.ok).length;
+  }
+
   async delete(...keys: string[]): Promise<void> {
     if (keys.length === 0) return;
     // keysByRank[r]: for each node, the keys for which it is replica number r.
@@ -275,13 +337,8 @@ class RedisCacheRing implements CacheRing {
       this.#replicas(key)
         .filter((node) => node.health.isUp)
         .map((node) =>
-          this.#run(node, 'increment', async (client) => {
-            // The window starts with the first increment (SET NX with expiry), atomically with it.
-            const results = await client.multi().set(key, '0', 'PX', windowMs, 'NX').incr(key).exec();
-            const [error, count] = results?.[1] ?? [new Error('transaction aborted'), null];
-            if (error) throw error;
-            return Number(count);
-          }),
+          // The window starts with the first increment, atomically with it (one script).
+          this.#run(node, 'increment', async (client) => Number(await client.eval(incrementWithinLua, 2, key, NEVER_EVICTED_INDEX, windowMs))),
         ),
     );
     const counts = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
@@ -366,6 +423,9 @@ class RedisCacheRing implements CacheRing {
   /** Copies a value found on `source` to the replicas before it that missed, then undoes the copy if `source` no longer holds that value. */
   async #repair(key: string, value: Buffer, ttlMs: number, source: RingNode, targets: RingNode[]): Promise<void> {
     if (ttlMs === -2) return; // expired in between
+    // No TTL: a never-evicted entry, whose expiry lives in the source's index; a copy without it
+    // would never be swept. The other replica still answers for it.
+    if (ttlMs === -1) return;
     const repaired: RingNode[] = [];
     for (const target of targets) {
       if (!target.health.isUp) continue;

@@ -8,6 +8,8 @@ export type TransactionSql = postgres.TransactionSql;
 export interface DatabaseSettings {
   /** postgres://user@h1:p1,h2:p2/db?target_session_attrs=primary follows the primary across failover (postgres.js judges "read-write" by default_transaction_read_only alone, which a hot standby does not set). */
   url: string;
+  /** The role's password when the URL does not carry it (DATABASE_PASSWORD). */
+  password?: string | undefined;
   logger: Logger;
   maxConnections?: number;
 }
@@ -15,6 +17,7 @@ export interface DatabaseSettings {
 /** A postgres.js pool that follows the primary (multi-host URL) and logs server notices at debug level. */
 export function createDatabase(settings: DatabaseSettings): Sql {
   return postgres(settings.url, {
+    ...(settings.password === undefined ? {} : { password: settings.password }),
     max: settings.maxConnections ?? 10,
     idle_timeout: 30,
     connect_timeout: 5,

@@ -19,8 +19,10 @@ let replicas: Array<ReturnType<typeof createRpcClient<typeof usersContract.metho
 
 beforeAll(async () => {
   const databaseUrl = await integrationPostgres().createDatabase('users_replicas');
+  // Every replica holds the same secret (the launcher gives them one).
+  const signingKeySecret = 'users-replicas-test-signing-key-secret-0123456789';
   const build = (name: string) => buildUsersApp({
-    config: loadConfig(usersConfigSchema, { CLUSTER_SECRET: testClusterSecret, INSTANCE_NAME: name, DATABASE_URL: databaseUrl, UPLOAD_QUOTA: '5', SCRYPT_LOG2_COST: '12' }),
+    config: loadConfig(usersConfigSchema, { CLUSTER_SECRET: testClusterSecret, INSTANCE_NAME: name, DATABASE_URL: databaseUrl, UPLOAD_QUOTA: '5', SCRYPT_LOG2_COST: '12', SIGNING_KEY_SECRET: signingKeySecret }),
     logger: createLogger({ name, level: 'silent' }),
     metrics: createMetricsRegistry(name, { defaults: false }),
   });

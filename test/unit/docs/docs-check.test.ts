@@ -1,3 +1,4 @@
+import { secretNames, type ClusterSecrets } from '../../../src/launcher/secrets.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -23,7 +24,9 @@ const documents = ['README.md', ...readdirSync(join(root, 'docs')).filter((name)
 /** Every name a process of the default layout goes by: instances (users-1, redis-3), kinds (users, postgres-monitor), components. */
 function launcherProcessNames(): Set<string> {
   const layout = { ...defaultLayout, prometheus: { ...defaultLayout.prometheus, enabled: true }, exporters: { ...defaultLayout.exporters, enabled: true } };
-  const specs = [...redisSpecs(layout), ...postgresHaSpecs(layout, loadLauncherConfig({})), ...postgresExporterSpecs(layout), ...redisExporterSpecs(layout), prometheusSpec(layout)];
+  // Placeholder secrets: only the process names matter here (nothing is launched or written).
+  const secrets = Object.fromEntries(secretNames.map((name) => [name, 'placeholder-secret-0123456789abcdef'])) as ClusterSecrets;
+  const specs = [...redisSpecs(layout, secrets), ...postgresHaSpecs(layout, loadLauncherConfig({}), secrets), ...postgresExporterSpecs(layout), ...redisExporterSpecs(layout), prometheusSpec(layout)];
   const names = new Set<string>(['redis', 'postgres', 'prometheus', 'services']);
   for (const spec of specs) names.add(spec.instance).add(spec.kind);
   layout.discovery.ports.forEach((_, i) => names.add(`discovery-${i + 1}`));

@@ -44,6 +44,7 @@ beforeEach(async () => {
   state = {
     get: (key) => (ringDown ? Promise.resolve(null) : healthyState.get(key)),
     set: (key, value, ttl) => (ringDown ? Promise.resolve(0) : healthyState.set(key, value, ttl)),
+    setNeverEvicted: (key, value, ttl) => (ringDown ? Promise.resolve(0) : healthyState.setNeverEvicted(key, value, ttl)),
     delete: (...keys) => (ringDown ? Promise.resolve() : healthyState.delete(...keys)),
     incrementWithin: (key, window) => (ringDown ? Promise.resolve(null) : healthyState.incrementWithin(key, window)),
   };

@@ -16,7 +16,9 @@ describe('the exporters the launcher runs', () => {
     const [monitor, first] = await Promise.all(specs.slice(0, 2).map((s) => s.launch()));
     expect(first!.command).toBe('prometheus-postgres-exporter');
     expect(first!.args).toContain('--web.listen-address=127.0.0.1:9441');
-    expect(first!.env).toMatchObject({ DATA_SOURCE_URI: '127.0.0.1:5441/postgres?sslmode=disable', DATA_SOURCE_USER: 'postgres', PG_EXPORTER_EXTEND_QUERY_PATH: postgresExporterQueriesFile() });
+    expect(first!.env).toMatchObject({ DATA_SOURCE_URI: '127.0.0.1:5441/postgres?sslmode=disable', DATA_SOURCE_USER: 'easel_exporter', PG_EXPORTER_EXTEND_QUERY_PATH: postgresExporterQueriesFile() });
+    // Its own pg_monitor role, the password read from the private secrets folder, never the superuser.
+    expect(first!.env!.DATA_SOURCE_PASS_FILE).toBe('/tmp/easel-exporters-test/secrets/postgres-exporter-password');
     // The monitor is not replicated: no replication queries that would call it a primary without a standby.
     expect(monitor!.env).not.toHaveProperty('PG_EXPORTER_EXTEND_QUERY_PATH');
     expect(monitor!.env).toMatchObject({ DATA_SOURCE_URI: '127.0.0.1:5440/postgres?sslmode=disable' });
@@ -32,6 +34,9 @@ describe('the exporters the launcher runs', () => {
     ]);
     const command = await specs[2]!.launch();
     expect(command.args).toEqual(['-redis.addr', 'redis://127.0.0.1:6382', '-web.listen-address', '127.0.0.1:9382']);
+    // The ACL user with read-only commands; the password travels in the environment, not argv.
+    expect(command.env).toMatchObject({ REDIS_USER: 'exporter' });
+    expect(command.env!.REDIS_PASSWORD).toMatch(/^[\w-]{32,}$/);
   });
 
   it('become Prometheus targets labelled with the node they watch, beside the alert rules', () => {

@@ -1,3 +1,4 @@
+import { fixedSigningKeys } from '../../../src/users/signing-keys.js';
 import { decodeJwt } from 'jose';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../../src/platform/errors.js';
@@ -28,7 +29,7 @@ beforeEach(async () => {
   deps = {
     repo: memoryUsersRepository(),
     hasher: createPasswordHasher(scryptCost(10)),
-    signingKey: await loadSigningKey(await generateSigningKeyMaterial()),
+    signingKeys: fixedSigningKeys(await loadSigningKey(await generateSigningKeyMaterial())),
     clock: { ...systemClock, now: () => clock },
     accessTokenTtlSeconds: 900,
     refreshTokenTtlSeconds: 3600,

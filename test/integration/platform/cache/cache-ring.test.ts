@@ -7,7 +7,7 @@ import { startRedisRing, type RedisNodeHandle, type RedisRingHandle } from '../.
 import { waitFor } from '../../../../src/platform/wait.js';
 import { createLogger } from '../../../../src/platform/log.js';
 import { createMetricsRegistry } from '../../../../src/platform/metrics.js';
-import { createCacheRing, type CacheRing, type CacheRingEvents } from '../../../../src/platform/cache/cache-ring.js';
+import { createCacheRing, NEVER_EVICTED_INDEX, type CacheRing, type CacheRingEvents } from '../../../../src/platform/cache/cache-ring.js';
 import { registerCacheMetrics } from '../../../../src/platform/cache/cache-metrics.js';
 import { parseCacheNodes } from '../../../../src/platform/cache/node-spec.js';
 
@@ -231,7 +231,10 @@ describe('cache ring on four real Redis nodes', () => {
     expect(await ring.incrementWithin(key, 30)).toBe(2);
     const [primary, secondary] = ring.replicasFor(key) as [string, string];
     expect(await direct(primary, (c) => c.get(key))).toBe('2');
-    expect(await direct(secondary, (c) => c.pttl(key))).toBeGreaterThan(29_000);
+    // No Redis TTL (volatile-lru must never evict a counter): the window's end is in the ring's expiry index.
+    expect(await direct(secondary, (c) => c.pttl(key))).toBe(-1);
+    const [seconds] = await direct(secondary, (c) => c.time());
+    expect(Number(await direct(secondary, (c) => c.zscore(NEVER_EVICTED_INDEX, key))) - Number(seconds) * 1000).toBeGreaterThan(28_000);
     await server(primary).kill();
     expect(await ring.incrementWithin(key, 30)).toBe(3);
     expect(await ring.incrementWithin(key, 30)).toBe(4);
