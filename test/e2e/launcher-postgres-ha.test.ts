@@ -66,6 +66,31 @@ describe('PostgreSQL HA under the launcher', () => {
     }
   });
 
+  it('SIGSTOP freezes the whole node, open connections included, and SIGCONT thaws it', async () => {
+    const formation = await ha.waitHealthy(60_000);
+    // The standby: freezing it for a moment starts no failover.
+    const standby = formation.find((n) => n.reportedState === 'secondary')!;
+    const node = ha.nodes.find((n) => n.name === standby.name)!;
+    const sql = postgres(node.url('postgres'), { max: 1, onnotice: () => undefined });
+    try {
+      await sql`select 1`; // the connection (a backend that called setsid) is open
+      node.signal('SIGSTOP');
+      let answered = false;
+      const query = sql`select 1 as one`.then((rows) => {
+        answered = true;
+        return rows;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(answered, 'a query on an open connection to a frozen node must hang').toBe(false);
+      node.signal('SIGCONT');
+      const rows = await query;
+      expect(rows[0]?.one).toBe(1);
+    } finally {
+      node.signal('SIGCONT');
+      await sql.end({ timeout: 1 });
+    }
+  });
+
   it('restarts a SIGKILLed standby until the pair is healthy again', async () => {
     const formation = await ha.waitHealthy(60_000);
     // A crash drill: SIGKILL the standby (pg_autoctl and its postgres); the supervisor restarts it.
