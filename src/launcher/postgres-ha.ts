@@ -6,6 +6,7 @@ import type { LauncherConfig } from './config.js';
 import type { ProcessSpec } from './spec.js';
 import { ensureDirFor, postgresRunAs, type RunAs } from './system-user.js';
 import { runChecked } from './exec.js';
+import { keeperConfigCommands, writeMonitorFailoverSettings } from './failover-tuning.js';
 import { waitFor, WaitTimeoutError } from '../platform/wait.js';
 
 // PostgreSQL made highly available by pg_auto_failover: a monitor and two data nodes. The
@@ -73,9 +74,10 @@ export function postgresHaSpecs(layout: ClusterLayout, config: LauncherConfig): 
       prepareRoot(runAs);
       const created = existsSync(pgAutoctlConfigPath(layout, monitorData));
       // Our own initdb (no fsync) is quicker than pg_autoctl's; it adopts the data directory.
-      // pg_auto_failover's own health-check timings are kept: quicker ones made the monitor fail
-      // over at start-up, while the nodes were still starting.
       if (!created && !isInitialized(monitorData)) await initDataDir(monitorData, runAs, { ...tuning, maxPreparedTransactions: 0, maxConnections: 100 }, initOptions);
+      // Quick failure detection (failover-tuning.ts). The start-up grace period stays at its
+      // default (10 s after the monitor starts), so nodes still starting are not failed over.
+      writeMonitorFailoverSettings(monitorData);
       const args = created
         ? ['run', '--pgdata', monitorData]
         : ['create', 'monitor', '--pgdata', monitorData, '--pgport', String(layout.postgres.monitorPort), ...common, '--run'];
@@ -121,6 +123,11 @@ export function postgresHaSpecs(layout: ClusterLayout, config: LauncherConfig): 
       readyTimeoutMs: () => (firstStart ? layout.timeouts.postgresFirstStartMs : layout.timeouts.startMs),
       // Whichever node comes up last finds the pair settled; services wait for both nodes.
       afterFirstReady: async () => {
+        // The keeper's failover timeouts (failover-tuning.ts) go into its pg_autoctl.cfg, which
+        // restarts read again; `config set` also makes the running keeper reload it.
+        for (const args of keeperConfigCommands(pgdata)) {
+          await runChecked('pg_autoctl', args, { environment: config.childEnvironment, runAs, env, timeoutMs: 15_000 });
+        }
         await waitForSettledFormation(layout, layout.timeouts.postgresFirstStartMs);
         await ensureDatabases(serviceDatabaseUrl(layout, 'postgres'), layout.postgres.databases);
       },

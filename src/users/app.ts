@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../platform/log.js';
 import { createHttpServer } from '../platform/http.js';
-import { databaseHealthCheck, openServiceDatabase } from '../platform/db/database.js';
+import { databaseHealthCheck, failoverProbeOf, openServiceDatabase } from '../platform/db/database.js';
+import { rideThroughHandlers } from '../platform/db/failover.js';
 import { registerRpcService } from '../platform/rpc/server.js';
 import { usersContract } from '../contracts/users.js';
 import type { UsersConfig } from './config.js';
@@ -30,14 +31,17 @@ export async function buildUsersApp(deps: UsersAppDeps): Promise<FastifyInstance
     // Every replica proposes a key; the first insert wins and all of them sign with that one.
     const signingKey = await loadSigningKey(await repo.ensureSigningKey(await generateSigningKeyMaterial()));
     const app = createHttpServer({ logger, metrics: deps.metrics, healthCheck: databaseHealthCheck(sql) });
-    registerRpcService(app, usersContract, usersHandlers({
+    // A database failover holds requests instead of failing them (platform/db/failover.ts).
+    // Register keys its insert by a user id fixed per request, so a re-run after a cut
+    // connection finds the account its earlier attempt created instead of "existing username".
+    registerRpcService(app, usersContract, rideThroughHandlers(usersContract.methods, usersHandlers({
       repo,
       hasher: createPasswordHasher(scryptCost(config.SCRYPT_LOG2_COST)),
       signingKey,
       clock: deps.clock ?? systemClock,
       accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
-    }, config.UPLOAD_QUOTA, deps.metrics));
+    }, config.UPLOAD_QUOTA, deps.metrics), failoverProbeOf(sql), { keyedByRequest: ['Register'] }));
     app.addHook('onClose', async () => {
       await sql.end({ timeout: 5 });
     });

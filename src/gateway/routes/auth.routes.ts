@@ -16,6 +16,14 @@ import { failures, optionalBody, patternField, success, successBody, tokenField 
 
 export const invalidRefreshTokenMessage = 'invalid or expired refresh token';
 
+/**
+ * A sign-up rides through a database failover (docs/failover.md): the users service holds it
+ * until the new primary takes it, which takes up to ~7 s. One attempt with the whole budget:
+ * Register is not repeated on another instance, so a shorter per-try timeout would only turn
+ * a slow sign-up into a failed one. 12 s stays inside a client's usual 15 s timeout.
+ */
+const signupTimeouts = { timeoutMs: 12_000, perTryTimeoutMs: 12_000 };
+
 const signupBody = Type.Object({
   name: patternField(patterns.accountName),
   password: Type.String({ minLength: limits.account.passwordMin, maxLength: limits.account.passwordMax }),
@@ -59,7 +67,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asyn
     // The original answers every malformed sign-up with one text.
     schemaErrorFormatter: () => invalidArgument(invalidCredentialsMessage),
   }, async (request, reply) => {
-    await deps.users.Register(request.body, { requestId: request.id });
+    await deps.users.Register(request.body, { requestId: request.id, ...signupTimeouts });
     return reply.status(201).send(success);
   });
 

@@ -19,6 +19,7 @@ const wireStatuses: Readonly<Record<ErrorCode, number>> = {
   RATE_LIMITED: 429,
   UNAVAILABLE: 503,
   DEADLINE_EXCEEDED: 503,
+  DATABASE_UNAVAILABLE: 503,
   INTERNAL: 500,
 };
 
@@ -29,9 +30,10 @@ export function wireStatusFor(code: ErrorCode): number {
 /**
  * Codes a healthy callee answers about something else: a dependency it could not reach, or the
  * caller's deadline. Counting them against the callee would spread one service's outage to
- * its callers' view of every other service.
+ * its callers' view of every other service. DATABASE_UNAVAILABLE (the database failing over)
+ * above all: every replica shares the database, so tripping them one by one helps no one.
  */
-const notTheCalleesFault: ReadonlySet<ErrorCode> = new Set(['UNAVAILABLE', 'DEADLINE_EXCEEDED']);
+const notTheCalleesFault: ReadonlySet<ErrorCode> = new Set(['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'DATABASE_UNAVAILABLE']);
 
 /** Statuses that only ever carry such codes on the wire. */
 const calleeReportedStatuses: ReadonlySet<number> = (() => {

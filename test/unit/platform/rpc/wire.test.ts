@@ -22,6 +22,8 @@ const wireTable: Array<[ErrorCode, number, boolean]> = [
   // A healthy callee reporting a dependency's outage or the caller's deadline.
   ['UNAVAILABLE', 503, false],
   ['DEADLINE_EXCEEDED', 503, false],
+  // The database failing over: every replica shares it, so no instance is to blame.
+  ['DATABASE_UNAVAILABLE', 503, false],
 ];
 
 describe('the RPC wire rule', () => {
