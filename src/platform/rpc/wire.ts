@@ -52,6 +52,15 @@ export function countsAgainstInstance(status: number): boolean {
   return status >= 500 && !calleeReportedStatuses.has(status);
 }
 
+/**
+ * An answer saying the callee's database is failing over (DATABASE_UNAVAILABLE). Every replica
+ * shares that database, so another instance is no better: the caller waits a little and asks
+ * again (any instance) until its deadline.
+ */
+export function isDatabaseUnavailableAnswer(status: number, body: Buffer): boolean {
+  return status === wireStatuses.DATABASE_UNAVAILABLE && errorFromWire(status, body).code === 'DATABASE_UNAVAILABLE';
+}
+
 /** 5xx answers worth another instance: the instance (or its way out) is unavailable, not the request bad. */
 const retryableStatuses: ReadonlySet<number> = new Set([502, 503, 504]);
 
