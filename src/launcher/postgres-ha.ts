@@ -169,6 +169,19 @@ export async function showPgAutoctlState(layout: ClusterLayout, config: Launcher
   return rows.map((r) => ({ name: r.nodename, port: r.nodeport, reportedState: r.current_group_state, assignedState: r.assigned_group_state, health: r.health }));
 }
 
+export interface PgAutoctlEvent {
+  time: Date;
+  nodeName: string;
+  description: string;
+}
+
+/** The monitor's latest events, oldest first (`pg_autoctl show events`): failovers, state changes, health. */
+export async function showPgAutoctlEvents(layout: ClusterLayout, config: LauncherConfig, count = 100): Promise<PgAutoctlEvent[]> {
+  const result = await runChecked('pg_autoctl', ['show', 'events', '--pgdata', join(postgresRoot(layout), 'monitor'), '--count', String(count), '--json'], { environment: config.childEnvironment, runAs: postgresRunAs(), env: pgAutoctlEnv(layout, config), timeoutMs: 15_000 });
+  const rows = JSON.parse(result.stdout) as Array<{ eventtime: string; nodename: string; description: string }>;
+  return rows.map((r) => ({ time: new Date(r.eventtime), nodeName: r.nodename, description: r.description })).sort((a, b) => a.time.getTime() - b.time.getTime());
+}
+
 interface MonitorNode {
   name: string;
   port: number;

@@ -1,6 +1,6 @@
 import postgres from 'postgres';
 import type { Logger } from '../log.js';
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { FailoverProbe } from './failover.js';
 
 export type Sql = postgres.Sql;
@@ -39,6 +39,7 @@ export function createDatabase(settings: DatabaseSettings): Sql {
   let current = open();
   let reconnectedAt = 0;
   let ended = false;
+  let unavailableSince: number | undefined;
   const target = function database() {} as unknown as object;
   const sql = new Proxy(target, {
     apply: (_target, thisArg, args) => Reflect.apply(current as unknown as (...a: unknown[]) => unknown, thisArg, args),
@@ -74,8 +75,36 @@ export function createDatabase(settings: DatabaseSettings): Sql {
       settings.logger.warn('database not answering: reconnecting every pooled connection');
       void old.end({ timeout: 0 }).catch(() => undefined);
     },
+    noteUnavailable: () => {
+      unavailableSince ??= Date.now();
+    },
+    noteAvailable: () => {
+      if (unavailableSince === undefined) return;
+      const seconds = (Date.now() - unavailableSince) / 1000;
+      unavailableSince = undefined;
+      settings.logger.warn({ seconds }, 'database available again after a failover');
+      outages.get(sql)?.(seconds);
+    },
   });
   return sql;
+}
+
+const outages = new WeakMap<object, (seconds: number) => void>();
+
+/**
+ * What the services saw of database failovers: how many, and how long the last one kept the
+ * database away (from the first request that met it unavailable to the first that got through:
+ * detection, promotion and reconnection together, i.e. the time-to-promote a user feels).
+ */
+export function registerFailoverMetrics(sql: Sql, registry: Registry): void {
+  const count = new Counter({ name: 'easel_database_outages_total', help: 'Times the database was unavailable to this process and came back (failovers seen)', registers: [registry] });
+  const last = new Gauge({ name: 'easel_database_last_outage_seconds', help: 'How long the last database outage lasted as this process saw it (detection, promotion, reconnection), seconds', registers: [registry] });
+  count.inc(0);
+  last.set(0);
+  outages.set(sql, (seconds) => {
+    count.inc();
+    last.set(seconds);
+  });
 }
 
 export interface Migration {
@@ -110,7 +139,10 @@ export async function openServiceDatabase(settings: DatabaseSettings & { service
   try {
     const applied = await runMigrations(sql, settings.service, settings.migrations);
     if (applied.length > 0) settings.logger.info({ applied }, 'migrations applied');
-    if (settings.metrics) registerReplicationLagMetric(sql, settings.metrics);
+    if (settings.metrics) {
+      registerReplicationLagMetric(sql, settings.metrics);
+      registerFailoverMetrics(sql, settings.metrics);
+    }
     return sql;
   } catch (error) {
     await sql.end({ timeout: 1 }).catch(() => undefined);

@@ -67,6 +67,9 @@ export interface FailoverProbe {
   answers(): Promise<boolean>;
   /** Replaces every pooled connection (those stuck on a hung server fail at once). */
   reconnect(): void;
+  /** Told when a request met the database unavailable, and when one got through again (outage metrics). */
+  noteUnavailable?(): void;
+  noteAvailable?(): void;
 }
 
 export interface RideThroughOptions {
@@ -103,13 +106,16 @@ export async function rideThroughFailover<T>(work: () => Promise<T>, options: Ri
   for (let attempt = 1; ; attempt++) {
     let error: unknown;
     try {
-      return await attemptBounded(work, options.deadline, clock, options.probe, stallMs);
+      const result = await attemptBounded(work, options.deadline, clock, options.probe, stallMs);
+      options.probe?.noteAvailable?.();
+      return result;
     } catch (thrown) {
       error = thrown;
     }
     if (error instanceof DeadlineReached) throw databaseUnavailable(error.cause);
     const kind = failoverErrorKind(error);
     if (kind === undefined) throw error;
+    options.probe?.noteUnavailable?.();
     if (kind === 'maybe-executed' && !options.retryMaybeExecuted) throw databaseUnavailable(error, 1);
     if (clock.now() + delay >= options.deadline) throw databaseUnavailable(error);
     options.onRetry?.(error, attempt);
