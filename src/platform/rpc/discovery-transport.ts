@@ -252,7 +252,8 @@ export function createDiscoveryTransport(settings: DiscoveryTransportSettings): 
       if (request.retryable && isDatabaseUnavailableAnswer(response.status, response.body)) {
         // The database is failing over: any instance will do once it is back. Bounded by the deadline.
         if (!(await shouldRetry(request, true, Math.min(5, ++databaseWaits), 'database'))) return response;
-        tried.delete(host);
+        // Another instance first (it may have reconnected already); once every one was asked, start over.
+        if ((instances.get(request.serviceName) ?? []).every((h) => tried.has(h)) || tried.size >= maxAttempts) tried.clear();
         continue;
       }
       if (isRetryableStatus(response.status) && tried.size < maxAttempts && (instances.get(request.serviceName) ?? []).some((h) => !tried.has(h))) {
