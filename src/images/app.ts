@@ -6,6 +6,8 @@ import { createHttpServer } from '../platform/http.js';
 import { databaseHealthCheck, failoverProbeOf, openServiceDatabase } from '../platform/db/database.js';
 import { rideThroughHandlers } from '../platform/db/failover.js';
 import { registerRpcService } from '../platform/rpc/server.js';
+import { credentialsFor } from '../platform/service-auth.js';
+import { imagesAccess } from '../contracts/access.js';
 import { imagesContract } from '../contracts/images.js';
 import type { UsersContract } from '../contracts/users.js';
 import type { RecommendationsContract } from '../contracts/recommendations.js';
@@ -32,7 +34,7 @@ export async function buildImagesApp(deps: ImagesAppDeps): Promise<FastifyInstan
     users: deps.users,
     recommendations: deps.recommendations,
     limits: { maxBytes: deps.config.MAX_IMAGE_BYTES, maxPixels: deps.config.MAX_IMAGE_PIXELS },
-  }), failoverProbeOf(sql)));
+  }), failoverProbeOf(sql)), { credentials: credentialsFor(deps.config, imagesContract.serviceName), access: imagesAccess });
   app.addHook('onClose', async () => {
     await sql.end({ timeout: 5 });
   });

@@ -5,6 +5,8 @@ import { createHttpServer } from '../platform/http.js';
 import { databaseHealthCheck, failoverProbeOf, openServiceDatabase } from '../platform/db/database.js';
 import { rideThroughHandlers } from '../platform/db/failover.js';
 import { registerRpcService } from '../platform/rpc/server.js';
+import { credentialsFor } from '../platform/service-auth.js';
+import { recommendationsAccess } from '../contracts/access.js';
 import { recommendationsContract } from '../contracts/recommendations.js';
 import type { RecommendationsConfig } from './config.js';
 import { daysToMs } from './interests.js';
@@ -37,6 +39,6 @@ export async function buildRecommendationsApp(deps: RecommendationsAppDeps): Pro
     repository: createRecommendationsRepository(sql, { halfLifeMs }),
     clock: deps.clock ?? systemClock,
     settings: { halfLifeMs, ...defaultRecommendationSettings },
-  }), failoverProbeOf(sql)));
+  }), failoverProbeOf(sql)), { credentials: credentialsFor(deps.config, recommendationsContract.serviceName), access: recommendationsAccess });
   return app;
 }
