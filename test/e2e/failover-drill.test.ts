@@ -32,10 +32,14 @@ describe('failover drill: the database and the cache fail under writes and reads
   beforeAll(async () => {
     cluster = await startTestCluster();
     client = apiClient(cluster.gatewayUrl, { connections: 16, timeoutMs: clientTimeoutMs });
-    const author = await client.newAccount('drill', password);
-    const upload = await client.upload(author.accessToken, await makeImage('png', 32, 24), { title: 'drill' });
-    expect(upload.status, JSON.stringify(upload.body)).toBe(201);
-    imageId = upload.body.imageID as string;
+    // Right after start-up the gateway's first registry snapshot may not list every service yet
+    // ("no live instance"): the drill starts once a sign-up and an upload go through.
+    const image = await makeImage('png', 32, 24);
+    imageId = await waitFor('the gateway to reach the users and images services', async () => {
+      const author = await client.newAccount('drill', password).catch(() => undefined);
+      const upload = author && (await client.upload(author.accessToken, image, { title: 'drill' }));
+      return upload?.status === 201 ? (upload.body.imageID as string) : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 500 });
   });
 
   afterAll(async () => {
