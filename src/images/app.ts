@@ -3,7 +3,8 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../platform/log.js';
 import type { RpcClient } from '../platform/rpc/client.js';
 import { createHttpServer } from '../platform/http.js';
-import { databaseHealthCheck, openServiceDatabase } from '../platform/db/database.js';
+import { databaseHealthCheck, failoverProbeOf, openServiceDatabase } from '../platform/db/database.js';
+import { rideThroughHandlers } from '../platform/db/failover.js';
 import { registerRpcService } from '../platform/rpc/server.js';
 import { credentialsFor } from '../platform/service-auth.js';
 import { imagesAccess } from '../contracts/access.js';
@@ -27,12 +28,13 @@ export interface ImagesAppDeps {
 export async function buildImagesApp(deps: ImagesAppDeps): Promise<FastifyInstance> {
   const sql = await openServiceDatabase({ url: deps.config.DATABASE_URL, password: deps.config.DATABASE_PASSWORD, logger: deps.logger, service: 'images', migrations: imagesMigrations, metrics: deps.metrics });
   const app = createHttpServer({ logger: deps.logger, metrics: deps.metrics, healthCheck: databaseHealthCheck(sql) });
-  registerRpcService(app, imagesContract, imagesHandlers({
+  // A database failover holds requests instead of failing them (platform/db/failover.ts).
+  registerRpcService(app, imagesContract, rideThroughHandlers(imagesContract.methods, imagesHandlers({
     repository: imagesRepository(sql),
     users: deps.users,
     recommendations: deps.recommendations,
     limits: { maxBytes: deps.config.MAX_IMAGE_BYTES, maxPixels: deps.config.MAX_IMAGE_PIXELS, decodeBudgetSeconds: deps.config.IMAGE_DECODE_BUDGET_SECONDS },
-  }), { credentials: credentialsFor(deps.config, imagesContract.serviceName), access: imagesAccess });
+  }), failoverProbeOf(sql)), { credentials: credentialsFor(deps.config, imagesContract.serviceName), access: imagesAccess });
   app.addHook('onClose', async () => {
     await sql.end({ timeout: 5 });
   });

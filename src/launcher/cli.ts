@@ -24,7 +24,10 @@ commands:
   up                 start every process and supervise them (foreground; Ctrl-C stops everything)
   down               stop a running launcher gracefully
   status             list every process and whether it is ready
-  kill <instance>    SIGKILL an instance (failure drills); the launcher restarts it
+  kill <instance>    SIGKILL an instance (failure drills); the launcher restarts it.
+                     The signal reaches every process of the instance: for a PostgreSQL node
+                     the keeper, the postmaster and all its backends (--signal SIGSTOP freezes
+                     the whole node, SIGCONT thaws it)
   logs <instance>    print an instance's log (-f to follow, -n lines)
   backup <dir>       dump the users, images and recommendations databases (pg_dump) from the primary into <dir>
   restore <dir>      replace those databases' contents with a backup made by "easel backup" (pg_restore)
@@ -236,7 +239,8 @@ async function kill(layout: ClusterLayout, instance: string, signal: string): Pr
   if (!answer) return notRunning(layout);
   const body = answer.body as { error?: string; pid?: number };
   if (answer.status !== 200) return fail(`easel: ${body.error}`);
-  console.log(`easel: sent ${signal} to ${instance} (pid ${body.pid}); the launcher will restart it`);
+  const after = signal === 'SIGSTOP' ? `; it is frozen until "easel kill ${instance} --signal SIGCONT"` : signal === 'SIGCONT' ? '' : '; the launcher will restart it';
+  console.log(`easel: sent ${signal} to every process of ${instance} (pid ${body.pid})${after}`);
   return 0;
 }
 

@@ -7,6 +7,7 @@ import type { LauncherConfig } from './config.js';
 import type { ProcessSpec } from './spec.js';
 import { ensureDirFor, postgresRunAs, type RunAs } from './system-user.js';
 import { runChecked } from './exec.js';
+import { keeperConfigCommands, writeMonitorFailoverSettings } from './failover-tuning.js';
 import { waitFor, WaitTimeoutError } from '../platform/wait.js';
 
 // PostgreSQL made highly available by pg_auto_failover: a monitor and two data nodes. The
@@ -185,9 +186,10 @@ export function postgresHaSpecs(layout: ClusterLayout, config: LauncherConfig, s
       prepareRoot(runAs);
       const created = existsSync(pgAutoctlConfigPath(layout, monitorData));
       // Our own initdb (no fsync) is quicker than pg_autoctl's; it adopts the data directory.
-      // pg_auto_failover's own health-check timings are kept: quicker ones made the monitor fail
-      // over at start-up, while the nodes were still starting.
       if (!created && !isInitialized(monitorData)) await initDataDir(monitorData, runAs, { ...tuning, maxPreparedTransactions: 0, maxConnections: 100 }, initOptions);
+      // Quick failure detection (failover-tuning.ts). The start-up grace period stays at its
+      // default (10 s after the monitor starts), so nodes still starting are not failed over.
+      writeMonitorFailoverSettings(monitorData);
       const args = created
         ? ['run', '--pgdata', monitorData]
         : ['create', 'monitor', '--pgdata', monitorData, '--pgport', String(layout.postgres.monitorPort), ...common, '--run'];
@@ -237,6 +239,11 @@ export function postgresHaSpecs(layout: ClusterLayout, config: LauncherConfig, s
       readyTimeoutMs: () => (firstStart ? layout.timeouts.postgresFirstStartMs : layout.timeouts.startMs),
       // Whichever node comes up last finds the pair settled; services wait for both nodes.
       afterFirstReady: async () => {
+        // The keeper's failover timeouts (failover-tuning.ts) go into its pg_autoctl.cfg, which
+        // restarts read again; `config set` also makes the running keeper reload it.
+        for (const args of keeperConfigCommands(pgdata)) {
+          await runChecked('pg_autoctl', args, { environment: config.childEnvironment, runAs, env, timeoutMs: 15_000 });
+        }
         await waitForSettledFormation(layout, layout.timeouts.postgresFirstStartMs, admin);
         await secureNode(adminUrl(port, 'postgres'), pgdata, runAs, dataNodeSecurity(layout, secrets), adminDatabaseUrl(layout, secrets, 'postgres'), layout.timeouts.postgresFirstStartMs);
       },
@@ -276,6 +283,19 @@ export async function showPgAutoctlState(layout: ClusterLayout, config: Launcher
   const result = await runChecked('pg_autoctl', ['show', 'state', '--pgdata', join(postgresRoot(layout), 'monitor'), '--json'], { environment: config.childEnvironment, runAs: postgresRunAs(), env: pgAutoctlEnv(layout, config), timeoutMs: 15_000 });
   const rows = JSON.parse(result.stdout) as Array<{ nodename: string; nodeport: number; current_group_state: string; assigned_group_state: string; health: number }>;
   return rows.map((r) => ({ name: r.nodename, port: r.nodeport, reportedState: r.current_group_state, assignedState: r.assigned_group_state, health: r.health }));
+}
+
+export interface PgAutoctlEvent {
+  time: Date;
+  nodeName: string;
+  description: string;
+}
+
+/** The monitor's latest events, oldest first (`pg_autoctl show events`): failovers, state changes, health. */
+export async function showPgAutoctlEvents(layout: ClusterLayout, config: LauncherConfig, count = 100): Promise<PgAutoctlEvent[]> {
+  const result = await runChecked('pg_autoctl', ['show', 'events', '--pgdata', join(postgresRoot(layout), 'monitor'), '--count', String(count), '--json'], { environment: config.childEnvironment, runAs: postgresRunAs(), env: pgAutoctlEnv(layout, config), timeoutMs: 15_000 });
+  const rows = JSON.parse(result.stdout) as Array<{ eventtime: string; nodename: string; description: string }>;
+  return rows.map((r) => ({ time: new Date(r.eventtime), nodeName: r.nodename, description: r.description })).sort((a, b) => a.time.getTime() - b.time.getTime());
 }
 
 interface MonitorNode {

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { RestartBackoff, type BackoffPolicy } from '../platform/backoff.js';
 import { systemClock, type Clock } from '../platform/clock.js';
 import { signalGroup as realSignalGroup, type ExitInfo, type RunningChild } from './process.js';
+import { signalProcessTree } from './process-tree.js';
 
 export type SupervisorState = 'idle' | 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped';
 
@@ -19,6 +20,19 @@ export interface SupervisorOptions {
   clock?: Clock;
   /** Injected in unit tests; signals the child's whole process group. */
   signalGroup?: (pid: number, signal: NodeJS.Signals) => boolean;
+  /**
+   * Signals for drills (kill()): by default the process group plus every descendant found in
+   * /proc, since PostgreSQL's backends leave the group (setsid). Defaults to `signalGroup` when
+   * only that is injected.
+   */
+  signalNode?: (pid: number, signal: NodeJS.Signals) => boolean;
+}
+
+/** The group, then every process of the tree (descendants that left the group included). */
+function signalWholeNode(pid: number, signal: NodeJS.Signals): boolean {
+  const group = realSignalGroup(pid, signal);
+  const tree = signalProcessTree(pid, signal);
+  return group || tree;
 }
 
 /**
@@ -35,12 +49,14 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
   private readonly backoff: RestartBackoff;
   private readonly clock: Clock;
   private readonly signal: (pid: number, signal: NodeJS.Signals) => boolean;
+  private readonly signalNode: (pid: number, signal: NodeJS.Signals) => boolean;
 
   constructor(readonly instance: string, private readonly spawnChild: () => Promise<RunningChild>, private readonly options: SupervisorOptions) {
     super();
     this.backoff = new RestartBackoff(options.policy);
     this.clock = options.clock ?? systemClock;
     this.signal = options.signalGroup ?? realSignalGroup;
+    this.signalNode = options.signalNode ?? options.signalGroup ?? signalWholeNode;
   }
 
   get pid(): number | undefined {
@@ -60,11 +76,14 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
     return this.child?.exited;
   }
 
-  /** Sends a signal to the process group (failure drills); the supervisor restarts it. */
+  /**
+   * Sends a signal to every process of the instance (failure drills: SIGKILL, SIGSTOP/SIGCONT
+   * freeze and thaw all of it); the supervisor restarts it when it exits.
+   */
   kill(signal: NodeJS.Signals = 'SIGKILL'): boolean {
     const pid = this.child?.pid;
     if (pid === undefined || this.state === 'stopping' || this.state === 'stopped') return false;
-    return this.signal(pid, signal);
+    return this.signalNode(pid, signal);
   }
 
   /**

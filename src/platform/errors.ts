@@ -32,6 +32,8 @@ export const errorCodes = {
   RATE_LIMITED: 429,
   UNAVAILABLE: 503,
   DEADLINE_EXCEEDED: 503,
+  /** The service's database is failing over and did not come back before the deadline (docs/failover.md). */
+  DATABASE_UNAVAILABLE: 503,
   INTERNAL: 500,
 } as const;
 

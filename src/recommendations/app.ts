@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../platform/log.js';
 import { createHttpServer } from '../platform/http.js';
-import { databaseHealthCheck, openServiceDatabase } from '../platform/db/database.js';
+import { databaseHealthCheck, failoverProbeOf, openServiceDatabase } from '../platform/db/database.js';
+import { rideThroughHandlers } from '../platform/db/failover.js';
 import { registerRpcService } from '../platform/rpc/server.js';
 import { credentialsFor } from '../platform/service-auth.js';
 import { recommendationsAccess } from '../contracts/access.js';
@@ -33,10 +34,11 @@ export async function buildRecommendationsApp(deps: RecommendationsAppDeps): Pro
   app.addHook('onClose', async () => {
     await sql.end({ timeout: 5 });
   });
-  registerRpcService(app, recommendationsContract, createRecommendationsHandlers({
+  // A database failover holds requests instead of failing them (platform/db/failover.ts).
+  registerRpcService(app, recommendationsContract, rideThroughHandlers(recommendationsContract.methods, createRecommendationsHandlers({
     repository: createRecommendationsRepository(sql, { halfLifeMs }),
     clock: deps.clock ?? systemClock,
     settings: { halfLifeMs, ...defaultRecommendationSettings },
-  }), { credentials: credentialsFor(deps.config, recommendationsContract.serviceName), access: recommendationsAccess });
+  }), failoverProbeOf(sql)), { credentials: credentialsFor(deps.config, recommendationsContract.serviceName), access: recommendationsAccess });
   return app;
 }

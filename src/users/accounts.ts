@@ -43,15 +43,25 @@ export interface AccountsDeps {
 
 export const defaultMaxSessionsPerUser = 20;
 
-export async function register(deps: AccountsDeps, name: string, password: string): Promise<{ userId: string }> {
+/**
+ * Creates an account under `userId`. Called again with the same id (a re-run after the
+ * database connection was cut mid-insert), it recognises the account it already created.
+ */
+export async function register(deps: AccountsDeps, name: string, password: string, userId: string = randomUUID()): Promise<{ userId: string }> {
   if (!isValidName(name) || !isValidPassword(password)) throw invalidArgument(accountErrors.invalidCredentials);
   const weakness = passwordWeakness(password, name);
   if (weakness) throw invalidArgument(weakness, { details: { reason: 'weak-password' } });
   // A cheap look first spares a hash for the common case; the unique constraint still decides races.
-  if (await deps.repo.findUserByName(name)) throw conflict(accountErrors.existingUsername);
-  const userId = randomUUID();
+  const existing = await deps.repo.findUserByName(name);
+  if (existing) {
+    if (existing.id === userId) return { userId };
+    throw conflict(accountErrors.existingUsername);
+  }
   const created = await deps.repo.insertUser({ id: userId, name, passwordHash: await deps.hasher.hash(password) });
-  if (!created) throw conflict(accountErrors.existingUsername);
+  if (!created) {
+    if ((await deps.repo.findUserByName(name))?.id === userId) return { userId };
+    throw conflict(accountErrors.existingUsername);
+  }
   return { userId };
 }
 

@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../platform/log.js';
 import { createHttpServer } from '../platform/http.js';
-import { databaseHealthCheck, openServiceDatabase } from '../platform/db/database.js';
+import { databaseHealthCheck, failoverProbeOf, openServiceDatabase } from '../platform/db/database.js';
+import { rideThroughHandlers } from '../platform/db/failover.js';
 import { registerRpcService } from '../platform/rpc/server.js';
 import { credentialsFor } from '../platform/service-auth.js';
 import { usersAccess } from '../contracts/access.js';
@@ -44,7 +45,10 @@ export async function buildUsersApp(deps: UsersAppDeps): Promise<FastifyInstance
     });
     closeSigningKeys = signingKeys.close;
     const app = createHttpServer({ logger, metrics: deps.metrics, healthCheck: databaseHealthCheck(sql) });
-    registerRpcService(app, usersContract, usersHandlers({
+    // A database failover holds requests instead of failing them (platform/db/failover.ts).
+    // Register keys its insert by a user id fixed per request, so a re-run after a cut
+    // connection finds the account its earlier attempt created instead of "existing username".
+    registerRpcService(app, usersContract, rideThroughHandlers(usersContract.methods, usersHandlers({
       repo,
       hasher: createPasswordHasher(scryptCost(config.SCRYPT_LOG2_COST)),
       signingKeys,
@@ -52,7 +56,7 @@ export async function buildUsersApp(deps: UsersAppDeps): Promise<FastifyInstance
       accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
       maxSessionsPerUser: config.MAX_SESSIONS_PER_USER,
       refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
-    }, config.UPLOAD_QUOTA, deps.metrics), { credentials: credentialsFor(config, usersContract.serviceName), access: usersAccess });
+    }, config.UPLOAD_QUOTA, deps.metrics), failoverProbeOf(sql), { keyedByRequest: ['Register'] }), { credentials: credentialsFor(config, usersContract.serviceName), access: usersAccess });
     app.addHook('onClose', async () => {
       signingKeys.close();
       await sql.end({ timeout: 5 });

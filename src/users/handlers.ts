@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Counter, type Registry } from 'prom-client';
 import type { UsersContract } from '../contracts/users.js';
 import { isAppError } from '../platform/errors.js';
@@ -20,6 +21,22 @@ function noteRefusal(context: RpcContext, events: AuthEvents, event: 'register' 
   };
 }
 
+const userIds = new WeakMap<RpcContext, string>();
+
+/**
+ * The id a sign-up request creates its account under, the same for every re-run of the
+ * handler (platform/db/failover.ts), so a re-run recognises the account an earlier attempt
+ * committed before its connection was cut.
+ */
+function userIdOf(context: RpcContext): string {
+  let id = userIds.get(context);
+  if (id === undefined) {
+    id = randomUUID();
+    userIds.set(context, id);
+  }
+  return id;
+}
+
 /** The Users RPC methods: thin adapters over accounts.ts and quota.ts. */
 export function usersHandlers(accounts: AccountsDeps, uploadQuota: number, metrics: Registry): RpcHandlers<UsersContract['methods']> {
   const { repo } = accounts;
@@ -31,7 +48,7 @@ export function usersHandlers(accounts: AccountsDeps, uploadQuota: number, metri
   });
   return {
     Register: async ({ name, password }, context) => {
-      const created = await register(accounts, name, password).catch(noteRefusal(context, events, 'register'));
+      const created = await register(accounts, name, password, userIdOf(context)).catch(noteRefusal(context, events, 'register'));
       events.inc({ event: 'register', outcome: 'ok' });
       context.log.info({ userId: created.userId }, 'account created');
       return created;

@@ -137,6 +137,8 @@ export interface PostgresHANode {
   url(database: string): string;
   /** SIGKILL the node (pg_autoctl and its postgres); the supervisor restarts it. */
   kill(): Promise<void>;
+  /** Sends a signal to every process of the node, backends included (SIGSTOP freezes it whole, SIGCONT thaws it). */
+  signal(signal: NodeJS.Signals): void;
   /** Stop the node and keep it down (e.g. to force a failover); `signal` SIGKILL simulates a crash. */
   stop(signal?: NodeJS.Signals): Promise<void>;
   /** Start a node stopped with stop() again. */
@@ -182,6 +184,7 @@ export async function startPostgresHA(options: { onProgress?: (event: ProgressEv
       kill: async () => {
         cluster.kill(name, 'SIGKILL');
       },
+      signal: (signal: NodeJS.Signals) => cluster.kill(name, signal),
       stop: (signal: NodeJS.Signals = 'SIGTERM') => cluster.stopInstance(name, signal),
       start: async () => {
         await cluster.startInstance(name);

@@ -35,7 +35,7 @@ import { Redis } from 'ioredis';
 import { resolveLayout } from '../../src/launcher/layout.js';
 import { alertRuleFiles } from '../../src/launcher/prometheus.js';
 import { parse as parseYaml } from 'yaml';
-import { createDatabase, registerReplicationLagMetric, type Sql } from '../../src/platform/db/database.js';
+import { createDatabase, failoverProbeOf, registerFailoverMetrics, registerReplicationLagMetric, type Sql } from '../../src/platform/db/database.js';
 import { testClusterSecret, testCredentials } from '../support/credentials.js';
 
 // Every query of the provisioned Grafana dashboard is run against a real Prometheus that has
@@ -307,6 +307,10 @@ async function startExporters(): Promise<string[]> {
   // The real replication-lag gauge, read from the integration tier's PostgreSQL (no standby: 0).
   database = createDatabase({ url: integrationPostgres().adminUrl, logger, maxConnections: 1 });
   registerReplicationLagMetric(database, serviceMetrics);
+  // The real failover metrics, fed one outage the way the ride-through reports it.
+  registerFailoverMetrics(database, serviceMetrics);
+  failoverProbeOf(database)?.noteUnavailable?.();
+  failoverProbeOf(database)?.noteAvailable?.();
   fed.breakerState.set({ service: 'IMAGE SERVICE', endpoint: '127.0.0.1:7003' }, 0);
   fed.breakerState.set({ service: 'USER SERVICE', endpoint: '127.0.0.1:7002' }, 1);
   fed.breakerTransitions.inc({ service: 'USER SERVICE', endpoint: '127.0.0.1:7002', state: 'open' });

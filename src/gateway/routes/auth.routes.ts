@@ -25,6 +25,14 @@ export const invalidRefreshTokenMessage = 'invalid or expired refresh token';
  */
 export const refreshCookiePath = '/refresh';
 
+/**
+ * A sign-up rides through a database failover (docs/failover.md): the users service holds it
+ * until the new primary takes it, which takes up to ~7 s. One attempt with the whole budget:
+ * Register is not repeated on another instance, so a shorter per-try timeout would only turn
+ * a slow sign-up into a failed one. 12 s stays inside a client's usual 15 s timeout.
+ */
+const signupTimeouts = { timeoutMs: 12_000, perTryTimeoutMs: 12_000 };
+
 const signupBody = Type.Object({
   name: patternField(patterns.accountName),
   password: Type.String({ minLength: limits.account.passwordMin, maxLength: limits.account.passwordMax }),
@@ -81,7 +89,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asyn
       if (errorCode(error) === 'RATE_LIMITED') throw error;
       request.log.warn({ err: error }, 'sign-up rate limit not enforced: shared state unavailable');
     });
-    await deps.users.Register(request.body, { requestId: request.id });
+    await deps.users.Register(request.body, { requestId: request.id, ...signupTimeouts });
     return reply.status(201).send(success);
   });
 

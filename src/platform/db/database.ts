@@ -1,6 +1,7 @@
 import postgres from 'postgres';
 import type { Logger } from '../log.js';
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { FailoverProbe } from './failover.js';
 
 export type Sql = postgres.Sql;
 export type TransactionSql = postgres.TransactionSql;
@@ -14,15 +15,98 @@ export interface DatabaseSettings {
   maxConnections?: number;
 }
 
-/** A postgres.js pool that follows the primary (multi-host URL) and logs server notices at debug level. */
+const probes = new WeakMap<object, FailoverProbe>();
+
+/** The failover probe of a pool made by createDatabase (undefined for any other Sql). */
+export function failoverProbeOf(sql: Sql): FailoverProbe | undefined {
+  return probes.get(sql);
+}
+
+/**
+ * A postgres.js pool that follows the primary (multi-host URL) and logs server notices at debug
+ * level. It can be reconnected as a whole (failover.ts): connections stuck on a hung primary
+ * never fail by themselves, so the pool behind the returned Sql is replaced and the old one
+ * destroyed, which fails what was stuck on it at once.
+ */
 export function createDatabase(settings: DatabaseSettings): Sql {
-  return postgres(settings.url, {
+  const open = () => postgres(settings.url, {
     ...(settings.password === undefined ? {} : { password: settings.password }),
     max: settings.maxConnections ?? 10,
     idle_timeout: 30,
-    connect_timeout: 5,
+    // A local server accepts a connection in milliseconds; a frozen one accepts the TCP
+    // connection and never answers. Two seconds, then the next host of the URL.
+    connect_timeout: 2,
     onnotice: (notice) => settings.logger.debug({ notice: notice.message }, 'postgres notice'),
     transform: { undefined: null },
+  });
+  let current = open();
+  let reconnectedAt = 0;
+  let ended = false;
+  let unavailableSince: number | undefined;
+  const target = function database() {} as unknown as object;
+  const sql = new Proxy(target, {
+    apply: (_target, thisArg, args) => Reflect.apply(current as unknown as (...a: unknown[]) => unknown, thisArg, args),
+    get: (_target, property) => {
+      if (property === 'end') {
+        return (options?: { timeout?: number }) => {
+          ended = true;
+          return current.end(options);
+        };
+      }
+      const value = Reflect.get(current, property) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(current) : value;
+    },
+  }) as unknown as Sql;
+  probes.set(sql, {
+    answers: async () => {
+      const probe = postgres(settings.url, { max: 1, connect_timeout: 1, idle_timeout: 1, onnotice: () => undefined });
+      try {
+        await probe`select 1`;
+        return true;
+      } catch {
+        return false;
+      } finally {
+        await probe.end({ timeout: 0 }).catch(() => undefined);
+      }
+    },
+    reconnect: () => {
+      // Once per second at most: every stalled request asks at about the same time.
+      if (ended || Date.now() - reconnectedAt < 1_000) return;
+      reconnectedAt = Date.now();
+      const old = current;
+      current = open();
+      settings.logger.warn('database not answering: reconnecting every pooled connection');
+      void old.end({ timeout: 0 }).catch(() => undefined);
+    },
+    noteUnavailable: () => {
+      unavailableSince ??= Date.now();
+    },
+    noteAvailable: () => {
+      if (unavailableSince === undefined) return;
+      const seconds = (Date.now() - unavailableSince) / 1000;
+      unavailableSince = undefined;
+      settings.logger.warn({ seconds }, 'database available again after a failover');
+      outages.get(sql)?.(seconds);
+    },
+  });
+  return sql;
+}
+
+const outages = new WeakMap<object, (seconds: number) => void>();
+
+/**
+ * What the services saw of database failovers: how many, and how long the last one kept the
+ * database away (from the first request that met it unavailable to the first that got through:
+ * detection, promotion and reconnection together, i.e. the time-to-promote a user feels).
+ */
+export function registerFailoverMetrics(sql: Sql, registry: Registry): void {
+  const count = new Counter({ name: 'easel_database_outages_total', help: 'Times the database was unavailable to this process and came back (failovers seen)', registers: [registry] });
+  const last = new Gauge({ name: 'easel_database_last_outage_seconds', help: 'How long the last database outage lasted as this process saw it (detection, promotion, reconnection), seconds', registers: [registry] });
+  count.inc(0);
+  last.set(0);
+  outages.set(sql, (seconds) => {
+    count.inc();
+    last.set(seconds);
   });
 }
 
@@ -58,7 +142,10 @@ export async function openServiceDatabase(settings: DatabaseSettings & { service
   try {
     const applied = await runMigrations(sql, settings.service, settings.migrations);
     if (applied.length > 0) settings.logger.info({ applied }, 'migrations applied');
-    if (settings.metrics) registerReplicationLagMetric(sql, settings.metrics);
+    if (settings.metrics) {
+      registerReplicationLagMetric(sql, settings.metrics);
+      registerFailoverMetrics(sql, settings.metrics);
+    }
     return sql;
   } catch (error) {
     await sql.end({ timeout: 1 }).catch(() => undefined);

@@ -57,6 +57,14 @@ export type RpcClient<M extends RpcMethods> = {
 
 export const defaultRpcTimeoutMs = 5_000;
 
+/**
+ * A call's whole budget when the caller names none. Long enough to ride through a database
+ * failover (the primary replaced within ~7 s, docs/failover.md): the callee holds the request
+ * and answers when the new primary does. Per-try timeouts stay short, so a hung instance is
+ * still left for another one within a couple of seconds.
+ */
+export const defaultCallTimeoutMs = 12_000;
+
 export function createRpcClient<M extends RpcMethods>(service: RpcService<M>, transport: RpcTransport): RpcClient<M> {
   const client = {} as Record<string, (input: unknown, options?: RpcCallOptions) => Promise<unknown>>;
   for (const [methodName, method] of Object.entries(service.methods)) {
@@ -66,7 +74,7 @@ export function createRpcClient<M extends RpcMethods>(service: RpcService<M>, tr
 }
 
 async function callMethod(service: RpcService, methodName: string, method: RpcMethod, input: unknown, options: RpcCallOptions, transport: RpcTransport): Promise<unknown> {
-  const timeoutMs = options.timeoutMs ?? defaultRpcTimeoutMs;
+  const timeoutMs = options.timeoutMs ?? defaultCallTimeoutMs;
   const headers: Record<string, string> = {};
   let body: Buffer | string;
   if (method.bytesIn) {

@@ -10,7 +10,7 @@ import { backoffWithJitter } from '../backoff.js';
 import { sleep } from '../wait.js';
 import { RetryBudget, type RetryBudgetSettings } from './retry-budget.js';
 import { defaultRpcTimeoutMs, sendToOrigin, type RpcRequest, type RpcResponse, type RpcTransport } from './client.js';
-import { isRetryableStatus } from './wire.js';
+import { isDatabaseUnavailableAnswer, isRetryableStatus } from './wire.js';
 import type { ServiceCredentials } from '../service-auth.js';
 
 // The RPC transport for services found through discovery. Two balancing modes:
@@ -226,6 +226,7 @@ export function createDiscoveryTransport(settings: DiscoveryTransportSettings): 
   /** Balances over the snapshot, moving to another instance after a failure that allows it. */
   async function sendBalanced(request: RpcRequest, tried: Set<string>, firstError?: AppError): Promise<RpcResponse> {
     let lastError = firstError;
+    let databaseWaits = 0;
     while (tried.size < maxAttempts) {
       const hosts = instances.get(request.serviceName) ?? [];
       const host = balancer.pick(request.serviceName, hosts, (h) => !tried.has(h) && breakers.isAvailable(h));
@@ -249,6 +250,13 @@ export function createDiscoveryTransport(settings: DiscoveryTransportSettings): 
         const sent = !neverSent(error);
         logger.debug({ err: error, host, service: request.serviceName, sent }, 'rpc attempt failed');
         if (!(await shouldRetry(request, sent, tried.size - 1, sent ? 'failure' : 'not-sent'))) throw lastError;
+        continue;
+      }
+      if (request.retryable && isDatabaseUnavailableAnswer(response.status, response.body)) {
+        // The database is failing over: any instance will do once it is back. Bounded by the deadline.
+        if (!(await shouldRetry(request, true, Math.min(5, ++databaseWaits), 'database'))) return response;
+        // Another instance first (it may have reconnected already); once every one was asked, start over.
+        if ((instances.get(request.serviceName) ?? []).every((h) => tried.has(h)) || tried.size >= maxAttempts) tried.clear();
         continue;
       }
       if (isRetryableStatus(response.status) && tried.size < maxAttempts && (instances.get(request.serviceName) ?? []).some((h) => !tried.has(h))) {
@@ -283,6 +291,10 @@ export function createDiscoveryTransport(settings: DiscoveryTransportSettings): 
         const sent = !neverSent(error);
         if (!(await shouldRetry(request, sent, 0, sent ? 'failure' : 'not-sent'))) throw appError;
         return await sendBalanced(request, tried, appError);
+      }
+      if (request.retryable && isDatabaseUnavailableAnswer(response.status, response.body)) {
+        if (await shouldRetry(request, true, 0, 'database')) return await sendBalanced(request, new Set());
+        return response;
       }
       if (isRetryableStatus(response.status) && (instances.get(request.serviceName) ?? []).some((h) => !tried.has(h))) {
         if (await shouldRetry(request, true, 0, 'status')) return await sendBalanced(request, tried);

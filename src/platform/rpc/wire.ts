@@ -19,6 +19,7 @@ const wireStatuses: Readonly<Record<ErrorCode, number>> = {
   RATE_LIMITED: 429,
   UNAVAILABLE: 503,
   DEADLINE_EXCEEDED: 503,
+  DATABASE_UNAVAILABLE: 503,
   INTERNAL: 500,
 };
 
@@ -31,7 +32,8 @@ export function wireStatusFor(code: ErrorCode): number {
  * signs of ill health count: no answer at all (refused, reset, the per-try timeout; breaker.ts
  * counts those) and answers a proxy in front of a dead or hung instance gives (502, 504). Every
  * other answer came from a live instance: a 4xx is the request's fault, UNAVAILABLE and
- * DEADLINE_EXCEEDED (503) report a dependency or the caller's deadline, and even a 500 is a
+ * DEADLINE_EXCEEDED (503) report a dependency or the caller's deadline, DATABASE_UNAVAILABLE
+ * (503) a database failover that every replica shares, and even a 500 is a
  * deterministic answer to one request (a bad input that reached a bug), which must never let a
  * burst of bad requests take an instance away from everyone else.
  */
@@ -39,6 +41,15 @@ const unhealthyStatuses: ReadonlySet<number> = new Set([502, 504]);
 
 export function countsAgainstInstance(status: number): boolean {
   return unhealthyStatuses.has(status);
+}
+
+/**
+ * An answer saying the callee's database is failing over (DATABASE_UNAVAILABLE). Every replica
+ * shares that database, so another instance is no better: the caller waits a little and asks
+ * again (any instance) until its deadline.
+ */
+export function isDatabaseUnavailableAnswer(status: number, body: Buffer): boolean {
+  return status === wireStatuses.DATABASE_UNAVAILABLE && errorFromWire(status, body).code === 'DATABASE_UNAVAILABLE';
 }
 
 /** 5xx answers worth another instance: the instance (or its way out) is unavailable, not the request bad. */

@@ -22,6 +22,7 @@ const publicTable: Array<[ErrorCode, number]> = [
   ['INTERNAL', 500],
   ['UNAVAILABLE', 503],
   ['DEADLINE_EXCEEDED', 503],
+  ['DATABASE_UNAVAILABLE', 503],
 ];
 
 const shapeTable: Array<[FailureShapeName, (error: string, code: string) => Record<string, unknown>]> = [

@@ -67,6 +67,12 @@ describe('register', () => {
     expect((await login(deps, 'ALICE', 'galleries on sunday')).name).toBe('Alice');
   });
 
+  it('a sign-up re-run under the same user id (its connection was cut after the insert) succeeds; another sign-up of the name does not', async () => {
+    const first = await register(deps, 'Luigi', 'galleries on sunday', '00000000-0000-4000-8000-000000000001');
+    expect(await register(deps, 'Luigi', 'galleries on sunday', '00000000-0000-4000-8000-000000000001')).toEqual(first);
+    expect(await failure(register(deps, 'Luigi', 'galleries on sunday', '00000000-0000-4000-8000-000000000002'))).toMatchObject({ code: 'CONFLICT' });
+  });
+
   it('concurrent sign-ups with one name create one account', async () => {
     const results = await Promise.allSettled(Array.from({ length: 5 }, () => register(deps, 'Peach', 'long enough')));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);

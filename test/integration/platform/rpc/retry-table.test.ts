@@ -39,6 +39,8 @@ const table: Row[] = [
   { what: 'answers 502', a: { kind: 'answers', status: 502, code: 'UNAVAILABLE' }, idempotent: 'B', notIdempotent: 'UNAVAILABLE' },
   { what: 'answers 503', a: { kind: 'answers', status: 503, code: 'UNAVAILABLE' }, idempotent: 'B', notIdempotent: 'UNAVAILABLE' },
   { what: 'answers 504', a: { kind: 'answers', status: 504, code: 'DEADLINE_EXCEEDED' }, idempotent: 'B', notIdempotent: 'DEADLINE_EXCEEDED' },
+  // Every replica shares the database: wait and ask again (B, or A once it is back); never another instance's fault.
+  { what: 'answers 503 DATABASE_UNAVAILABLE (its database failing over)', a: { kind: 'answers', status: 503, code: 'DATABASE_UNAVAILABLE' }, idempotent: 'B', notIdempotent: 'DATABASE_UNAVAILABLE' },
   { what: 'answers 500', a: { kind: 'answers', status: 500, code: 'INTERNAL' }, idempotent: 'INTERNAL', notIdempotent: 'INTERNAL' },
   { what: 'answers 429', a: { kind: 'answers', status: 429, code: 'RATE_LIMITED' }, idempotent: 'RATE_LIMITED', notIdempotent: 'RATE_LIMITED' },
   { what: 'answers 404', a: { kind: 'answers', status: 404, code: 'NOT_FOUND' }, idempotent: 'NOT_FOUND', notIdempotent: 'NOT_FOUND' },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError, errorCodes, type ErrorCode } from '../../../../src/platform/errors.js';
 import { renderError } from '../../../../src/platform/render-error.js';
-import { countsAgainstInstance, errorFromWire, isRetryableStatus, wireStatusFor } from '../../../../src/platform/rpc/wire.js';
+import { countsAgainstInstance, errorFromWire, isDatabaseUnavailableAnswer, isRetryableStatus, wireStatusFor } from '../../../../src/platform/rpc/wire.js';
 
 // The RPC wire's own rule, as tables: the status each code travels with, whether that answer
 // counts against the instance (what the circuit breaker counts), and whether it is worth another
@@ -23,6 +23,8 @@ const wireTable: Array<[ErrorCode, number, boolean]> = [
   // A healthy callee reporting a dependency's outage or the caller's deadline.
   ['UNAVAILABLE', 503, false],
   ['DEADLINE_EXCEEDED', 503, false],
+  // The database failing over: every replica shares it, so no instance is to blame.
+  ['DATABASE_UNAVAILABLE', 503, false],
 ];
 
 describe('the RPC wire rule', () => {
@@ -72,4 +74,15 @@ describe('the RPC wire rule', () => {
       expect(errorFromWire(status, Buffer.from(body)).code).toBe('UNAVAILABLE');
     });
   }
+});
+
+describe('a database failing over, on the wire', () => {
+  it('is recognised by its code, so callers wait for the database instead of blaming the instance', () => {
+    const rendered = renderError(new AppError('DATABASE_UNAVAILABLE', 'failing over', { retryAfterSeconds: 2 }), 'rpc');
+    const body = Buffer.from(JSON.stringify(rendered.body));
+    expect(isDatabaseUnavailableAnswer(rendered.status, body)).toBe(true);
+    expect(countsAgainstInstance(rendered.status)).toBe(false);
+    const other = renderError(new AppError('UNAVAILABLE', 'users unreachable'), 'rpc');
+    expect(isDatabaseUnavailableAnswer(other.status, Buffer.from(JSON.stringify(other.body)))).toBe(false);
+  });
 });
