@@ -6,7 +6,7 @@ import { createHttpServer } from '../platform/http.js';
 import { createAuthCheck } from './auth-check.js';
 import type { GatewayDeps } from './deps.js';
 import { crossSiteCheck } from './cross-site.js';
-import { withImageCache } from './image-cache.js';
+import { createImageCache, registerImageCacheMetrics } from './image-cache.js';
 import authentication from './plugins/authentication.js';
 import { authRoutes } from './routes/auth.routes.js';
 import { imagesRoutes } from './routes/images.routes.js';
@@ -24,7 +24,12 @@ const bodyLimit = 16 * 1024 * 1024;
 export async function buildGatewayApp(deps: GatewayDeps): Promise<FastifyInstance> {
   const app = createHttpServer({ logger: deps.logger, metrics: deps.metrics, metricsText: deps.metricsText, bodyLimit, patternNames });
   // Image reads go through the cache ring; PATCH and DELETE invalidate it.
-  const routeDeps: GatewayDeps = { ...deps, images: withImageCache(deps.images, deps.sharedState, { ttlSeconds: deps.config.IMAGE_CACHE_TTL_SECONDS }) };
+  const imageCache = createImageCache(deps.images, deps.sharedState, {
+    ttlSeconds: deps.config.IMAGE_CACHE_TTL_SECONDS,
+    hotTierBytes: deps.config.IMAGE_HOT_TIER_MB * 1024 * 1024,
+  });
+  registerImageCacheMetrics(deps.metrics, imageCache);
+  const routeDeps: GatewayDeps = { ...deps, images: imageCache.images, imageCache };
 
   // Before any route: cookie-authenticated writes from other sites are refused.
   crossSiteCheck(app, deps);

@@ -6,6 +6,7 @@ import type { ImagesContract } from '../contracts/images.js';
 import type { RecommendationsContract } from '../contracts/recommendations.js';
 import type { GatewayConfig } from './config.js';
 import type { SharedState } from './shared-state.js';
+import type { ImageCache } from './image-cache.js';
 
 /** Everything a gateway worker needs; main.ts builds the real ones, tests pass their own. */
 export interface GatewayDeps {
@@ -16,6 +17,8 @@ export interface GatewayDeps {
   images: RpcClient<ImagesContract['methods']>;
   recommendations: RpcClient<RecommendationsContract['methods']>;
   sharedState: SharedState;
+  /** The image read path (hot tier over the cache ring); app.ts builds it, routes use it. */
+  imageCache?: ImageCache;
   /** /metrics text for the whole gateway cluster; defaults to this worker's registry. */
   metricsText?: () => Promise<string>;
 }

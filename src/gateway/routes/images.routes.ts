@@ -6,6 +6,7 @@ import type { ImageVariant } from '../../contracts/images.js';
 import { limits, patterns } from '../../contracts/limits.js';
 import { AppError, invalidArgument } from '../../platform/errors.js';
 import type { GatewayDeps } from '../deps.js';
+import { createImageCache } from '../image-cache.js';
 import { likeCounts, publicImage } from '../public-image.js';
 import { uploadRateLimit } from '../rate-limit.js';
 import {
@@ -71,6 +72,7 @@ const accessTokenBody = optionalBody({ accessToken: Type.Optional(tokenField) })
 
 export const imagesRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = async (app, { deps }) => {
   const imageLimitsCache = limitsCache(deps);
+  const imageCache = deps.imageCache ?? createImageCache(deps.images, deps.sharedState, { ttlSeconds: deps.config.IMAGE_CACHE_TTL_SECONDS });
 
   app.get('/limits', {
     schema: { summary: 'What an upload may be', tags: ['images'], response: { 200: imageLimits, ...failures('failure', {}) } },
@@ -141,11 +143,13 @@ export const imagesRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = as
     },
     schemaErrorFormatter: imageNotFoundOnBadId,
     config: { failureShape: 'imageBlob' },
-  }, async (request) => {
+  }, async (request, reply) => {
     const { imgID: imageId } = request.params;
-    const image = await deps.images.Get({ imageId }, { requestId: request.id });
+    // The answer's bytes as built once for this generation of the image (see image-cache.ts);
+    // a Buffer is sent as it is, without the serializer (the schema above documents its shape).
+    const answer = await imageCache.originalAnswer(imageId, { requestId: request.id });
     recordView(deps, request, imageId);
-    return { imageBlob: image.image.toString('base64'), author: image.author, title: image.title, description: image.description, error: '' as const };
+    return reply.header('content-type', 'application/json; charset=utf-8').send(answer as unknown as Static<typeof imageBlobBody>);
   });
 
   app.get('/:imgID/info', {
@@ -179,9 +183,15 @@ export const imagesRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = as
     }, async (request, reply) => {
       const { imgID: imageId } = request.params;
       const candidates = ifNoneMatchTags(request.headers['if-none-match']);
-      const bytes = await deps.images.GetVariant({ imageId, variant, ifNoneMatch: candidates.length === 1 ? candidates[0] : undefined }, { requestId: request.id });
+      if (candidates.length > 0) {
+        // Revalidation is answered from the generation and the entity tag alone, never the bytes.
+        const tag = await imageCache.variantTag(imageId, variant);
+        if (tag && candidates.includes(tag.etag)) return reply.header('etag', tag.etag).header('cache-control', immutableCacheControl).status(304).send();
+      }
+      const bytes = await imageCache.variant(imageId, variant, { requestId: request.id });
       reply.header('etag', bytes.etag).header('cache-control', immutableCacheControl);
-      if (bytes.notModified || candidates.includes(bytes.etag)) return reply.status(304).send();
+      if (candidates.includes(bytes.etag)) return reply.status(304).send();
+      // The cached Buffer itself goes to the socket: no copy per request.
       return reply.header('content-type', bytes.contentType).send(bytes.image);
     });
   }
