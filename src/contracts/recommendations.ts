@@ -4,6 +4,11 @@ import { limits } from './limits.js';
 
 // The recommendations service: tag index, likes, views, interests, recommended images.
 
+/** Entries (image, viewer) in one RecordViews call; a gateway sends more in several calls. */
+export const maxViewsPerBatch = 500;
+/** Views of one entry in one call: far above what one window can see, low enough to keep sums exact. */
+export const maxViewsPerEntry = 1_000_000;
+
 const tagCount = z.object({ tag: z.string(), count: z.number().int() });
 
 export const recommendationsContract = defineService('Recommendations', 'RECOMMENDATION SERVICE', {
@@ -28,6 +33,19 @@ export const recommendationsContract = defineService('Recommendations', 'RECOMME
   /** Counts a view; a signed-in viewer gains a little interest in the image's tags. Unknown images are ignored. */
   RecordView: {
     input: z.object({ imageId: z.string(), userId: z.string().optional() }),
+    output: z.object({}),
+    idempotent: true,
+  },
+  /**
+   * Views counted by a gateway over a short window, sent as one call: each entry is an image (and
+   * the signed-in viewer, if any) with how many times it was viewed. Like RecordView, unknown
+   * images are ignored, and a viewer gains interest at most once per image and cooldown. A retried
+   * call may count its views twice: views are a hint, and losing none matters more.
+   */
+  RecordViews: {
+    input: z.object({
+      views: z.array(z.object({ imageId: z.string(), userId: z.string().optional(), count: z.number().int().min(1).max(maxViewsPerEntry) })).max(maxViewsPerBatch),
+    }),
     output: z.object({}),
     idempotent: true,
   },

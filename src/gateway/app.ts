@@ -8,6 +8,7 @@ import type { GatewayDeps } from './deps.js';
 import { crossSiteCheck } from './cross-site.js';
 import { createImageCache, registerImageCacheMetrics } from './image-cache.js';
 import authentication from './plugins/authentication.js';
+import { createViewBatcher, registerViewMetrics } from './view-batcher.js';
 import { authRoutes } from './routes/auth.routes.js';
 import { imagesRoutes } from './routes/images.routes.js';
 import { meRoutes } from './routes/me.routes.js';
@@ -19,6 +20,8 @@ export type { GatewayDeps } from './deps.js';
 
 /** The largest request: a JSON upload carries the image in base64 (a third larger than its bytes). */
 const bodyLimit = 16 * 1024 * 1024;
+/** One batch of views may wait this long for the recommendations service (retries included). */
+const viewSendTimeoutMs = 5_000;
 
 /** Builds one gateway worker's app: the public REST API. Tests call this directly. */
 export async function buildGatewayApp(deps: GatewayDeps): Promise<FastifyInstance> {
@@ -29,7 +32,15 @@ export async function buildGatewayApp(deps: GatewayDeps): Promise<FastifyInstanc
     hotTierBytes: deps.config.IMAGE_HOT_TIER_MB * 1024 * 1024,
   });
   registerImageCacheMetrics(deps.metrics, imageCache);
-  const routeDeps: GatewayDeps = { ...deps, images: imageCache.images, imageCache };
+  const views = deps.views ?? createViewBatcher({
+    send: async (batch) => void (await deps.recommendations.RecordViews({ views: batch }, { timeoutMs: viewSendTimeoutMs })),
+    logger: deps.logger,
+    intervalMs: deps.config.VIEW_FLUSH_INTERVAL_MS,
+  });
+  registerViewMetrics(deps.metrics, views);
+  const routeDeps: GatewayDeps = { ...deps, images: imageCache.images, imageCache, views };
+  // Closing the app (a graceful stop) sends the views counted so far; see view-batcher.ts.
+  app.addHook('onClose', () => views.stop());
 
   // Before any route: cookie-authenticated writes from other sites are refused.
   crossSiteCheck(app, deps);

@@ -33,6 +33,8 @@ export const gatewayConfigSchema = z.object({
    * off. Counted in the worker's memory budget (docs/read-path.md).
    */
   IMAGE_HOT_TIER_MB: env.nonNegativeInt(24),
+  /** Views are sent to the recommendations service at most this long after they happen (a crash loses at most this window). */
+  VIEW_FLUSH_INTERVAL_MS: env.milliseconds(1_000),
   /** The built web app served under /app/; empty means web/dist in the repository. */
   WEB_APP_DIR: z.string().default(''),
   /**

@@ -7,6 +7,7 @@ import type { RecommendationsContract } from '../contracts/recommendations.js';
 import type { GatewayConfig } from './config.js';
 import type { SharedState } from './shared-state.js';
 import type { ImageCache } from './image-cache.js';
+import type { ViewBatcher } from './view-batcher.js';
 
 /** Everything a gateway worker needs; main.ts builds the real ones, tests pass their own. */
 export interface GatewayDeps {
@@ -19,6 +20,8 @@ export interface GatewayDeps {
   sharedState: SharedState;
   /** The image read path (hot tier over the cache ring); app.ts builds it, routes use it. */
   imageCache?: ImageCache;
+  /** Views counted here and sent in batches; app.ts builds it and flushes it on close. */
+  views?: ViewBatcher;
   /** /metrics text for the whole gateway cluster; defaults to this worker's registry. */
   metricsText?: () => Promise<string>;
 }

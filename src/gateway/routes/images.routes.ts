@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import type { ImageVariant } from '../../contracts/images.js';
 import { limits, patterns } from '../../contracts/limits.js';
 import { AppError, invalidArgument } from '../../platform/errors.js';
 import type { GatewayDeps } from '../deps.js';
 import { createImageCache } from '../image-cache.js';
+import { createViewBatcher, type ViewBatcher } from '../view-batcher.js';
 import { likeCounts, publicImage } from '../public-image.js';
 import { uploadRateLimit } from '../rate-limit.js';
 import {
@@ -73,6 +74,7 @@ const accessTokenBody = optionalBody({ accessToken: Type.Optional(tokenField) })
 export const imagesRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = async (app, { deps }) => {
   const imageLimitsCache = limitsCache(deps);
   const imageCache = deps.imageCache ?? createImageCache(deps.images, deps.sharedState, { ttlSeconds: deps.config.IMAGE_CACHE_TTL_SECONDS });
+  const views = deps.views ?? ownViewBatcher(app, deps);
 
   app.get('/limits', {
     schema: { summary: 'What an upload may be', tags: ['images'], response: { 200: imageLimits, ...failures('failure', {}) } },
@@ -148,7 +150,7 @@ export const imagesRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = as
     // The answer's bytes as built once for this generation of the image (see image-cache.ts);
     // a Buffer is sent as it is, without the serializer (the schema above documents its shape).
     const answer = await imageCache.originalAnswer(imageId, { requestId: request.id });
-    recordView(deps, request, imageId);
+    recordView(views, request, imageId);
     return reply.header('content-type', 'application/json; charset=utf-8').send(answer as unknown as Static<typeof imageBlobBody>);
   });
 
@@ -267,12 +269,26 @@ function ifNoneMatchTags(header: string | undefined): string[] {
   return header.split(',').map((tag) => tag.trim().replace(/^W\//, '')).filter(Boolean);
 }
 
-/** Counts a view after answering; never delays or fails the request. */
-function recordView(deps: GatewayDeps, request: FastifyRequest, imageId: string): void {
-  void (async () => {
-    const caller = await request.callerIfAny().catch(() => undefined);
-    await deps.recommendations.RecordView({ imageId, userId: caller?.userId }, { timeoutMs: sideCallTimeoutMs, requestId: request.id });
-  })().catch((error: unknown) => request.log.debug({ err: error, imageId }, 'could not record a view'));
+/** Counts a view in this worker's batch (view-batcher.ts); never delays or fails the request. */
+function recordView(views: ViewBatcher, request: FastifyRequest, imageId: string): void {
+  // Anonymous readers (no credentials at all) need no token check.
+  if (!request.headers.authorization && !request.headers.cookie && !(request.body as { accessToken?: unknown } | undefined)?.accessToken) {
+    views.record(imageId, undefined);
+    return;
+  }
+  void request.callerIfAny()
+    .catch(() => undefined)
+    .then((caller) => views.record(imageId, caller?.userId));
+}
+
+/** For an app built without one (app.ts passes its own): sent on close like app.ts's. */
+function ownViewBatcher(app: FastifyInstance, deps: GatewayDeps): ViewBatcher {
+  const views = createViewBatcher({
+    send: async (batch) => void (await deps.recommendations.RecordViews({ views: batch }, { timeoutMs: sideCallTimeoutMs })),
+    logger: deps.logger,
+  });
+  app.addHook('onClose', () => views.stop());
+  return views;
 }
 
 /** The images service's byte limit, asked once a minute; the default when it cannot be asked. */
