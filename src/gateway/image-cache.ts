@@ -30,7 +30,7 @@ export interface ImageCacheSettings {
   ttlSeconds: number;
   /** Generations must outlive every entry written under them. */
   generationTtlSeconds?: number;
-  /** Bytes of answers this worker keeps in memory; 0 turns the hot tier off. Default 24 MiB. */
+  /** Bytes of answers this worker keeps in memory; 0 turns the hot tier off. Default 24 MiB (the gateway passes IMAGE_HOT_TIER_MB, 16 by default). */
   hotTierBytes?: number;
   /** Larger answers are not kept in memory (they still come from the ring). Default a quarter of hotTierBytes. */
   hotTierMaxEntryBytes?: number;

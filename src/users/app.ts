@@ -32,7 +32,7 @@ export async function buildUsersApp(deps: UsersAppDeps): Promise<FastifyInstance
     const app = createHttpServer({ logger, metrics: deps.metrics, healthCheck: databaseHealthCheck(sql) });
     registerRpcService(app, usersContract, usersHandlers({
       repo,
-      hasher: createPasswordHasher(scryptCost(config.SCRYPT_LOG2_COST)),
+      hasher: createPasswordHasher(scryptCost(config.SCRYPT_LOG2_COST), { concurrency: config.HASH_CONCURRENCY }),
       signingKey,
       clock: deps.clock ?? systemClock,
       accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,

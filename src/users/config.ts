@@ -11,6 +11,8 @@ export const usersConfigSchema = z.object({
    * development machine; the stored hash carries its own parameters, so raising this later re-hashes on login.
    */
   SCRYPT_LOG2_COST: z.coerce.number().int().min(10).max(20).default(14),
+  /** Password hashes computed at once (each holds 16 MiB at cost 14); more wait their turn. */
+  HASH_CONCURRENCY: env.positiveInt(2),
   ACCESS_TOKEN_TTL_SECONDS: env.positiveInt(15 * 60),
   REFRESH_TOKEN_TTL_SECONDS: env.positiveInt(30 * 24 * 3600),
 });
