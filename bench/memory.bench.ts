@@ -71,7 +71,18 @@ async function main(): Promise<void> {
   try {
     cluster = await startTestCluster({ layout: { logLevel: 'warn', gateway: { workers: 2 }, serviceEnv: { UPLOADS_PER_USER: '100000', UPLOAD_QUOTA: '100000' } } });
     const client = apiClient(cluster.gatewayUrl, { connections: settings.concurrency * 2, timeoutMs: 20_000 });
-    const accounts: Account[] = await Promise.all(['a', 'b', 'c', 'd'].map((label) => client.newAccount(`memory_${label}`, password)));
+    // The services register with discovery just after they are ready: give them a moment.
+    const newAccount = async (label: string): Promise<Account> => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await client.newAccount(`memory_${label}`, password);
+        } catch (error) {
+          if (attempt >= 20) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+      }
+    };
+    const accounts: Account[] = await Promise.all(['a', 'b', 'c', 'd'].map(newAccount));
     const imageIds: string[] = [];
     for (const account of accounts) {
       const upload = await client.upload(account.accessToken, await makeImage('png', 400, 300), { tags: ['seed'] });
@@ -133,6 +144,8 @@ async function main(): Promise<void> {
       [`under ${settings.limitMb} MB`]: row.peakKb / 1024 < settings.limitMb,
       'at end (own metrics)': breakdown.get(row.instance) ?? '',
     })));
+    const restarted = cluster.status().filter((p) => p.restarts > 0).map((p) => `${p.instance} (${p.restarts})`);
+    console.log(restarted.length === 0 ? 'no process restarted' : `restarted during the run: ${restarted.join(', ')}`);
     const over = rows.filter((row) => row.peakKb / 1024 >= settings.limitMb);
     console.log(over.length === 0 ? `every Easel process stayed under ${settings.limitMb} MB` : `over ${settings.limitMb} MB: ${over.map((row) => row.instance).join(', ')}`);
   } finally {
