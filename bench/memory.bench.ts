@@ -85,8 +85,15 @@ async function main(): Promise<void> {
     const accounts: Account[] = await Promise.all(['a', 'b', 'c', 'd'].map(newAccount));
     const imageIds: string[] = [];
     for (const account of accounts) {
-      const upload = await client.upload(account.accessToken, await makeImage('png', 400, 300), { tags: ['seed'] });
-      imageIds.push(upload.body.imageID as string);
+      for (let attempt = 0; ; attempt++) {
+        const upload = await client.upload(account.accessToken, await makeImage('png', 400, 300), { tags: ['seed'] });
+        if (upload.status === 201) {
+          imageIds.push(upload.body.imageID as string);
+          break;
+        }
+        if (attempt >= 20) throw new Error(`seed upload answered ${upload.status}`);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
     }
     const samples = new Map<number, Sampled>();
     const sampler = setInterval(() => sample(cluster!, samples), 250);

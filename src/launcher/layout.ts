@@ -133,7 +133,7 @@ export const defaultLayout: ClusterLayout = {
   timeouts: { startMs: 60_000, postgresFirstStartMs: 120_000, stopMs: 10_000 },
   restart: { initialDelayMs: 250, maxDelayMs: 15_000, factor: 2, resetAfterMs: 30_000 },
   // Measured by bench:memory under the chaos drill's mixed load (docs/read-path.md).
-  memory: { maxOldSpaceMb: { gateway: 72, discovery: 48, users: 64, images: 72, recommendations: 64 }, maxSemiSpaceMb: 4 },
+  memory: { maxOldSpaceMb: { gateway: 72, discovery: 40, users: 48, images: 64, recommendations: 48 }, maxSemiSpaceMb: 2 },
   serviceEnv: {},
 };
 

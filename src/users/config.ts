@@ -12,7 +12,7 @@ export const usersConfigSchema = z.object({
    */
   SCRYPT_LOG2_COST: z.coerce.number().int().min(10).max(20).default(14),
   /** Password hashes computed at once (each holds 16 MiB at cost 14); more wait their turn. */
-  HASH_CONCURRENCY: env.positiveInt(2),
+  HASH_CONCURRENCY: env.positiveInt(1),
   ACCESS_TOKEN_TTL_SECONDS: env.positiveInt(15 * 60),
   REFRESH_TOKEN_TTL_SECONDS: env.positiveInt(30 * 24 * 3600),
 });

@@ -77,7 +77,8 @@ export interface HashingLimits {
   /**
    * Hashes computed at once. Each scrypt hash holds 128 * N * r bytes (16 MiB at the default
    * cost) while it runs on the thread pool, so this bounds the service's memory: a burst of
-   * logins queues instead of taking 4 x 16 MiB (the whole pool) or more. Default 2.
+   * logins queues instead of taking 4 x 16 MiB (the whole pool) or more. Default 1: hashing is
+   * CPU-bound, so more at once than cores adds memory, not throughput (and there are two replicas).
    */
   concurrency?: number;
   /** Hashes that may wait; past that a login or sign-up is refused with UNAVAILABLE and Retry-After. Default 256. */
@@ -85,7 +86,7 @@ export interface HashingLimits {
 }
 
 export function createPasswordHasher(cost: ScryptCost, limits: HashingLimits = {}): PasswordHasher {
-  const hashing = new Semaphore({ permits: limits.concurrency ?? 2, maxWaiting: limits.maxWaiting ?? 256, name: 'password hashing' });
+  const hashing = new Semaphore({ permits: limits.concurrency ?? 1, maxWaiting: limits.maxWaiting ?? 256, name: 'password hashing' });
   // Made once up front, so the first unknown-user login costs no more than later ones.
   const dummy = hashing.run(() => hashPassword(randomBytes(16).toString('hex'), cost));
   dummy.catch(() => undefined);
