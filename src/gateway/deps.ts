@@ -22,6 +22,4 @@ export interface GatewayDeps {
   imageCache?: ImageCache;
   /** Views counted here and sent in batches; app.ts builds it and flushes it on close. */
   views?: ViewBatcher;
-  /** /metrics text for the whole gateway cluster; defaults to this worker's registry. */
-  metricsText?: () => Promise<string>;
 }

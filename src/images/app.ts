@@ -5,6 +5,8 @@ import type { RpcClient } from '../platform/rpc/client.js';
 import { createHttpServer } from '../platform/http.js';
 import { databaseHealthCheck, openServiceDatabase } from '../platform/db/database.js';
 import { registerRpcService } from '../platform/rpc/server.js';
+import { credentialsFor } from '../platform/service-auth.js';
+import { imagesAccess } from '../contracts/access.js';
 import { imagesContract } from '../contracts/images.js';
 import type { UsersContract } from '../contracts/users.js';
 import type { RecommendationsContract } from '../contracts/recommendations.js';
@@ -30,7 +32,7 @@ export async function buildImagesApp(deps: ImagesAppDeps): Promise<FastifyInstan
     users: deps.users,
     recommendations: deps.recommendations,
     limits: { maxBytes: deps.config.MAX_IMAGE_BYTES, maxPixels: deps.config.MAX_IMAGE_PIXELS },
-  }));
+  }), { credentials: credentialsFor(deps.config, imagesContract.serviceName), access: imagesAccess });
   app.addHook('onClose', async () => {
     await sql.end({ timeout: 5 });
   });

@@ -4,6 +4,8 @@ import type { Logger } from '../platform/log.js';
 import { createHttpServer } from '../platform/http.js';
 import { databaseHealthCheck, openServiceDatabase } from '../platform/db/database.js';
 import { registerRpcService } from '../platform/rpc/server.js';
+import { credentialsFor } from '../platform/service-auth.js';
+import { usersAccess } from '../contracts/access.js';
 import { usersContract } from '../contracts/users.js';
 import type { UsersConfig } from './config.js';
 import { usersMigrations } from './migrations.js';
@@ -37,7 +39,7 @@ export async function buildUsersApp(deps: UsersAppDeps): Promise<FastifyInstance
       clock: deps.clock ?? systemClock,
       accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
-    }, config.UPLOAD_QUOTA, deps.metrics));
+    }, config.UPLOAD_QUOTA, deps.metrics), { credentials: credentialsFor(config, usersContract.serviceName), access: usersAccess });
     app.addHook('onClose', async () => {
       await sql.end({ timeout: 5 });
     });
