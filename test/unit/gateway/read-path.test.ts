@@ -6,6 +6,7 @@ import { buildGatewayApp } from '../../../src/gateway/app.js';
 import { gatewayConfigSchema } from '../../../src/gateway/config.js';
 import type { GatewayDeps } from '../../../src/gateway/deps.js';
 import { inMemorySharedState } from '../../fakes/shared-state.js';
+import { testClusterSecret } from '../../support/credentials.js';
 
 // The read path through the whole gateway app with stand-in services counting their calls:
 // GET /{imgID} answers the original contract's JSON from memory, a revalidation is answered
@@ -20,7 +21,7 @@ async function gateway() {
   const batches: unknown[] = [];
   const count = (name: string) => void (calls[name] = (calls[name] ?? 0) + 1);
   const app = await buildGatewayApp({
-    config: loadConfig(gatewayConfigSchema, { INSTANCE_NAME: 'gw', GATEWAY_WORKERS: '1', VIEW_FLUSH_INTERVAL_MS: '600000' }),
+    config: loadConfig(gatewayConfigSchema, { CLUSTER_SECRET: testClusterSecret, INSTANCE_NAME: 'gw', GATEWAY_WORKERS: '1', VIEW_FLUSH_INTERVAL_MS: '600000' }),
     logger: createLogger({ name: 'test', level: 'silent' }),
     metrics: createMetricsRegistry('test', { defaults: false }),
     sharedState: inMemorySharedState(),
