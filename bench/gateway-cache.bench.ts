@@ -39,11 +39,20 @@ async function main(): Promise<void> {
     console.log(`starting the cluster (${settings.workers} gateway workers)...`);
     cluster = await startTestCluster({ layout: { logLevel: 'warn', gateway: { workers: settings.workers } } });
     const api = apiClient(cluster.gatewayUrl);
-    const artist = await api.newAccount('benchartist', 'bench password 1');
+    // The services register with discovery just after they are ready: give them a moment.
     const image = await makeImage('png', settings.imageSide, settings.imageSide);
-    const upload = await api.upload(artist.accessToken, image, { title: 'bench', description: 'the image of the read-path benchmark' });
-    const imageId = upload.body.imageID as string;
-    if (!imageId) throw new Error(`upload failed: ${JSON.stringify(upload.body)}`);
+    let imageId = '';
+    for (let attempt = 0; !imageId; attempt++) {
+      try {
+        const artist = await api.newAccount('benchartist', 'bench password 1');
+        const upload = await api.upload(artist.accessToken, image, { title: 'bench', description: 'the image of the read-path benchmark' });
+        imageId = (upload.body.imageID as string | undefined) ?? '';
+        if (!imageId) throw new Error(`upload failed: ${JSON.stringify(upload.body)}`);
+      } catch (error) {
+        if (attempt >= 20) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
     await api.close();
 
     // The exact bytes the gateway answers, stored for the references.
