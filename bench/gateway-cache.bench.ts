@@ -1,88 +1,120 @@
-import Fastify from 'fastify';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
-import { startPostgres } from '../test/harness/postgres.js';
-import { startRedisRing } from '../test/harness/redis.js';
-import { startStack } from '../test/harness/stack.js';
+import { startTestCluster, type TestCluster } from '../test/harness/cluster.js';
+import { apiClient } from '../test/support/api-client.js';
 import { makeImage } from '../test/fixtures/images.js';
-import { createCacheRing, parseCacheNodes } from '../src/platform/cache/index.js';
-import { createLogger } from '../src/platform/log.js';
-import { numberArg, reportRatios, runInterleaved, type BenchCase } from './interleaved.js';
+import { parseCacheNodes } from '../src/platform/cache/index.js';
+import { numberArg, reportRatios, runInterleaved, type BenchCase, type CaseResult } from './interleaved.js';
 
-// Cache-hit GET /{imgID} through the gateway (auth-free read, generation lookup, one ring read,
-// base64 JSON answer, view recorded) beside two references serving the same answer: a minimal
-// Fastify + ioredis (one GET per request) and a bare Fastify from memory. One run, as ratios.
+// Cache hits through the cluster's real gateway (the launcher's code path: a Node cluster with
+// every worker, discovery, the services, the Redis ring) beside two references serving the same
+// bytes from a process of their own: Fastify + ioredis doing one GET of the stored answer per
+// request, and bare Fastify from memory. For GET /{imgID} (the original contract's JSON with the
+// image in base64), /{imgID}/info and /{imgID}/raw, in one run, interleaved, as ratios and p99.
+// The load generator is an undici loop on 127.0.0.1, bounded in time.
 //
-//   npm run bench:gateway-cache -- [--duration=6000 --concurrency=16]
+//   npm run build && npm run bench:gateway-cache -- [--duration=6000 --rounds=3 --concurrency=32 --workers=2]
+//
+// Targets (issue 15): GET /{imgID} >= 1.0x Fastify + ioredis in req/s with p99 <= 1.5x its p99;
+// /raw >= 0.5x bare Fastify.
 
 const settings = {
   durationMs: numberArg('duration', 6_000),
   rounds: numberArg('rounds', 3),
   warmupMs: numberArg('warmup', 1_000),
-  concurrency: numberArg('concurrency', 16),
+  concurrency: numberArg('concurrency', 32),
+  workers: numberArg('workers', 2),
+  /** The issue measured with a 97 KB PNG (130 KB of JSON). */
+  imageSide: numberArg('image-side', 180),
 };
 
 async function main(): Promise<void> {
-  const postgres = await startPostgres();
-  const redis = await startRedisRing(4, 'cache');
-  const ring = createCacheRing({ nodes: parseCacheNodes(redis.spec), logger: createLogger({ name: 'ring', level: 'silent' }) });
-  const stack = await startStack({ createDatabase: postgres.createDatabase, sharedState: ring });
-  const references: Array<{ close(): Promise<unknown> }> = [];
+  let cluster: TestCluster | undefined;
+  let references: ChildProcess | undefined;
+  let redis: Redis | undefined;
   const pools: Pool[] = [];
   try {
-    const imageId = await uploadOne(stack.gatewayUrl);
-    const path = `/${imageId}`;
-    const answer = Buffer.from(await (await fetch(`${stack.gatewayUrl}${path}`)).arrayBuffer());
+    console.log(`starting the cluster (${settings.workers} gateway workers)...`);
+    cluster = await startTestCluster({ layout: { logLevel: 'warn', gateway: { workers: settings.workers } } });
+    const api = apiClient(cluster.gatewayUrl);
+    // The services register with discovery just after they are ready: give them a moment.
+    const image = await makeImage('png', settings.imageSide, settings.imageSide);
+    let imageId = '';
+    for (let attempt = 0; !imageId; attempt++) {
+      try {
+        const artist = await api.newAccount('benchartist', 'bench password 1');
+        const upload = await api.upload(artist.accessToken, image, { title: 'bench', description: 'the image of the read-path benchmark' });
+        imageId = (upload.body.imageID as string | undefined) ?? '';
+        if (!imageId) throw new Error(`upload failed: ${JSON.stringify(upload.body)}`);
+      } catch (error) {
+        if (attempt >= 20) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+    await api.close();
 
-    const redisClient = new Redis({ host: redis.nodes[0]!.host, port: redis.nodes[0]!.port, lazyConnect: false });
-    await redisClient.set('answer', answer);
-    const withRedis = Fastify();
-    withRedis.get('/:imgID', async (_request, reply) => reply.type('application/json').send(await redisClient.getBuffer('answer')));
-    const fromMemory = Fastify();
-    fromMemory.get('/:imgID', async (_request, reply) => reply.type('application/json').send(answer));
-    references.push(withRedis, fromMemory, { close: () => redisClient.quit() });
-    const origins = {
-      'gateway, cache hit': stack.gatewayUrl,
-      'Fastify + ioredis GET': await withRedis.listen({ host: '127.0.0.1', port: 0 }),
-      'bare Fastify from memory': await fromMemory.listen({ host: '127.0.0.1', port: 0 }),
-    };
-    const cases: BenchCase[] = Object.entries(origins).map(([name, origin]) => {
-      const pool = new Pool(origin, { connections: settings.concurrency });
-      pools.push(pool);
-      return {
-        name,
-        call: async () => {
-          const response = await pool.request({ method: 'GET', path });
-          const body = Buffer.from(await response.body.arrayBuffer());
-          if (response.statusCode !== 200 || body.length !== answer.length) throw new Error(`bad answer ${response.statusCode}`);
-        },
-      };
+    // The exact bytes the gateway answers, stored for the references.
+    const fetchBytes = async (path: string) => Buffer.from(await (await fetch(`${cluster!.gatewayUrl}${path}`)).arrayBuffer());
+    const answers = { answer: await fetchBytes(`/${imageId}`), info: await fetchBytes(`/${imageId}/info`), raw: await fetchBytes(`/${imageId}/raw`) };
+    const node = parseCacheNodes(cluster.redisNodes)[0]!;
+    redis = new Redis({ host: node.host, port: node.port });
+    for (const [name, bytes] of Object.entries(answers)) await redis.set(`bench:ref:${name}`, bytes);
+    references = fork(fileURLToPath(new URL('./reference-servers.js', import.meta.url)), [], {
+      env: { ...process.env, REFERENCE_REDIS: `${node.host}:${node.port}` },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    const results = await runInterleaved(cases, settings);
-    reportRatios(`GET /{imgID} (${answer.length} bytes of JSON), ${settings.concurrency} concurrent clients, ${settings.durationMs / 1000} s per case`, results, 'Fastify + ioredis GET');
+    const origins = await new Promise<{ withRedis: string; fromMemory: string }>((resolve, reject) => {
+      references!.once('message', (message) => resolve((message as { origins: { withRedis: string; fromMemory: string } }).origins));
+      references!.once('exit', (code) => reject(new Error(`reference servers exited (${code})`)));
+    });
+
+    const targets = { gateway: cluster.gatewayUrl, 'Fastify + ioredis GET': origins.withRedis, 'bare Fastify from memory': origins.fromMemory };
+    const summary: Array<{ path: string; results: CaseResult[] }> = [];
+    for (const [label, path, expected] of [
+      ['GET /{imgID}', `/${imageId}`, answers.answer],
+      ['GET /{imgID}/info', `/${imageId}/info`, answers.info],
+      ['GET /{imgID}/raw', `/${imageId}/raw`, answers.raw],
+    ] as const) {
+      const cases: BenchCase[] = Object.entries(targets).map(([name, origin]) => {
+        const pool = new Pool(origin, { connections: settings.concurrency, pipelining: 1 });
+        pools.push(pool);
+        return {
+          name,
+          call: async () => {
+            const response = await pool.request({ method: 'GET', path });
+            let length = 0;
+            for await (const chunk of response.body) length += (chunk as Buffer).length;
+            if (response.statusCode !== 200 || length !== expected.length) throw new Error(`bad answer ${response.statusCode}, ${length} bytes`);
+          },
+        };
+      });
+      const results = await runInterleaved(cases, settings);
+      summary.push({ path: label, results });
+      reportRatios(`${label} (${expected.length} bytes), ${settings.concurrency} concurrent clients, ${settings.durationMs / 1000} s per case, gateway with ${settings.workers} workers`, results, 'Fastify + ioredis GET');
+    }
+
+    console.log('\nsummary against the targets of issue 15:');
+    const find = (path: string, name: string) => summary.find((s) => s.path === path)!.results.find((r) => r.name === name)!;
+    const ratio = (path: string, reference: string) => {
+      const gateway = find(path, 'gateway');
+      const ref = find(path, reference);
+      return { throughput: gateway.callsPerSecond / ref.callsPerSecond, p99: gateway.p99Ms / ref.p99Ms };
+    };
+    const get = ratio('GET /{imgID}', 'Fastify + ioredis GET');
+    const raw = ratio('GET /{imgID}/raw', 'bare Fastify from memory');
+    console.table([
+      { target: 'GET /{imgID} req/s vs Fastify + ioredis (>= 1.0)', ratio: get.throughput.toFixed(2), met: get.throughput >= 1 },
+      { target: 'GET /{imgID} p99 vs Fastify + ioredis (<= 1.5)', ratio: get.p99.toFixed(2), met: get.p99 <= 1.5 },
+      { target: '/raw req/s vs bare Fastify (>= 0.5)', ratio: raw.throughput.toFixed(2), met: raw.throughput >= 0.5 },
+    ]);
   } finally {
     await Promise.allSettled(pools.map((p) => p.close()));
-    await Promise.allSettled(references.map((r) => r.close()));
-    await stack.stop();
-    await ring.close();
-    await redis.stop();
-    await postgres.stop();
+    references?.disconnect();
+    await redis?.quit().catch(() => undefined);
+    await cluster?.stop();
   }
-}
-
-async function uploadOne(gatewayUrl: string): Promise<string> {
-  const post = (path: string, body: unknown, token?: string) => fetch(`${gatewayUrl}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify(body),
-  });
-  const credentials = { name: 'benchartist', password: 'bench password 1' };
-  await post('/signup', credentials);
-  const { accessToken } = (await (await post('/login', credentials)).json()) as { accessToken: string };
-  const image = await makeImage('jpeg', 640, 400);
-  const { imageID } = (await (await post('/img', { imageBlob: image.toString('base64'), title: 'bench' }, accessToken)).json()) as { imageID: string };
-  if (!imageID) throw new Error('upload failed');
-  return imageID;
 }
 
 await main();

@@ -46,6 +46,9 @@ export const recommendationsAccess: Readonly<Record<keyof typeof recommendations
   RetagImage: { callers: images },
   UnindexImage: { callers: images },
   RecordView: { callers: gateway, actingUserField: 'userId' },
+  // A batch holds many viewers' views (src/gateway/view-batcher.ts): the gateway, which checked
+  // each viewer's access token, vouches for them with its own service token.
+  RecordViews: { callers: gateway },
   Like: { callers: gateway, actingUserField: 'userId' },
   Unlike: { callers: gateway, actingUserField: 'userId' },
   LikeState: { callers: gateway, actingUserField: 'userId' },

@@ -7,6 +7,11 @@ const tags = () => z.array(z.string().max(wireLimits.rawTag)).max(limits.image.t
 
 // The recommendations service: tag index, likes, views, interests, recommended images.
 
+/** Entries (image, viewer) in one RecordViews call; a gateway sends more in several calls. */
+export const maxViewsPerBatch = 500;
+/** Views of one entry in one call: far above what one window can see, low enough to keep sums exact. */
+export const maxViewsPerEntry = 1_000_000;
+
 const tagCount = z.object({ tag: z.string().max(wireLimits.rawTag), count: z.number().int() });
 
 export const recommendationsContract = defineService('Recommendations', 'RECOMMENDATION SERVICE', {
@@ -31,6 +36,19 @@ export const recommendationsContract = defineService('Recommendations', 'RECOMME
   /** Counts a view; a signed-in viewer gains a little interest in the image's tags. Unknown images are ignored. */
   RecordView: {
     input: z.object({ imageId: id(), userId: id().optional() }),
+    output: z.object({}),
+    idempotent: true,
+  },
+  /**
+   * Views counted by a gateway over a short window, sent as one call: each entry is an image (and
+   * the signed-in viewer, if any) with how many times it was viewed. Like RecordView, unknown
+   * images are ignored, and a viewer gains interest at most once per image and cooldown. A retried
+   * call may count its views twice: views are a hint, and losing none matters more.
+   */
+  RecordViews: {
+    input: z.object({
+      views: z.array(z.object({ imageId: id(), userId: id().optional(), count: z.number().int().min(1).max(maxViewsPerEntry) })).max(maxViewsPerBatch),
+    }),
     output: z.object({}),
     idempotent: true,
   },

@@ -7,10 +7,11 @@ import { createHttpServer } from '../platform/http.js';
 import { createAuthCheck } from './auth-check.js';
 import type { GatewayDeps } from './deps.js';
 import { crossSiteCheck } from './cross-site.js';
-import { withImageCache } from './image-cache.js';
+import { createImageCache, registerImageCacheMetrics } from './image-cache.js';
 import { gatewayApiDocs } from './plugins/api-docs.js';
 import authentication from './plugins/authentication.js';
 import inputHygiene from './plugins/input-hygiene.js';
+import { createViewBatcher, registerViewMetrics } from './view-batcher.js';
 import { authRoutes } from './routes/auth.routes.js';
 import { imagesRoutes } from './routes/images.routes.js';
 import { meRoutes } from './routes/me.routes.js';
@@ -22,6 +23,8 @@ export type { GatewayDeps } from './deps.js';
 
 /** The largest request: a JSON upload carries the image in base64 (a third larger than its bytes). */
 const bodyLimit = 16 * 1024 * 1024;
+/** One batch of views may wait this long for the recommendations service (retries included). */
+const viewSendTimeoutMs = 5_000;
 
 /** Builds one gateway worker's app: the public REST API. Tests call this directly. */
 export async function buildGatewayApp(deps: GatewayDeps): Promise<FastifyInstance> {
@@ -45,7 +48,20 @@ export async function buildGatewayApp(deps: GatewayDeps): Promise<FastifyInstanc
   // let a slow client hold on half a minute past its limit). Read when the server starts listening.
   (app.server as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = 1_000;
   // Image reads go through the cache ring; PATCH and DELETE invalidate it.
-  const routeDeps: GatewayDeps = { ...deps, images: withImageCache(deps.images, deps.sharedState, { ttlSeconds: deps.config.IMAGE_CACHE_TTL_SECONDS }) };
+  const imageCache = createImageCache(deps.images, deps.sharedState, {
+    ttlSeconds: deps.config.IMAGE_CACHE_TTL_SECONDS,
+    hotTierBytes: deps.config.IMAGE_HOT_TIER_MB * 1024 * 1024,
+  });
+  registerImageCacheMetrics(deps.metrics, imageCache);
+  const views = deps.views ?? createViewBatcher({
+    send: async (batch) => void (await deps.recommendations.RecordViews({ views: batch }, { timeoutMs: viewSendTimeoutMs })),
+    logger: deps.logger,
+    intervalMs: deps.config.VIEW_FLUSH_INTERVAL_MS,
+  });
+  registerViewMetrics(deps.metrics, views);
+  const routeDeps: GatewayDeps = { ...deps, images: imageCache.images, imageCache, views };
+  // Closing the app (a graceful stop) sends the views counted so far; see view-batcher.ts.
+  app.addHook('onClose', () => views.stop());
 
   // Security headers on every answer: nosniff, no framing, and a CSP that allows nothing and
   // sandboxes the document, so image bytes and JSON can never run as a page. The web app's

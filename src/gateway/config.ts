@@ -65,6 +65,13 @@ export const gatewayConfigSchema = z.object({
   UPLOAD_WINDOW_SECONDS: env.positiveInt(60),
   /** How long GET image responses stay in the cache ring. */
   IMAGE_CACHE_TTL_SECONDS: env.positiveInt(300),
+  /**
+   * MiB of image answers each worker keeps in memory (the hot tier over the ring); 0 turns it
+   * off. Counted in the worker's memory budget (docs/read-path.md).
+   */
+  IMAGE_HOT_TIER_MB: env.nonNegativeInt(16),
+  /** Views are sent to the recommendations service at most this long after they happen (a crash loses at most this window). */
+  VIEW_FLUSH_INTERVAL_MS: env.milliseconds(1_000),
   /** The built web app served under /app/; empty means web/dist in the repository. */
   WEB_APP_DIR: z.string().default(''),
   /**

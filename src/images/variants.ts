@@ -37,6 +37,11 @@ export function etagFor(bytes: Buffer): string {
 // Decoding a large image takes up to width x height x channels bytes: at most two images are
 // decoded at once, so a burst of big uploads queues instead of multiplying memory.
 const decoding = new Semaphore({ permits: 2, name: 'image decoding' });
+// Each image is resized once, so libvips' operation cache (up to 50 MB by default) only held
+// memory; one libvips thread per operation keeps the native buffers of a resize to one set
+// (the process's memory budget, docs/read-path.md).
+sharp.cache(false);
+sharp.concurrency(1);
 
 /** The original plus medium and thumb; AppError UNSUPPORTED_MEDIA_TYPE when the pixels cannot be decoded, PAYLOAD_TOO_LARGE past the decode budget. */
 export async function makeVariants(original: Buffer, inspected: InspectedImage, limits: ImageLimits): Promise<StoredVariant[]> {

@@ -82,6 +82,22 @@ export const layoutSchema = z.object({
     /** A process that stayed up this long starts over at the initial delay. */
     resetAfterMs: millis,
   }).strict(),
+  /**
+   * Memory bounds of the Easel (Node) processes: each one's V8 old space (--max-old-space-size,
+   * per kind; the gateway's workers inherit the gateway's) and young generation
+   * (--max-semi-space-size). With the code, the buffers and the native allocations on top, these
+   * keep every process under its budget (docs/read-path.md, "Memory").
+   */
+  memory: z.object({
+    maxOldSpaceMb: z.object({
+      gateway: z.number().int().min(16).max(65_536),
+      discovery: z.number().int().min(16).max(65_536),
+      users: z.number().int().min(16).max(65_536),
+      images: z.number().int().min(16).max(65_536),
+      recommendations: z.number().int().min(16).max(65_536),
+    }).strict(),
+    maxSemiSpaceMb: z.number().int().min(1).max(256),
+  }).strict(),
   /** Extra environment for every Easel (Node) process, e.g. UPLOAD_QUOTA in a test layout. */
   serviceEnv: z.record(z.string(), z.string()),
 }).strict();
@@ -116,6 +132,8 @@ export const defaultLayout: ClusterLayout = {
   },
   timeouts: { startMs: 60_000, postgresFirstStartMs: 120_000, stopMs: 10_000 },
   restart: { initialDelayMs: 250, maxDelayMs: 15_000, factor: 2, resetAfterMs: 30_000 },
+  // Measured by bench:memory under the chaos drill's mixed load (docs/read-path.md).
+  memory: { maxOldSpaceMb: { gateway: 72, discovery: 40, users: 48, images: 64, recommendations: 48 }, maxSemiSpaceMb: 2 },
   serviceEnv: {},
 };
 

@@ -57,6 +57,24 @@ export function serviceEntry(service: string): string {
   return join(repoRoot(), 'dist', 'src', service, 'main.js');
 }
 
+/** V8's heap bounds for one kind of Easel process, from the layout (a gateway's workers inherit them). */
+export function nodeMemoryArgs(layout: ClusterLayout, kind: 'discovery' | DomainService | 'gateway'): string[] {
+  return [`--max-old-space-size=${layout.memory.maxOldSpaceMb[kind]}`, `--max-semi-space-size=${layout.memory.maxSemiSpaceMb}`];
+}
+
+/**
+ * glibc's allocator, told to give memory back: scrypt (16 MiB per hash) and libvips allocate
+ * large blocks on the thread pool; by default glibc then raises its mmap threshold and keeps
+ * such blocks in per-thread arenas after they are freed, which held users' RSS at 250+ MB after
+ * a burst of logins. A fixed threshold keeps large blocks mmapped (returned on free), and two
+ * arenas bound the per-thread fragmentation. The layout's serviceEnv can override these.
+ */
+export const nativeMemoryEnv: Record<string, string> = {
+  MALLOC_ARENA_MAX: '2',
+  MALLOC_MMAP_THRESHOLD_: '131072',
+  MALLOC_TRIM_THRESHOLD_: '262144',
+};
+
 /** Internal metrics ports (METRICS_PORT) of the processes Prometheus finds statically: discovery's and the gateway's. */
 export interface MetricsPorts {
   discovery: number[];
@@ -86,9 +104,9 @@ function nodeService(layout: ClusterLayout, kind: 'discovery' | DomainService | 
       if (!existsSync(entry)) throw new Error(`${entry} is missing: run "npm run build" first`);
       return {
         command: process.execPath,
-        args: ['--enable-source-maps', entry],
+        args: [...nodeMemoryArgs(layout, kind), '--enable-source-maps', entry],
         cwd: repoRoot(),
-        env: { ...layout.serviceEnv, INSTANCE_NAME: instance, HOST: layout.host, PORT: String(port), LOG_LEVEL: layout.logLevel, ...env },
+        env: { ...nativeMemoryEnv, ...layout.serviceEnv, INSTANCE_NAME: instance, HOST: layout.host, PORT: String(port), LOG_LEVEL: layout.logLevel, ...env },
       };
     },
     ready: () => httpOk(`${base}/health`),

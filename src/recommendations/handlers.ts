@@ -64,6 +64,12 @@ export function createRecommendationsHandlers(deps: RecommendationsServiceDeps):
       return {};
     },
 
+    async RecordViews(input) {
+      const now = new Date(clock.now());
+      await repository.recordViews({ views: input.views, now, interest: interestWeights.view, cooldownStart: new Date(now.getTime() - viewCooldownMs) });
+      return {};
+    },
+
     async Like(input) {
       const state = await repository.like(input.imageId, input.userId, new Date(clock.now()), interestWeights.like);
       if (!state) throw notFound('no such image');

@@ -42,6 +42,13 @@ export interface RecommendationsRepository {
   unindexImage(imageId: string): Promise<boolean>;
   /** Counts the view; for a signed-in viewer adds `interest` unless they viewed it since `cooldownStart`. */
   recordView(view: { imageId: string; userId: string | undefined; now: Date; interest: number; cooldownStart: Date }): Promise<void>;
+  /**
+   * Counts a batch of views in one transaction: each image's count grows by the sum of its
+   * entries; each signed-in viewer adds `interest` per image unless they viewed it since
+   * `cooldownStart`. Unknown images are skipped. Rows are locked in one sorted order (images,
+   * then views, then interests) so that concurrent batches cannot deadlock each other.
+   */
+  recordViews(batch: { views: ReadonlyArray<{ imageId: string; userId?: string | undefined; count: number }>; now: Date; interest: number; cooldownStart: Date }): Promise<void>;
   /** undefined when the image is unknown. */
   like(imageId: string, userId: string, now: Date, interest: number): Promise<LikeState | undefined>;
   unlike(imageId: string, userId: string, now: Date, interest: number): Promise<LikeState | undefined>;
@@ -152,6 +159,56 @@ export function createRecommendationsRepository(sql: Sql, settings: { halfLifeMs
           returning (select last_viewed_at from previous) as previous`;
         if (row?.previous && row.previous > view.cooldownStart) return;
         await changeInterest(tx, { userId: view.userId, tags: await imageTags(tx, view.imageId), delta: view.interest, now: view.now });
+      });
+    },
+
+    async recordViews(batch) {
+      const perImage = new Map<string, number>();
+      for (const view of batch.views) perImage.set(view.imageId, (perImage.get(view.imageId) ?? 0) + view.count);
+      if (perImage.size === 0) return;
+      const imageIds = [...perImage.keys()].sort();
+      await sql.begin(async (tx) => {
+        const known = new Set((await tx<{ image_id: string }[]>`
+          select image_id from images where image_id = any(${imageIds}::text[]) order by image_id for update`).map((row) => row.image_id));
+        if (known.size === 0) return;
+        const counted = imageIds.filter((id) => known.has(id));
+        await tx`
+          update images set views = images.views + batch.count
+          from unnest(${counted}::text[], ${counted.map((id) => perImage.get(id)!)}::bigint[]) as batch(image_id, count)
+          where images.image_id = batch.image_id`;
+        // Per viewer and image, in (viewer, image) order; interest is gathered per viewer and tag.
+        const byViewer = new Map<string, number>();
+        for (const view of batch.views) {
+          if (view.userId === undefined || !known.has(view.imageId)) continue;
+          const key = `${view.userId}\u0000${view.imageId}`;
+          byViewer.set(key, (byViewer.get(key) ?? 0) + view.count);
+        }
+        const interestByViewer = new Map<string, Map<string, number>>();
+        for (const key of [...byViewer.keys()].sort()) {
+          const [userId, imageId] = key.split('\u0000') as [string, string];
+          const [row] = await tx<{ previous: Date | null }[]>`
+            with previous as (select last_viewed_at from views where user_id = ${userId} and image_id = ${imageId})
+            insert into views (user_id, image_id, count, last_viewed_at) values (${userId}, ${imageId}, ${byViewer.get(key)!}, ${batch.now}::timestamptz)
+            on conflict (user_id, image_id) do update set count = views.count + excluded.count, last_viewed_at = greatest(views.last_viewed_at, excluded.last_viewed_at)
+            returning (select last_viewed_at from previous) as previous`;
+          if (row?.previous && row.previous > batch.cooldownStart) continue;
+          const tags = interestByViewer.get(userId) ?? new Map<string, number>();
+          interestByViewer.set(userId, tags);
+          for (const tag of await imageTags(tx, imageId)) tags.set(tag, (tags.get(tag) ?? 0) + batch.interest);
+        }
+        for (const userId of [...interestByViewer.keys()].sort()) {
+          const tags = [...interestByViewer.get(userId)!.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+          if (tags.length === 0) continue;
+          await tx`
+            insert into user_interests (user_id, tag, weight, updated_at)
+            select ${userId}::text, t.tag, t.delta, ${batch.now}::timestamptz
+            from unnest(${tags.map(([tag]) => tag)}::text[], ${tags.map(([, delta]) => delta)}::float8[]) as t(tag, delta)
+            on conflict (user_id, tag) do update set
+              weight = user_interests.weight
+                       * power(0.5::float8, greatest(0, extract(epoch from (excluded.updated_at - user_interests.updated_at)))::float8 * 1000 / ${halfLifeMs}::float8)
+                       + excluded.weight,
+              updated_at = greatest(user_interests.updated_at, excluded.updated_at)`;
+        }
       });
     },
 

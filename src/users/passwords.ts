@@ -1,4 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { Semaphore } from '../platform/semaphore.js';
 
 // Password hashing with scrypt from node:crypto. The stored form carries its own parameters
 // (PHC-style "$scrypt$ln=14,r=8,p=1$<salt>$<hash>"), so the cost can be raised later and old
@@ -72,16 +73,30 @@ export interface PasswordHasher {
   verify(password: string, stored: string | undefined): Promise<boolean>;
 }
 
-export function createPasswordHasher(cost: ScryptCost): PasswordHasher {
+export interface HashingLimits {
+  /**
+   * Hashes computed at once. Each scrypt hash holds 128 * N * r bytes (16 MiB at the default
+   * cost) while it runs on the thread pool, so this bounds the service's memory: a burst of
+   * logins queues instead of taking 4 x 16 MiB (the whole pool) or more. Default 1: hashing is
+   * CPU-bound, so more at once than cores adds memory, not throughput (and there are two replicas).
+   */
+  concurrency?: number;
+  /** Hashes that may wait; past that a login or sign-up is refused with UNAVAILABLE and Retry-After. Default 256. */
+  maxWaiting?: number;
+}
+
+export function createPasswordHasher(cost: ScryptCost, limits: HashingLimits = {}): PasswordHasher {
+  const hashing = new Semaphore({ permits: limits.concurrency ?? 1, maxWaiting: limits.maxWaiting ?? 256, name: 'password hashing' });
   // Made once up front, so the first unknown-user login costs no more than later ones.
-  const dummy = hashPassword(randomBytes(16).toString('hex'), cost);
+  const dummy = hashing.run(() => hashPassword(randomBytes(16).toString('hex'), cost));
   dummy.catch(() => undefined);
   return {
     cost,
-    hash: (password) => hashPassword(password, cost),
+    hash: (password) => hashing.run(() => hashPassword(password, cost)),
     verify: async (password, stored) => {
-      if (stored !== undefined) return verifyPassword(password, stored);
-      await verifyPassword(password, await dummy);
+      if (stored !== undefined) return hashing.run(() => verifyPassword(password, stored));
+      const dummyHash = await dummy;
+      await hashing.run(() => verifyPassword(password, dummyHash));
       return false;
     },
   };

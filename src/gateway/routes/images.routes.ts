@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import type { ImageVariant } from '../../contracts/images.js';
 import { limits, patterns } from '../../contracts/limits.js';
 import { normaliseTags } from '../../contracts/tags.js';
 import { AppError, invalidArgument } from '../../platform/errors.js';
 import type { GatewayDeps } from '../deps.js';
+import { createImageCache } from '../image-cache.js';
+import { createViewBatcher, type ViewBatcher } from '../view-batcher.js';
 import { likeCounts, publicImage } from '../public-image.js';
 import { uploadRateLimit } from '../rate-limit.js';
 import {
@@ -75,6 +77,8 @@ const accessTokenBody = optionalBody({ accessToken: Type.Optional(tokenField) })
 
 export const imagesRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = async (app, { deps }) => {
   const imageLimitsCache = limitsCache(deps);
+  const imageCache = deps.imageCache ?? createImageCache(deps.images, deps.sharedState, { ttlSeconds: deps.config.IMAGE_CACHE_TTL_SECONDS });
+  const views = deps.views ?? ownViewBatcher(app, deps);
 
   app.get('/limits', {
     schema: { summary: 'What an upload may be', tags: ['images'], response: { 200: imageLimits, ...failures('failure', {}) } },
@@ -145,11 +149,13 @@ export const imagesRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = as
     },
     schemaErrorFormatter: imageNotFoundOnBadId,
     config: { failureShape: 'imageBlob' },
-  }, async (request) => {
+  }, async (request, reply) => {
     const { imgID: imageId } = request.params;
-    const image = await deps.images.Get({ imageId }, { requestId: request.id });
-    recordView(deps, request, imageId);
-    return { imageBlob: image.image.toString('base64'), author: image.author, title: image.title, description: image.description, error: '' as const };
+    // The answer's bytes as built once for this generation of the image (see image-cache.ts);
+    // a Buffer is sent as it is, without the serializer (the schema above documents its shape).
+    const answer = await imageCache.originalAnswer(imageId, { requestId: request.id });
+    recordView(views, request, imageId);
+    return reply.header('content-type', 'application/json; charset=utf-8').send(answer as unknown as Static<typeof imageBlobBody>);
   });
 
   app.get('/:imgID/info', {
@@ -183,9 +189,15 @@ export const imagesRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = as
     }, async (request, reply) => {
       const { imgID: imageId } = request.params;
       const candidates = ifNoneMatchTags(request.headers['if-none-match']);
-      const bytes = await deps.images.GetVariant({ imageId, variant, ifNoneMatch: candidates.length === 1 ? candidates[0] : undefined }, { requestId: request.id });
+      if (candidates.length > 0) {
+        // Revalidation is answered from the generation and the entity tag alone, never the bytes.
+        const tag = await imageCache.variantTag(imageId, variant);
+        if (tag && candidates.includes(tag.etag)) return reply.header('etag', tag.etag).header('cache-control', imageCacheControl).status(304).send();
+      }
+      const bytes = await imageCache.variant(imageId, variant, { requestId: request.id });
       reply.header('etag', bytes.etag).header('cache-control', imageCacheControl);
-      if (bytes.notModified || candidates.includes(bytes.etag)) return reply.status(304).send();
+      if (candidates.includes(bytes.etag)) return reply.status(304).send();
+      // The cached Buffer itself goes to the socket: no copy per request.
       return reply.header('content-type', bytes.contentType).send(bytes.image);
     });
   }
@@ -267,12 +279,26 @@ function ifNoneMatchTags(header: string | undefined): string[] {
   return header.split(',').map((tag) => tag.trim().replace(/^W\//, '')).filter((tag) => tag !== '' && tag.length <= limits.etagLength);
 }
 
-/** Counts a view after answering; never delays or fails the request. */
-function recordView(deps: GatewayDeps, request: FastifyRequest, imageId: string): void {
-  void (async () => {
-    const caller = await request.callerIfAny().catch(() => undefined);
-    await deps.recommendations.RecordView({ imageId, userId: caller?.userId }, { timeoutMs: sideCallTimeoutMs, requestId: request.id, ...(caller ? { actingUser: caller } : {}) });
-  })().catch((error: unknown) => request.log.debug({ err: error, imageId }, 'could not record a view'));
+/** Counts a view in this worker's batch (view-batcher.ts); never delays or fails the request. */
+function recordView(views: ViewBatcher, request: FastifyRequest, imageId: string): void {
+  // Anonymous readers (no credentials at all) need no token check.
+  if (!request.headers.authorization && !request.headers.cookie && !(request.body as { accessToken?: unknown } | undefined)?.accessToken) {
+    views.record(imageId, undefined);
+    return;
+  }
+  void request.callerIfAny()
+    .catch(() => undefined)
+    .then((caller) => views.record(imageId, caller?.userId));
+}
+
+/** For an app built without one (app.ts passes its own): sent on close like app.ts's. */
+function ownViewBatcher(app: FastifyInstance, deps: GatewayDeps): ViewBatcher {
+  const views = createViewBatcher({
+    send: async (batch) => void (await deps.recommendations.RecordViews({ views: batch }, { timeoutMs: sideCallTimeoutMs })),
+    logger: deps.logger,
+  });
+  app.addHook('onClose', () => views.stop());
+  return views;
 }
 
 /** The images service's byte limit, asked once a minute; the default when it cannot be asked. */

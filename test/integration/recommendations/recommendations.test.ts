@@ -217,3 +217,33 @@ describe('recommendations', () => {
     expect((await rpc.ListTags({ prefix: 'mosaic' })).tags).toEqual([]);
   });
 });
+
+describe('views in batches', () => {
+  it('counts a batch of views, skips unknown images, and gives a viewer interest once per image and cooldown', async () => {
+    const seen = await upload('batch-artist', ['pastel', 'dune'], 'batch');
+    const other = await upload('batch-artist', ['pastel'], 'batch');
+    const viewer = 'batch-viewer';
+    await rpc.RecordViews({
+      views: [
+        { imageId: seen, count: 40 },
+        { imageId: seen, userId: viewer, count: 3 },
+        { imageId: other, userId: viewer, count: 1 },
+        { imageId: 'no-such-image', userId: viewer, count: 5 },
+      ],
+    });
+    // Again within the cooldown: counted, no more interest.
+    await rpc.RecordViews({ views: [{ imageId: seen, userId: viewer, count: 2 }] });
+    const sql = postgres(databaseUrl, { max: 1, onnotice: () => undefined });
+    try {
+      const counts = await sql<{ image_id: string; views: string }[]>`select image_id, views from images where image_id in (${seen}, ${other}, 'no-such-image') order by image_id`;
+      expect(Object.fromEntries(counts.map((row) => [row.image_id, Number(row.views)]))).toEqual({ [seen]: 45, [other]: 1 });
+      const [viewed] = await sql<{ count: number }[]>`select count from views where user_id = ${viewer} and image_id = ${seen}`;
+      expect(Number(viewed!.count)).toBe(5);
+      const interests = await sql<{ tag: string; weight: number }[]>`select tag, weight from user_interests where user_id = ${viewer} order by tag`;
+      // pastel is in both images (two views' worth), dune in one; the repeat added nothing.
+      expect(interests.map((row) => [row.tag, row.weight])).toEqual([['dune', 0.25], ['pastel', 0.5]]);
+    } finally {
+      await sql.end();
+    }
+  });
+});

@@ -3,7 +3,8 @@ import type { RpcClient } from '../../../src/platform/rpc/client.js';
 import type { ImagesContract, ImageInfo } from '../../../src/contracts/images.js';
 import { AppError } from '../../../src/platform/errors.js';
 import { inMemorySharedState } from '../../fakes/shared-state.js';
-import { withImageCache } from '../../../src/gateway/image-cache.js';
+import { createImageCache, withImageCache } from '../../../src/gateway/image-cache.js';
+import type { SharedState } from '../../../src/gateway/shared-state.js';
 
 type ImagesClient = RpcClient<ImagesContract['methods']>;
 
@@ -113,7 +114,7 @@ describe('withImageCache', () => {
   it('expires entries after the TTL', async () => {
     let now = 0;
     const images = fakeImages();
-    const cached = withImageCache(images.client, inMemorySharedState(() => now), { ttlSeconds: 300 });
+    const cached = withImageCache(images.client, inMemorySharedState(() => now), { ttlSeconds: 300, clock: { now: () => now } });
     await cached.GetInfo({ imageId: 'img1' });
     now += 301_000;
     await cached.GetInfo({ imageId: 'img1' });
@@ -147,6 +148,91 @@ describe('withImageCache for bytes', () => {
     const other = await cached.GetVariant({ imageId: 'img1', variant: 'thumb', ifNoneMatch: '"stale"' });
     expect(other.notModified).toBeFalsy();
     expect(other.image.length).toBe(3);
+    expect(images.calls.variant).toBe(1);
+  });
+});
+
+/** Counts the ring reads per kind of key (the last part of the key). */
+function countingState(state: SharedState = inMemorySharedState()) {
+  const reads: string[] = [];
+  return {
+    reads,
+    state: { ...state, get: (key: string) => (reads.push(key), state.get(key)) } satisfies SharedState,
+    bodyReads: () => reads.filter((key) => !key.endsWith(':gen')).length,
+  };
+}
+
+describe('the hot tier', () => {
+  const withBytes = (images: ReturnType<typeof fakeImages>) => {
+    let gets = 0;
+    (images.client as { Get: unknown }).Get = async () => {
+      gets++;
+      return { ...images.info, contentType: 'image/png', etag: '"e1"', image: Buffer.from([9, 8, 7]) };
+    };
+    return () => gets;
+  };
+
+  it('builds the GET /{imgID} answer once and then reads only the generation from the ring', async () => {
+    const images = fakeImages();
+    const gets = withBytes(images);
+    const ring = countingState();
+    const cache = createImageCache(images.client, ring.state, { ttlSeconds: 300 });
+    const first = await cache.originalAnswer('img1');
+    expect(JSON.parse(first.toString())).toEqual({ imageBlob: Buffer.from([9, 8, 7]).toString('base64'), author: 'ada', title: 'first', description: '', error: '' });
+    const readsAfterFill = ring.bodyReads();
+    for (let i = 0; i < 5; i++) expect(await cache.originalAnswer('img1')).toBe(first);
+    expect(ring.bodyReads()).toBe(readsAfterFill);
+    expect(gets()).toBe(1);
+    expect(cache.hotTierStats()).toMatchObject({ hits: 5, entries: 1 });
+  });
+
+  it('never answers from memory after a change made through another worker', async () => {
+    const images = fakeImages();
+    withBytes(images);
+    const ring = inMemorySharedState();
+    const workerA = createImageCache(images.client, ring, { ttlSeconds: 300 });
+    const workerB = createImageCache(images.client, ring, { ttlSeconds: 300 });
+    await workerA.images.GetInfo({ imageId: 'img1' });
+    expect(JSON.parse((await workerA.originalAnswer('img1')).toString())).toMatchObject({ title: 'first' });
+    await workerB.images.Modify({ imageId: 'img1', callerId: 'u1', title: 'second' });
+    expect(await workerA.images.GetInfo({ imageId: 'img1' })).toMatchObject({ title: 'second' });
+    expect(JSON.parse((await workerA.originalAnswer('img1')).toString())).toMatchObject({ title: 'second' });
+  });
+
+  it('fills a burst of misses on one answer with one call to the service', async () => {
+    const images = fakeImages();
+    const gets = withBytes(images);
+    const cache = createImageCache(images.client, inMemorySharedState(), { ttlSeconds: 300 });
+    await cache.images.GetInfo({ imageId: 'img1' }); // the image has a generation
+    await Promise.all(Array.from({ length: 10 }, () => cache.originalAnswer('img1')));
+    expect(gets()).toBe(1);
+  });
+
+  it('stays within its byte budget and keeps answers too large for it only in the ring', async () => {
+    const images = fakeImages();
+    (images.client as { GetVariant: unknown }).GetVariant = async ({ imageId }: { imageId: string }) =>
+      ({ contentType: 'image/png', etag: `"${imageId}"`, image: Buffer.alloc(imageId === 'huge' ? 5_000 : 1_000, 1) });
+    const ring = countingState();
+    const cache = createImageCache(images.client, ring.state, { ttlSeconds: 300, hotTierBytes: 4_000, hotTierMaxEntryBytes: 2_000 });
+    for (let i = 0; i < 20; i++) await cache.variant(`img${i}`, 'original');
+    expect(cache.hotTierStats().bytes).toBeLessThanOrEqual(4_000);
+    expect(cache.hotTierStats().entries).toBeLessThan(20);
+    await cache.variant('huge', 'original');
+    const before = ring.bodyReads();
+    expect((await cache.variant('huge', 'original')).image.length).toBe(5_000);
+    expect(ring.bodyReads()).toBe(before + 1);
+  });
+
+  it('tells a variant\'s entity tag without reading its bytes, in a worker that never read them', async () => {
+    const images = fakeImages();
+    const ring = countingState();
+    const filler = createImageCache(images.client, ring.state, { ttlSeconds: 300 });
+    const { etag } = await filler.variant('img1', 'thumb');
+    const other = createImageCache(images.client, ring.state, { ttlSeconds: 300 });
+    ring.reads.length = 0;
+    expect(await other.variantTag('img1', 'thumb')).toEqual({ contentType: 'image/png', etag });
+    expect(ring.reads.some((key) => key.endsWith(':thumb'))).toBe(false);
+    expect(await other.variantTag('img1', 'medium')).toBeUndefined();
     expect(images.calls.variant).toBe(1);
   });
 });

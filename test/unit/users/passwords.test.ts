@@ -43,4 +43,12 @@ describe('password hashing', () => {
     expect(await hasher.verify('anything at all', undefined)).toBe(false);
     expect(await hasher.verify('anything at all', await hasher.hash('anything at all'))).toBe(true);
   });
+
+  it('bounds the hashes in flight (16 MiB each at the real cost): a burst queues, and past the queue is refused with UNAVAILABLE', async () => {
+    const hasher = createPasswordHasher(cheap, { concurrency: 1, maxWaiting: 1 });
+    await hasher.hash('warm up the dummy hash');
+    const burst = await Promise.allSettled([hasher.hash('one password'), hasher.hash('two password'), hasher.hash('three password')]);
+    expect(burst.map((outcome) => outcome.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+    expect((burst[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'UNAVAILABLE' });
+  });
 });
