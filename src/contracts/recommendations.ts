@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineService } from '../platform/rpc/contract.js';
 import { limits } from './limits.js';
+import { twoPhaseParticipant } from './transactions.js';
 
 // The recommendations service: tag index, likes, views, interests, recommended images.
 
@@ -19,12 +20,28 @@ export const recommendationsContract = defineService('Recommendations', 'RECOMME
     output: z.object({}),
     idempotent: true,
   },
-  /** Called on delete; removes the image from tags, likes and recommendations. */
+  /**
+   * Called on delete; removes the image from tags, likes and recommendations. An unindexed image
+   * id is closed for good: a late IndexImage of it (after a saga's compensation) changes nothing.
+   */
   UnindexImage: {
     input: z.object({ imageId: z.string() }),
     output: z.object({}),
     idempotent: true,
   },
+  /** Two-phase commit, prepare: IndexImage in a prepared transaction `txId`. */
+  PrepareIndexImage: {
+    input: z.object({ txId: z.uuid(), imageId: z.string(), authorId: z.string(), tags: z.array(z.string()), createdAt: z.string() }),
+    output: z.object({}),
+    idempotent: true,
+  },
+  /** Two-phase commit, prepare: UnindexImage in a prepared transaction `txId`. */
+  PrepareUnindexImage: {
+    input: z.object({ txId: z.uuid(), imageId: z.string() }),
+    output: z.object({}),
+    idempotent: true,
+  },
+  ...twoPhaseParticipant,
   /** Counts a view; a signed-in viewer gains a little interest in the image's tags. Unknown images are ignored. */
   RecordView: {
     input: z.object({ imageId: z.string(), userId: z.string().optional() }),

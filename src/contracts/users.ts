@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineService } from '../platform/rpc/contract.js';
+import { twoPhaseParticipant } from './transactions.js';
 
 // The users service: accounts, tokens and the upload quota.
 
@@ -60,12 +61,28 @@ export const usersContract = defineService('Users', 'USER SERVICE', {
     output: quota,
     idempotent: true,
   },
-  /** Gives the unit reserved for `uploadId` back (failed upload, or the image was deleted). Harmless when nothing is reserved. */
+  /**
+   * Gives the unit reserved for `uploadId` back (failed upload, or the image was deleted). Harmless when nothing is reserved.
+   * With `final`, `uploadId` is closed for good: a late ReserveUpload of it (a saga step that arrives after its compensation) is refused with CONFLICT.
+   */
   ReleaseUpload: {
-    input: z.object({ userId: z.string(), uploadId: z.string() }),
+    input: z.object({ userId: z.string(), uploadId: z.string(), final: z.boolean().optional() }),
     output: quota,
     idempotent: true,
   },
+  /** Two-phase commit, prepare: reserves the unit in a prepared transaction `txId` (QUOTA_EXCEEDED votes no). */
+  PrepareReserveUpload: {
+    input: z.object({ txId: z.uuid(), userId: z.string(), uploadId: z.string() }),
+    output: z.object({}),
+    idempotent: true,
+  },
+  /** Two-phase commit, prepare: gives the unit back in a prepared transaction `txId` (image deletion). */
+  PrepareReleaseUpload: {
+    input: z.object({ txId: z.uuid(), userId: z.string(), uploadId: z.string() }),
+    output: z.object({}),
+    idempotent: true,
+  },
+  ...twoPhaseParticipant,
   GetQuota: {
     input: z.object({ userId: z.string() }),
     output: quota,

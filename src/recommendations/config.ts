@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { loadConfig, serviceEnvShape, type Env } from '../platform/config.js';
+import { loadConfig, serviceEnvShape, transactionEnvShape, type Env } from '../platform/config.js';
 
 export const recommendationsConfigSchema = z.object({
   ...serviceEnvShape,
+  ...transactionEnvShape,
   DATABASE_URL: z.string().startsWith('postgres').default('postgres://postgres@127.0.0.1:5441,127.0.0.1:5442/recommendations?target_session_attrs=primary'),
   /** Connections in this replica's PostgreSQL pool. */
   DATABASE_POOL_SIZE: z.coerce.number().int().positive().default(10),

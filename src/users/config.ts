@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { env, loadConfig, serviceEnvShape, type Env } from '../platform/config.js';
+import { env, loadConfig, serviceEnvShape, transactionEnvShape, type Env } from '../platform/config.js';
 
 export const usersConfigSchema = z.object({
   ...serviceEnvShape,
+  ...transactionEnvShape,
   DATABASE_URL: z.string().startsWith('postgres').default('postgres://postgres@127.0.0.1:5441,127.0.0.1:5442/users?target_session_attrs=primary'),
   /** Images a user may have at once unless their account says otherwise. */
   UPLOAD_QUOTA: env.positiveInt(100),

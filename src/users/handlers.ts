@@ -3,7 +3,8 @@ import type { UsersContract } from '../contracts/users.js';
 import { isAppError } from '../platform/errors.js';
 import type { RpcContext, RpcHandlers } from '../platform/rpc/server.js';
 import { login, logout, refresh, register, type AccountsDeps } from './accounts.js';
-import { currentQuota, releaseUpload, reserveUpload } from './quota.js';
+import { currentQuota, prepareReleaseUpload, prepareReserveUpload, releaseUpload, reserveUpload } from './quota.js';
+import { noFailpoints, type Failpoints } from '../platform/failpoints.js';
 
 type AuthEvents = Counter<'event' | 'outcome'>;
 
@@ -21,7 +22,7 @@ function noteRefusal(context: RpcContext, events: AuthEvents, event: 'register' 
 }
 
 /** The Users RPC methods: thin adapters over accounts.ts and quota.ts. */
-export function usersHandlers(accounts: AccountsDeps, uploadQuota: number, metrics: Registry): RpcHandlers<UsersContract['methods']> {
+export function usersHandlers(accounts: AccountsDeps, uploadQuota: number, metrics: Registry, failpoints: Failpoints = noFailpoints): RpcHandlers<UsersContract['methods']> {
   const { repo } = accounts;
   const events: AuthEvents = new Counter({
     name: 'users_auth_events_total',
@@ -55,7 +56,25 @@ export function usersHandlers(accounts: AccountsDeps, uploadQuota: number, metri
     },
     SigningKeys: async () => ({ keys: [accounts.signingKey.publicJwk as Record<string, unknown>] }),
     ReserveUpload: ({ userId, uploadId }) => reserveUpload(repo, uploadQuota, userId, uploadId),
-    ReleaseUpload: ({ userId, uploadId }) => releaseUpload(repo, uploadQuota, userId, uploadId),
+    ReleaseUpload: ({ userId, uploadId, final }) => releaseUpload(repo, uploadQuota, userId, uploadId, final),
+    PrepareReserveUpload: async ({ txId, userId, uploadId }) => {
+      await prepareReserveUpload(repo, uploadQuota, txId, userId, uploadId);
+      failpoints.hit('users.prepared');
+      return {};
+    },
+    PrepareReleaseUpload: async ({ txId, userId, uploadId }) => {
+      await prepareReleaseUpload(repo, txId, userId, uploadId);
+      failpoints.hit('users.prepared');
+      return {};
+    },
+    CommitPrepared: async ({ txId }) => {
+      await repo.commitPrepared(txId);
+      return {};
+    },
+    AbortPrepared: async ({ txId }) => {
+      await repo.rollbackPrepared(txId);
+      return {};
+    },
     GetQuota: ({ userId }) => currentQuota(repo, uploadQuota, userId),
   };
 }

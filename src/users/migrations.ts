@@ -49,4 +49,17 @@ export const usersMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: '002_upload_releases',
+    sql: `
+      -- Uploads whose unit was given back for good (a saga's compensation, a deleted image): a
+      -- reserve of one of them that arrives late is refused, so a compensated step stays undone.
+      create table upload_releases (
+        user_id uuid not null,
+        upload_id text not null,
+        released_at timestamptz not null default now(),
+        primary key (user_id, upload_id)
+      );
+    `,
+  },
 ];

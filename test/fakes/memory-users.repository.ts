@@ -9,6 +9,8 @@ interface State {
   tokens: Map<string, RefreshTokenRecord>;
   signingKey: SigningKeyMaterial | undefined;
   reservations: Map<string, Set<string>>;
+  /** "user\nupload" released for good. */
+  closed: Set<string>;
 }
 
 const clone = (state: State): State => ({
@@ -16,6 +18,7 @@ const clone = (state: State): State => ({
   tokens: new Map([...state.tokens].map(([k, v]) => [k, { ...v }])),
   signingKey: state.signingKey,
   reservations: new Map([...state.reservations].map(([k, v]) => [k, new Set(v)])),
+  closed: new Set(state.closed),
 });
 
 export interface MemoryUsersRepository extends UsersRepository {
@@ -25,7 +28,7 @@ export interface MemoryUsersRepository extends UsersRepository {
 }
 
 export function memoryUsersRepository(): MemoryUsersRepository {
-  let state: State = { users: new Map(), tokens: new Map(), signingKey: undefined, reservations: new Map() };
+  let state: State = { users: new Map(), tokens: new Map(), signingKey: undefined, reservations: new Map(), closed: new Set() };
   let lock: Promise<unknown> = Promise.resolve();
   let calls = 0;
   // Every call yields to the event loop, so concurrent callers really interleave.
@@ -141,6 +144,18 @@ export function memoryUsersRepository(): MemoryUsersRepository {
       await step();
       return state.reservations.get(userId)?.delete(uploadId) ?? false;
     },
+    async isClosed(userId, uploadId) {
+      await step();
+      return state.closed.has(`${userId}\n${uploadId}`);
+    },
+    async closeUpload(userId, uploadId) {
+      await step();
+      state.closed.add(`${userId}\n${uploadId}`);
+    },
+    // Two-phase commit needs PostgreSQL's PREPARE TRANSACTION: tested against the real one (test/integration/transactions).
+    prepare: () => Promise.reject(new Error('not in memory')),
+    commitPrepared: () => Promise.reject(new Error('not in memory')),
+    rollbackPrepared: () => Promise.reject(new Error('not in memory')),
   };
   return repo;
 }
