@@ -144,18 +144,20 @@ export function imageTransactions(deps: ImageTransactionsDeps): ImageTransaction
     }
   }
 
-  /** Undoes a saga upload: unindex and remove the image if it was stored, give the unit back, each idempotent and final. */
+  /** Undoes a saga upload: gives the unit back, unindexes and removes the image if it was stored; each step idempotent and final. */
   async function sagaCompensate(record: TransactionRecord): Promise<string> {
     const { id, authorId, uploadId, imageId } = record;
     if (record.state !== 'compensating' && !(await log.advance(id, ['started', 'quota_reserved', 'stored'], 'compensating', now(), { clearKey: true }))) {
       const current = await log.get(id);
       if (current?.state !== 'compensating') return current?.state ?? 'missing';
     }
+    // The unit first: it is what the author notices, and it needs only the users service.
+    await step('saga', 'release', () => users.ReleaseUpload({ userId: authorId, uploadId, final: true }));
+    // The (invisible) image rows stay until the index is sure to be clean: they say whether to unindex.
     if (await log.storedImage(imageId)) {
       await step('saga', 'unindex', () => recommendations.UnindexImage({ imageId }));
       await step('saga', 'remove', () => sql`delete from images where id = ${imageId} and not visible`);
     }
-    await step('saga', 'release', () => users.ReleaseUpload({ userId: authorId, uploadId, final: true }));
     return (await log.advance(id, ['compensating'], 'compensated', now(), { finish: 'compensated' })) ? finish(record, 'compensated') : 'compensated';
   }
 

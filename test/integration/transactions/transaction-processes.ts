@@ -1,0 +1,205 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import postgres from 'postgres';
+import { freePort } from '../../../src/platform/ports.js';
+import { waitFor } from '../../../src/platform/wait.js';
+import { createLogger } from '../../../src/platform/log.js';
+import { createRpcClient, type RpcClient } from '../../../src/platform/rpc/client.js';
+import { createDiscoveryTransport, type DiscoveryTransport } from '../../../src/platform/rpc/discovery-transport.js';
+import { usersContract, type UsersContract } from '../../../src/contracts/users.js';
+import { imagesContract, type ImagesContract } from '../../../src/contracts/images.js';
+import type { UploadTransactionMode } from '../../../src/contracts/transactions.js';
+import { startDiscoveryReplica, type DiscoveryReplicaHandle } from '../../support/service-processes.js';
+import { integrationPostgres } from '../../harness/context.js';
+
+// The three services of the upload transaction as real processes (run from the sources) against
+// the integration tier's PostgreSQL, with one discovery replica: a test arms a failpoint in one
+// of them, watches it SIGKILL itself mid-transaction, starts it again and checks what recovery left.
+
+export type TransactionService = 'users' | 'images' | 'recommendations';
+const services: readonly TransactionService[] = ['users', 'recommendations', 'images'];
+const mainOf = (service: TransactionService) => fileURLToPath(new URL(`../../../src/${service}/main.ts`, import.meta.url));
+
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/** Short timeouts so that recovery happens within a test. */
+export const recoveryEnv = {
+  TRANSACTION_RECOVER_AFTER_MS: '800',
+  TRANSACTION_RECOVERY_INTERVAL_MS: '200',
+  PREPARED_RESOLVE_AFTER_MS: '1200',
+  PREPARED_RESOLVE_INTERVAL_MS: '200',
+};
+
+interface ServiceProcess {
+  port: number;
+  child: ChildProcess | undefined;
+  output: string;
+}
+
+export interface TransactionProcesses {
+  mode: UploadTransactionMode;
+  databases: Record<TransactionService, string>;
+  users: RpcClient<UsersContract['methods']>;
+  images: RpcClient<ImagesContract['methods']>;
+  /** (Re)starts a service with these failpoints armed (none: a plain start), images in `mode` (default the cluster's); stops the running one first. */
+  start(service: TransactionService, failpoints?: readonly string[], mode?: UploadTransactionMode): Promise<void>;
+  /** Resolves when the service's process has exited (after a failpoint fired), with its output. */
+  exited(service: TransactionService, timeoutMs?: number): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startTransactionProcesses(mode: UploadTransactionMode): Promise<TransactionProcesses> {
+  const pg = integrationPostgres();
+  const databases = {
+    users: await pg.createDatabase('tx_users'),
+    images: await pg.createDatabase('tx_images'),
+    recommendations: await pg.createDatabase('tx_recommendations'),
+  };
+  const discovery: DiscoveryReplicaHandle = await startDiscoveryReplica('discovery-tx', { leaseMs: 3_000 });
+  const processes = new Map<TransactionService, ServiceProcess>();
+  for (const service of services) processes.set(service, { port: await freePort(), child: undefined, output: '' });
+
+  const stopProcess = async (service: TransactionService, signal: NodeJS.Signals) => {
+    const entry = processes.get(service)!;
+    const child = entry.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    await exited;
+  };
+
+  const start = async (service: TransactionService, failpoints: readonly string[] = [], uploadMode: UploadTransactionMode = mode) => {
+    await stopProcess(service, 'SIGKILL');
+    const entry = processes.get(service)!;
+    entry.output = '';
+    const child = spawn(process.execPath, ['--import', 'tsx', mainOf(service)], {
+      // Test-only: the child inherits the test's environment plus its own settings.
+      env: {
+        ...process.env,
+        INSTANCE_NAME: `${service}-1`,
+        HOST: '127.0.0.1',
+        PORT: String(entry.port),
+        DISCOVERY_ADDRESSES: discovery.address,
+        DATABASE_URL: databases[service],
+        UPLOAD_TRANSACTION: uploadMode,
+        SCRYPT_LOG2_COST: '10',
+        LOG_LEVEL: 'warn',
+        EASEL_FAILPOINTS: failpoints.join(','),
+        ...recoveryEnv,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    running.add(child);
+    child.once('exit', () => running.delete(child));
+    const append = (chunk: Buffer) => {
+      entry.output = (entry.output + chunk.toString()).slice(-8_000);
+    };
+    child.stdout?.on('data', append);
+    child.stderr?.on('data', append);
+    entry.child = child;
+    await waitFor(`${service} on ${entry.port}`, async () => {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${service} exited: ${entry.output}`);
+      const response = await fetch(`http://127.0.0.1:${entry.port}/health`).catch(() => undefined);
+      return response?.ok === true;
+    }, { timeoutMs: 60_000, intervalMs: 50 });
+  };
+
+  for (const service of services) await start(service);
+  const transport: DiscoveryTransport = createDiscoveryTransport({
+    discovery: [discovery.address], mode: 'snapshot', perTryTimeoutMs: 15_000, refreshMs: 200,
+    logger: createLogger({ name: 'test-client', level: 'silent' }),
+  });
+  await waitFor('all three services registered', async () => {
+    await transport.refresh();
+    return ['USER SERVICE', 'IMAGE SERVICE', 'RECOMMENDATION SERVICE'].every((name) => transport.instancesOf(name).length > 0);
+  }, { timeoutMs: 20_000, intervalMs: 100 });
+
+  return {
+    mode,
+    databases,
+    users: createRpcClient(usersContract, transport),
+    images: createRpcClient(imagesContract, transport),
+    start,
+    async exited(service, timeoutMs = 20_000) {
+      const entry = processes.get(service)!;
+      const child = entry.child!;
+      if (child.exitCode === null && child.signalCode === null) {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`${service} did not die: ${entry.output}`)), timeoutMs);
+          child.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+      return entry.output;
+    },
+    async stop() {
+      await transport.close();
+      for (const service of [...services].reverse()) await stopProcess(service, 'SIGTERM');
+      await discovery.kill();
+    },
+  };
+}
+
+export interface Consistency {
+  /** Visible images per author id. */
+  imagesByAuthor: Record<string, number>;
+  /** Reserved quota units per user id (users with none left out). */
+  quotaByUser: Record<string, number>;
+  /** Visible image ids not in the tag index. */
+  notIndexed: string[];
+  /** Index rows whose image is not stored. */
+  orphanIndexRows: string[];
+  /** Images stored but not visible (an unfinished transaction's). */
+  invisible: number;
+  prepared: Record<TransactionService, number>;
+  unfinishedTransactions: number;
+}
+
+/** Reads the three databases directly (superuser), as an operator checking the invariants would. */
+export async function readConsistency(databases: Record<TransactionService, string>): Promise<Consistency> {
+  const open = (url: string) => postgres(url, { max: 1, onnotice: () => undefined });
+  const [users, images, recommendations] = [open(databases.users), open(databases.images), open(databases.recommendations)];
+  try {
+    const visible = await images<{ id: string; author_id: string }[]>`select id, author_id from images where visible`;
+    const [invisible] = await images<{ n: number }[]>`select count(*)::int as n from images where not visible`;
+    const [unfinished] = await images<{ n: number }[]>`select count(*)::int as n from upload_transactions where finished is null`;
+    const stored = await images<{ id: string }[]>`select id from images`;
+    const reservations = await users<{ user_id: string; n: number }[]>`select user_id::text, count(*)::int as n from upload_reservations group by user_id`;
+    const indexed = await recommendations<{ image_id: string }[]>`select image_id from images`;
+    const preparedIn = async (sql: postgres.Sql) => (await sql<{ n: number }[]>`select count(*)::int as n from pg_prepared_xacts where database = current_database()`)[0]!.n;
+    const indexedIds = new Set(indexed.map((row) => row.image_id));
+    const storedIds = new Set(stored.map((row) => row.id));
+    const imagesByAuthor: Record<string, number> = {};
+    for (const row of visible) imagesByAuthor[row.author_id] = (imagesByAuthor[row.author_id] ?? 0) + 1;
+    return {
+      imagesByAuthor,
+      quotaByUser: Object.fromEntries(reservations.map((row) => [row.user_id, row.n])),
+      notIndexed: visible.filter((row) => !indexedIds.has(row.id)).map((row) => row.id),
+      orphanIndexRows: [...indexedIds].filter((id) => !storedIds.has(id)),
+      invisible: invisible!.n,
+      prepared: { users: await preparedIn(users), images: await preparedIn(images), recommendations: await preparedIn(recommendations) },
+      unfinishedTransactions: unfinished!.n,
+    };
+  } finally {
+    await Promise.all([users.end(), images.end(), recommendations.end()]);
+  }
+}
+
+/** Waits until every transaction has ended and no prepared transaction is left; the consistency then. */
+export async function settledConsistency(databases: Record<TransactionService, string>, timeoutMs = 20_000): Promise<Consistency> {
+  let last: Consistency | undefined;
+  try {
+    return await waitFor('every transaction finished and nothing left prepared', async () => {
+      last = await readConsistency(databases);
+      const settled = last.unfinishedTransactions === 0 && last.invisible === 0 && Object.values(last.prepared).every((n) => n === 0);
+      return settled ? last : undefined;
+    }, { timeoutMs, intervalMs: 100 });
+  } catch (error) {
+    throw new Error(`not settled: ${JSON.stringify(last)}`, { cause: error });
+  }
+}
