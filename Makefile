@@ -3,8 +3,9 @@
 
 EASEL := node dist/src/launcher/cli.js
 
+# `make start UPLOAD_TRANSACTION=2pc` runs uploads and deletes as two-phase commits (default: the saga).
 start: deps build
-	$(EASEL) up
+	$(EASEL) up $(if $(UPLOAD_TRANSACTION),--upload-transaction $(UPLOAD_TRANSACTION))
 
 test: deps build
 	npm run check

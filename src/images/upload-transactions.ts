@@ -228,7 +228,7 @@ export function imageTransactions(deps: ImageTransactionsDeps): ImageTransaction
     if (decided !== 'committing' && decided !== 'aborting') return decided;
     const commit = decided === 'committing';
     const phaseTwo: Array<[string, () => Promise<unknown>]> = [
-      ['images', () => (commit ? commitPrepared(sql, id) : rollbackPrepared(sql, id))],
+      ['images', () => (commit ? commitPrepared(sql, 'images', id) : rollbackPrepared(sql, 'images', id))],
       ['users', () => (commit ? users.CommitPrepared({ txId: id }) : users.AbortPrepared({ txId: id }))],
       ['recommendations', () => (commit ? recommendations.CommitPrepared({ txId: id }) : recommendations.AbortPrepared({ txId: id }))],
     ];
@@ -253,7 +253,7 @@ export function imageTransactions(deps: ImageTransactionsDeps): ImageTransaction
       { name: 'users', prepare: async () => void (await users.PrepareReserveUpload({ txId: record.id, userId: record.authorId, uploadId: record.uploadId }, rpc(context))) },
       {
         name: 'images',
-        prepare: () => prepareTransaction(sql, record.id, async (tx) => {
+        prepare: () => prepareTransaction(sql, 'images', record.id, async (tx) => {
           created = await insertImageRows(tx, content.image, content.variants, true);
         }),
       },
@@ -268,7 +268,7 @@ export function imageTransactions(deps: ImageTransactionsDeps): ImageTransaction
   function deleteParticipants(record: TransactionRecord, context: UploadContext): Participant[] {
     return [
       { name: 'users', prepare: async () => void (await users.PrepareReleaseUpload({ txId: record.id, userId: record.authorId, uploadId: record.uploadId }, rpc(context))) },
-      { name: 'images', prepare: () => prepareTransaction(sql, record.id, (tx) => removeImageRows(tx, record.imageId)) },
+      { name: 'images', prepare: () => prepareTransaction(sql, 'images', record.id, (tx) => removeImageRows(tx, record.imageId)) },
       { name: 'recommendations', prepare: async () => void (await recommendations.PrepareUnindexImage({ txId: record.id, imageId: record.imageId }, rpc(context))) },
     ];
   }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { LayoutError } from './errors.js';
 import { repoRoot } from './paths.js';
 import { freePort } from '../platform/ports.js';
+import { uploadTransactionModes } from '../contracts/transactions.js';
 
 export { LayoutError };
 
@@ -84,6 +85,8 @@ export const layoutSchema = z.object({
   }).strict(),
   /** Extra environment for every Easel (Node) process, e.g. UPLOAD_QUOTA in a test layout. */
   serviceEnv: z.record(z.string(), z.string()),
+  /** How uploads and deletes stay consistent across the services (docs/transactions.md): the images instances' UPLOAD_TRANSACTION. */
+  uploadTransaction: z.enum(uploadTransactionModes),
 }).strict();
 
 export type ClusterLayout = z.infer<typeof layoutSchema>;
@@ -117,6 +120,7 @@ export const defaultLayout: ClusterLayout = {
   timeouts: { startMs: 60_000, postgresFirstStartMs: 120_000, stopMs: 10_000 },
   restart: { initialDelayMs: 250, maxDelayMs: 15_000, factor: 2, resetAfterMs: 30_000 },
   serviceEnv: {},
+  uploadTransaction: 'saga',
 };
 
 

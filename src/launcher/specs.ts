@@ -108,6 +108,7 @@ export async function buildProcessSpecs(layout: ClusterLayout, config: LauncherC
       specs.push(nodeService(layout, service, instance, port, [...discoveryNames, ...redisNames, ...postgresReady], {
         ...shared,
         DATABASE_URL: serviceDatabaseUrl(layout, service),
+        ...(service === 'images' ? { UPLOAD_TRANSACTION: layout.uploadTransaction } : {}),
       }));
     }
   }

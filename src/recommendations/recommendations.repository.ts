@@ -124,14 +124,14 @@ export function createRecommendationsRepository(sql: Sql, settings: { halfLifeMs
       return sql.begin((tx) => indexIn(tx, image, authorInterest, now));
     },
 
-    prepareIndexImage: (txId, image, authorInterest, now) => prepareTransaction(sql, txId, async (tx) => {
+    prepareIndexImage: (txId, image, authorInterest, now) => prepareTransaction(sql, 'recommendations', txId, async (tx) => {
       await indexIn(tx, image, authorInterest, now);
     }),
-    prepareUnindexImage: (txId, imageId) => prepareTransaction(sql, txId, async (tx) => {
+    prepareUnindexImage: (txId, imageId) => prepareTransaction(sql, 'recommendations', txId, async (tx) => {
       await unindexIn(tx, imageId);
     }),
-    commitPrepared: (txId) => commitPrepared(sql, txId),
-    rollbackPrepared: (txId) => rollbackPrepared(sql, txId),
+    commitPrepared: (txId) => commitPrepared(sql, 'recommendations', txId),
+    rollbackPrepared: (txId) => rollbackPrepared(sql, 'recommendations', txId),
 
     async retagImage(imageId, tags) {
       return sql.begin(async (tx) => {

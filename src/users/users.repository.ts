@@ -180,9 +180,9 @@ function repositoryOver(db: Queryable, begin: TransactionRunner | undefined, roo
       if (!isUuid(userId)) return;
       await db`insert into upload_releases (user_id, upload_id) values (${userId}, ${uploadId}) on conflict do nothing`;
     },
-    prepare: (txId, work) => prepareTransaction(root, txId, (tx) => work(repositoryOver(tx, undefined, root))),
-    commitPrepared: (txId) => commitPrepared(root, txId),
-    rollbackPrepared: (txId) => rollbackPrepared(root, txId),
+    prepare: (txId, work) => prepareTransaction(root, 'users', txId, (tx) => work(repositoryOver(tx, undefined, root))),
+    commitPrepared: (txId) => commitPrepared(root, 'users', txId),
+    rollbackPrepared: (txId) => rollbackPrepared(root, 'users', txId),
   };
   return self;
 }

@@ -16,6 +16,9 @@ import { createDiscoveryTransport, type DiscoveryTransport } from '../../src/pla
 import { buildDiscoveryApp } from '../../src/discovery/app.js';
 import { createAuthCheck } from '../../src/gateway/auth-check.js';
 import { usersHandlers } from '../../src/users/handlers.js';
+import { transactionMetrics } from '../../src/images/transaction-metrics.js';
+import type { TransactionLog } from '../../src/images/transaction-log.repository.js';
+import { registerStalePreparedGauge } from '../../src/platform/db/two-phase.js';
 import type { AccountsDeps } from '../../src/users/accounts.js';
 import { inMemorySharedState } from '../fakes/shared-state.js';
 import { manualClock } from '../fakes/manual-clock.js';
@@ -264,7 +267,20 @@ async function startExporters(): Promise<string[]> {
   const users = createHttpServer({ logger, metrics: usersMetrics });
   usersHandlers({} as AccountsDeps, 1, usersMetrics);
 
-  apps.push(service, discovery, users);
+  // An images service process: the upload transactions' metrics (fed below) and the stale
+  // prepared transactions gauge every participant exports.
+  const imagesMetrics = createMetricsRegistry('images-test');
+  const images = createHttpServer({ logger, metrics: imagesMetrics });
+  const openLog = { openSummary: async () => [{ protocol: 'saga', open: 1, oldestSeconds: 12 }] } as unknown as TransactionLog;
+  const transactions = transactionMetrics(imagesMetrics, openLog, manualClock(Date.now()));
+  transactions.finished('saga', 'upload', 'done', 0.05);
+  transactions.finished('2pc', 'delete', 'aborted', 0.2);
+  transactions.recovered('saga', 'upload', 'compensated');
+  transactions.inFlight('2pc', 'upload', 1);
+  await transactions.step('saga', 'reserve', async () => undefined);
+  registerStalePreparedGauge(imagesMetrics, 'images', async () => 0);
+
+  apps.push(service, discovery, users, images);
   const addresses: string[] = [];
   for (const app of apps) {
     await app.listen({ host: '127.0.0.1', port: 0 });

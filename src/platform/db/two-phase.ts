@@ -8,18 +8,23 @@ import type { Clock } from '../clock.js';
 // COMMIT/ROLLBACK PREPARED), commit and abort are idempotent, and a resolver asks the
 // coordinator about prepared transactions nobody finished (presumed abort).
 
-/** Transaction ids are UUIDs; the global id PostgreSQL keeps is this prefix plus the id. */
-export const preparedPrefix = 'easel:';
+/**
+ * Transaction ids are UUIDs. PostgreSQL's prepared-transaction ids are unique across the whole
+ * server, and the participants' databases may share one: each participant prefixes its name.
+ */
+export const preparedPrefix = (participant: string) => `easel:${participant}:`;
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const participantPattern = /^[a-z]+$/;
 
-/** The PREPARE TRANSACTION id of `txId`; refuses anything but a UUID (it is spliced into SQL). */
-export function preparedId(txId: string): string {
+/** The PREPARE TRANSACTION id of `txId` at `participant`; refuses anything else (it is spliced into SQL). */
+export function preparedId(participant: string, txId: string): string {
   if (!uuidPattern.test(txId)) throw new Error(`not a transaction id: ${JSON.stringify(txId)}`);
-  return `${preparedPrefix}${txId}`;
+  if (!participantPattern.test(participant)) throw new Error(`not a participant name: ${JSON.stringify(participant)}`);
+  return `${preparedPrefix(participant)}${txId}`;
 }
 
-export async function isPrepared(sql: Sql, txId: string): Promise<boolean> {
-  const rows = await sql`select 1 from pg_prepared_xacts where gid = ${preparedId(txId)} and database = current_database()`;
+export async function isPrepared(sql: Sql, participant: string, txId: string): Promise<boolean> {
+  const rows = await sql`select 1 from pg_prepared_xacts where gid = ${preparedId(participant, txId)} and database = current_database()`;
   return rows.length > 0;
 }
 
@@ -27,9 +32,9 @@ export async function isPrepared(sql: Sql, txId: string): Promise<boolean> {
  * Runs `work` and prepares it under `txId` instead of committing. A repeated prepare of a
  * transaction that is still prepared votes yes again without doing the work twice.
  */
-export async function prepareTransaction(sql: Sql, txId: string, work: (tx: TransactionSql) => Promise<void>): Promise<void> {
-  const gid = preparedId(txId);
-  if (await isPrepared(sql, txId)) return;
+export async function prepareTransaction(sql: Sql, participant: string, txId: string, work: (tx: TransactionSql) => Promise<void>): Promise<void> {
+  const gid = preparedId(participant, txId);
+  if (await isPrepared(sql, participant, txId)) return;
   await sql.begin(async (tx) => {
     await work(tx);
     tx.prepare(gid);
@@ -40,9 +45,9 @@ export async function prepareTransaction(sql: Sql, txId: string, work: (tx: Tran
 const finishedAlready = (error: unknown) => (error as { code?: string } | null)?.code === '42704';
 
 /** COMMIT PREPARED; true when this call committed it, false when there was nothing (left) to commit. */
-export async function commitPrepared(sql: Sql, txId: string): Promise<boolean> {
+export async function commitPrepared(sql: Sql, participant: string, txId: string): Promise<boolean> {
   try {
-    await sql.unsafe(`commit prepared '${preparedId(txId)}'`);
+    await sql.unsafe(`commit prepared '${preparedId(participant, txId)}'`);
     return true;
   } catch (error) {
     if (finishedAlready(error)) return false;
@@ -51,9 +56,9 @@ export async function commitPrepared(sql: Sql, txId: string): Promise<boolean> {
 }
 
 /** ROLLBACK PREPARED; false when there was nothing to roll back. */
-export async function rollbackPrepared(sql: Sql, txId: string): Promise<boolean> {
+export async function rollbackPrepared(sql: Sql, participant: string, txId: string): Promise<boolean> {
   try {
-    await sql.unsafe(`rollback prepared '${preparedId(txId)}'`);
+    await sql.unsafe(`rollback prepared '${preparedId(participant, txId)}'`);
     return true;
   } catch (error) {
     if (finishedAlready(error)) return false;
@@ -62,15 +67,33 @@ export async function rollbackPrepared(sql: Sql, txId: string): Promise<boolean>
 }
 
 /** Our prepared transactions in this database older than `olderThanMs`, oldest first. */
-export async function stalePrepared(sql: Sql, olderThanMs: number): Promise<Array<{ txId: string; ageSeconds: number }>> {
+export async function stalePrepared(sql: Sql, participant: string, olderThanMs: number): Promise<Array<{ txId: string; ageSeconds: number }>> {
+  const prefix = preparedPrefix(participant);
   const rows = await sql<{ gid: string; age: number }[]>`
     select gid, extract(epoch from now() - prepared)::float8 as age from pg_prepared_xacts
-    where database = current_database() and gid like ${preparedPrefix + '%'} and prepared < now() - make_interval(secs => ${olderThanMs / 1000})
+    where database = current_database() and gid like ${prefix + '%'} and prepared < now() - make_interval(secs => ${olderThanMs / 1000})
     order by prepared`;
-  return rows.map((row) => ({ txId: row.gid.slice(preparedPrefix.length), ageSeconds: row.age }));
+  return rows.map((row) => ({ txId: row.gid.slice(prefix.length), ageSeconds: row.age }));
 }
 
 export type Decision = 'commit' | 'abort' | 'pending';
+
+/** easel_prepared_transactions_stale{service}: read at scrape time with `count`. */
+export function registerStalePreparedGauge(registry: Registry, service: string, count: () => Promise<number>): void {
+  new Gauge({
+    name: 'easel_prepared_transactions_stale',
+    help: 'Prepared transactions in this service\'s database older than the resolver threshold (none should stay)',
+    labelNames: ['service'],
+    registers: [registry],
+    async collect() {
+      try {
+        this.set({ service }, await count());
+      } catch {
+        // keep the last value while the database is away
+      }
+    },
+  });
+}
 
 export interface PreparedResolverSettings {
   sql: Sql;
@@ -92,28 +115,16 @@ export interface PreparedResolverSettings {
 export function startPreparedResolver(settings: PreparedResolverSettings): { stop(): void; runOnce(): Promise<number> } {
   const { sql, logger, clock } = settings;
   if (settings.metrics) {
-    new Gauge({
-      name: 'easel_prepared_transactions_stale',
-      help: 'Prepared transactions in this service\'s database older than the resolver threshold (none should stay)',
-      labelNames: ['service'],
-      registers: [settings.metrics],
-      async collect() {
-        try {
-          this.set({ service: settings.service }, (await stalePrepared(sql, settings.olderThanMs)).length);
-        } catch {
-          // keep the last value while the database is away
-        }
-      },
-    });
+    registerStalePreparedGauge(settings.metrics, settings.service, async () => (await stalePrepared(sql, settings.service, settings.olderThanMs)).length);
   }
   let stopped = false;
   let timer: unknown;
   const runOnce = async (): Promise<number> => {
     let resolved = 0;
-    for (const { txId } of await stalePrepared(sql, settings.olderThanMs)) {
+    for (const { txId } of await stalePrepared(sql, settings.service, settings.olderThanMs)) {
       const decision = await settings.decision(txId);
       if (decision === 'pending') continue;
-      const done = decision === 'commit' ? await commitPrepared(sql, txId) : await rollbackPrepared(sql, txId);
+      const done = decision === 'commit' ? await commitPrepared(sql, settings.service, txId) : await rollbackPrepared(sql, settings.service, txId);
       if (done) {
         resolved++;
         logger.warn({ txId, decision }, 'finished a prepared transaction left behind');
