@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { coordinatorFailpoints, participantFailpoints } from '../../../src/images/upload-transactions.js';
 import type { UploadTransactionMode } from '../../../src/contracts/transactions.js';
 import { makeImage } from '../../fixtures/images.js';
+import { waitFor } from '../../../src/platform/wait.js';
 import { readConsistency, settledConsistency, startTransactionProcesses, type Consistency, type TransactionProcesses } from './transaction-processes.js';
 
 // For every failpoint of both protocols: the process is SIGKILLed right there in the middle of
@@ -54,6 +55,9 @@ describe('uploads and deletes survive a SIGKILL at every failpoint (real process
   };
   const upload = (author: { authorId: string; authorName: string }, key: string, tag: string) =>
     cluster.images.Upload({ ...author, title: 'crash test', tags: [tag], image }, { idempotencyKey: key, timeoutMs: 20_000 });
+  /** As a client does after a failure: the same upload, same key, until it is answered (a breaker opened on the killed process may refuse it for a moment). */
+  const retried = (author: { authorId: string; authorName: string }, key: string, tag: string) =>
+    waitFor('the retried upload', () => upload(author, key, tag).catch(() => undefined), { timeoutMs: 20_000, intervalMs: 250 });
 
   /** After the retry: one image and one unit for the author, readable and listed under its tag. */
   const expectExactlyOne = async (author: { authorId: string }, imageId: string, tag: string) => {
@@ -80,7 +84,7 @@ describe('uploads and deletes survive a SIGKILL at every failpoint (real process
         expectConsistent(recovered);
         expect(recovered.imagesByAuthor[author.authorId] ?? 0).toBe(forward[mode].upload.includes(point) ? 1 : 0);
 
-        const { imageId } = await upload(author, key, tag);
+        const { imageId } = await retried(author, key, tag);
         await expectExactlyOne(author, imageId, tag);
       });
     }
@@ -90,7 +94,7 @@ describe('uploads and deletes survive a SIGKILL at every failpoint (real process
         const author = await newAuthor();
         const tag = `t${counter}`;
         await cluster.start('images', [], mode);
-        const { imageId } = await upload(author, randomUUID(), tag);
+        const { imageId } = await retried(author, randomUUID(), tag);
         await cluster.start('images', [`${mode}.delete.${point}`], mode);
         await expect(cluster.images.Delete({ imageId, callerId: author.authorId }, { timeoutMs: 20_000 })).rejects.toThrow();
         expect(await cluster.exited('images')).toContain(`failpoint ${mode}.delete.${point}: SIGKILL`);
@@ -100,7 +104,7 @@ describe('uploads and deletes survive a SIGKILL at every failpoint (real process
         expectConsistent(recovered);
         const gone = forward[mode].delete.includes(point);
         expect(recovered.imagesByAuthor[author.authorId] ?? 0).toBe(gone ? 0 : 1);
-        if (!gone) await cluster.images.Delete({ imageId, callerId: author.authorId });
+        if (!gone) await waitFor('the retried delete', () => cluster.images.Delete({ imageId, callerId: author.authorId }).catch(() => undefined), { timeoutMs: 20_000, intervalMs: 250 });
 
         const final = await settledConsistency(cluster.databases);
         expectConsistent(final);
@@ -129,7 +133,7 @@ describe('uploads and deletes survive a SIGKILL at every failpoint (real process
       expectConsistent(recovered);
       expect(recovered.imagesByAuthor[author.authorId]).toBeUndefined();
 
-      const { imageId } = await upload(author, key, tag);
+      const { imageId } = await retried(author, key, tag);
       await expectExactlyOne(author, imageId, tag);
     });
   }

@@ -107,22 +107,41 @@ export async function startTransactionProcesses(mode: UploadTransactionMode): Pr
     }, { timeoutMs: 60_000, intervalMs: 50 });
   };
 
+  // A fresh client after every (re)start: a breaker the old one opened on the killed process
+  // would refuse the next call without sending it.
+  let transport: DiscoveryTransport | undefined;
+  let clients: { users: RpcClient<UsersContract['methods']>; images: RpcClient<ImagesContract['methods']> } | undefined;
+  const connect = async () => {
+    const previous = transport;
+    transport = createDiscoveryTransport({
+      discovery: [discovery.address], mode: 'snapshot', perTryTimeoutMs: 15_000, refreshMs: 200,
+      logger: createLogger({ name: 'test-client', level: 'silent' }),
+    });
+    clients = { users: createRpcClient(usersContract, transport), images: createRpcClient(imagesContract, transport) };
+    await previous?.close();
+    const current = transport;
+    await waitFor('all three services registered', async () => {
+      await current.refresh();
+      return ['USER SERVICE', 'IMAGE SERVICE', 'RECOMMENDATION SERVICE'].every((name) => current.instancesOf(name).length > 0);
+    }, { timeoutMs: 20_000, intervalMs: 100 });
+  };
+  const restart = async (service: TransactionService, failpoints: readonly string[] = [], uploadMode: UploadTransactionMode = mode) => {
+    await start(service, failpoints, uploadMode);
+    await connect();
+  };
   for (const service of services) await start(service);
-  const transport: DiscoveryTransport = createDiscoveryTransport({
-    discovery: [discovery.address], mode: 'snapshot', perTryTimeoutMs: 15_000, refreshMs: 200,
-    logger: createLogger({ name: 'test-client', level: 'silent' }),
-  });
-  await waitFor('all three services registered', async () => {
-    await transport.refresh();
-    return ['USER SERVICE', 'IMAGE SERVICE', 'RECOMMENDATION SERVICE'].every((name) => transport.instancesOf(name).length > 0);
-  }, { timeoutMs: 20_000, intervalMs: 100 });
+  await connect();
 
   return {
     mode,
     databases,
-    users: createRpcClient(usersContract, transport),
-    images: createRpcClient(imagesContract, transport),
-    start,
+    get users() {
+      return clients!.users;
+    },
+    get images() {
+      return clients!.images;
+    },
+    start: restart,
     async exited(service, timeoutMs = 20_000) {
       const entry = processes.get(service)!;
       const child = entry.child!;
@@ -138,7 +157,7 @@ export async function startTransactionProcesses(mode: UploadTransactionMode): Pr
       return entry.output;
     },
     async stop() {
-      await transport.close();
+      await transport?.close();
       for (const service of [...services].reverse()) await stopProcess(service, 'SIGTERM');
       await discovery.kill();
     },
