@@ -79,7 +79,7 @@ beforeAll(async () => {
   expect(existsSync(join(repoRoot(), 'dist', 'src', 'gateway', 'main.js')), 'the services are not built: run "npm run build"').toBe(true);
   files = mkdtempSync(join(tmpdir(), 'easel-browser-'));
   [cluster, browser] = await Promise.all([
-    startTestCluster({ layout: { serviceEnv: { EASEL_TEST_MODE: 'true', MAX_IMAGE_BYTES: String(maxImageBytes), SCRYPT_LOG2_COST: '10' } } }),
+    startTestCluster({ layout: { serviceEnv: { MAX_IMAGE_BYTES: String(maxImageBytes), SCRYPT_LOG2_COST: '10' } } }),
     launchChromium(),
   ]);
   app = `${cluster.gatewayUrl}/app/`;
