@@ -4,7 +4,8 @@ import { coordinatorFailpoints, participantFailpoints } from '../../../src/image
 import type { UploadTransactionMode } from '../../../src/contracts/transactions.js';
 import { makeImage } from '../../fixtures/images.js';
 import { waitFor } from '../../../src/platform/wait.js';
-import { readConsistency, settledConsistency, startTransactionProcesses, type Consistency, type TransactionProcesses } from './transaction-processes.js';
+import { startTransactionProcesses, type TransactionProcesses } from './transaction-processes.js';
+import { readConsistency, settledConsistency, type Consistency } from './consistency.js';
 
 // For every failpoint of both protocols: the process is SIGKILLed right there in the middle of
 // an upload or delete, started again, and once recovery is done the three databases agree —
