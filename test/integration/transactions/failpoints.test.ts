@@ -94,9 +94,9 @@ describe('uploads and deletes survive a SIGKILL at every failpoint (real process
       it(`${mode} delete, images killed at ${point}`, async () => {
         const author = await newAuthor();
         const tag = `t${counter}`;
-        await cluster.start('images', [], mode);
-        const { imageId } = await retried(author, randomUUID(), tag);
+        // Armed from the start: no upload step reaches a delete failpoint.
         await cluster.start('images', [`${mode}.delete.${point}`], mode);
+        const { imageId } = await retried(author, randomUUID(), tag);
         await expect(cluster.images.Delete({ imageId, callerId: author.authorId }, { timeoutMs: 20_000 })).rejects.toThrow();
         expect(await cluster.exited('images')).toContain(`failpoint ${mode}.delete.${point}: SIGKILL`);
         await cluster.start('images', [], mode);
