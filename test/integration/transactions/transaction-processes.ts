@@ -28,9 +28,9 @@ process.once('exit', () => {
 
 /** Short timeouts so that recovery happens within a test. */
 export const recoveryEnv = {
-  TRANSACTION_RECOVER_AFTER_MS: '600',
+  TRANSACTION_RECOVER_AFTER_MS: '800',
   TRANSACTION_RECOVERY_INTERVAL_MS: '200',
-  PREPARED_RESOLVE_AFTER_MS: '1000',
+  PREPARED_RESOLVE_AFTER_MS: '1200',
   PREPARED_RESOLVE_INTERVAL_MS: '200',
 };
 
