@@ -1,6 +1,11 @@
 # Easel: `make start` runs the whole system on this machine; `make test` tests it.
 .PHONY: start test deps build check test-unit test-integration test-e2e test-security test-browser status down clean
 
+# Node.js 24 from .toolchain/ (installed by `make deps` when the node on PATH is older) comes
+# first, so every recipe, npm script (npm's `#!/usr/bin/env node` too), test and launched
+# process runs on it. When the folder is absent, the node on PATH is used.
+export PATH := $(CURDIR)/.toolchain/bin:$(PATH)
+
 EASEL := node dist/src/launcher/cli.js
 
 # `make start UPLOAD_TRANSACTION=2pc` runs uploads and deletes as two-phase commits (default: the saga).

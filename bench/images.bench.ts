@@ -26,6 +26,7 @@ import { startPostgres } from '../test/harness/postgres.js';
 import { makeImage } from '../test/fixtures/images.js';
 import { repoRoot } from '../src/launcher/paths.js';
 import { numberArg } from './interleaved.js';
+import { testClusterSecret, testCredentials, trustedTestTransport } from '../test/support/credentials.js';
 
 // Image reads through the whole path: GET /{imgID} (JSON with base64, uncached: these routes
 // keep no response cache) and GET /{imgID}/raw, requests per second through the gateway (gateway
@@ -64,7 +65,7 @@ async function serve(): Promise<void> {
   process.stdin.on('end', () => void stopAll());
   process.stdin.resume();
   try {
-    const env = async (name: string, extra: Record<string, string> = {}) => ({ INSTANCE_NAME: name, DATABASE_URL: await postgres.createDatabase(name.replace(/-/g, '_')), ...extra });
+    const env = async (name: string, extra: Record<string, string> = {}) => ({ INSTANCE_NAME: name, CLUSTER_SECRET: testClusterSecret, DATABASE_URL: await postgres.createDatabase(name.replace(/-/g, '_')), ...extra });
     const users = await buildUsersApp({ config: loadConfig(usersConfigSchema, await env('bench-users', { SCRYPT_LOG2_COST: '10' })), logger, metrics: metrics('users') });
     const recommendations = await buildRecommendationsApp({ config: loadConfig(recommendationsConfigSchema, await env('bench-recs')), logger, metrics: metrics('recs') });
     const usersUrl = await users.listen({ host: '127.0.0.1', port: 0 });
@@ -72,24 +73,24 @@ async function serve(): Promise<void> {
     stops.push(() => users.close(), () => recommendations.close());
     const images = await buildImagesApp({
       config: loadConfig(imagesConfigSchema, await env('bench-images')), logger, metrics: metrics('images'),
-      users: createRpcClient(usersContract, fixedTransport(usersUrl)),
-      recommendations: createRpcClient(recommendationsContract, fixedTransport(recommendationsUrl)),
+      users: createRpcClient(usersContract, fixedTransport(usersUrl, { credentials: testCredentials(imagesContract.serviceName) })),
+      recommendations: createRpcClient(recommendationsContract, fixedTransport(recommendationsUrl, { credentials: testCredentials(imagesContract.serviceName) })),
     });
     const imagesUrl = await images.listen({ host: '127.0.0.1', port: 0 });
     stops.push(() => images.close());
     const gateway = await buildGatewayApp({
-      config: loadConfig(gatewayConfigSchema, { INSTANCE_NAME: 'bench-gateway', GATEWAY_WORKERS: '1', LOG_LEVEL: 'warn' }),
+      config: loadConfig(gatewayConfigSchema, { CLUSTER_SECRET: testClusterSecret, INSTANCE_NAME: 'bench-gateway', GATEWAY_WORKERS: '1', LOG_LEVEL: 'warn' }),
       logger, metrics: metrics('gateway'),
-      users: createRpcClient(usersContract, fixedTransport(usersUrl)),
-      images: createRpcClient(imagesContract, fixedTransport(imagesUrl)),
-      recommendations: createRpcClient(recommendationsContract, fixedTransport(recommendationsUrl)),
+      users: createRpcClient(usersContract, fixedTransport(usersUrl, { credentials: testCredentials() })),
+      images: createRpcClient(imagesContract, fixedTransport(imagesUrl, { credentials: testCredentials() })),
+      recommendations: createRpcClient(recommendationsContract, fixedTransport(recommendationsUrl, { credentials: testCredentials() })),
       sharedState: inMemorySharedState(),
     });
     const gatewayUrl = await gateway.listen({ host: '127.0.0.1', port: 0 });
     stops.push(() => gateway.close());
 
     // One real upload through the gateway.
-    const usersRpc = createRpcClient(usersContract, fixedTransport(usersUrl));
+    const usersRpc = createRpcClient(usersContract, trustedTestTransport(usersUrl));
     await usersRpc.Register({ name: 'benchartist', password: 'bench password 1' });
     const { accessToken } = await usersRpc.Login({ name: 'benchartist', password: 'bench password 1' });
     const original = await makeImage('jpeg', width, Math.round((width * 3) / 4));

@@ -18,6 +18,7 @@ import { buildGatewayApp } from '../src/gateway/app.js';
 import { inMemorySharedState } from '../test/fakes/shared-state.js';
 import { startPostgres } from '../test/harness/postgres.js';
 import { numberArg } from './interleaved.js';
+import { testClusterSecret, testCredentials, trustedTestTransport } from '../test/support/credentials.js';
 
 // Logins per second and latency through the gateway's POST /login: gateway worker -> users
 // service (RPC) -> PostgreSQL + one scrypt verification + signing an EdDSA JWT + storing the
@@ -58,17 +59,17 @@ const cleanups: Array<() => Promise<unknown>> = [];
 try {
   const hash = await measureHashCpuMs();
   const users = await buildUsersApp({
-    config: loadConfig(usersConfigSchema, { INSTANCE_NAME: 'users-bench', DATABASE_URL: await postgres.createDatabase('users_bench'), SCRYPT_LOG2_COST: String(log2Cost) }),
+    config: loadConfig(usersConfigSchema, { CLUSTER_SECRET: testClusterSecret, INSTANCE_NAME: 'users-bench', DATABASE_URL: await postgres.createDatabase('users_bench'), SCRYPT_LOG2_COST: String(log2Cost) }),
     logger,
     metrics: createMetricsRegistry('users-bench', { defaults: false }),
   });
   cleanups.push(() => users.close());
   const usersUrl = await users.listen({ host: '127.0.0.1', port: 0 });
-  const transport = fixedTransport(usersUrl);
-  const nowhere = fixedTransport('http://127.0.0.1:9');
+  const transport = trustedTestTransport(usersUrl);
+  const nowhere = fixedTransport('http://127.0.0.1:9', { credentials: testCredentials() });
   cleanups.push(() => transport.close?.() ?? Promise.resolve(), () => nowhere.close?.() ?? Promise.resolve());
   const deps = {
-    config: loadConfig(gatewayConfigSchema, { INSTANCE_NAME: 'gateway-bench', GATEWAY_WORKERS: '1' }),
+    config: loadConfig(gatewayConfigSchema, { CLUSTER_SECRET: testClusterSecret, INSTANCE_NAME: 'gateway-bench', GATEWAY_WORKERS: '1' }),
     logger,
     metrics: createMetricsRegistry('gateway-bench', { defaults: false }),
     users: createRpcClient(usersContract, transport),

@@ -12,6 +12,7 @@ import { createRpcClient, fixedTransport } from '../src/platform/rpc/client.js';
 import { recommendationsContract } from '../src/contracts/recommendations.js';
 import { recommendationsConfigSchema } from '../src/recommendations/config.js';
 import { buildRecommendationsApp } from '../src/recommendations/app.js';
+import { testClusterSecret, trustedTestTransport } from '../test/support/credentials.js';
 
 // Recommendation latency with 10,000 images and 1,000 users, over the service's real RPC path
 // (HTTP keep-alive + PostgreSQL). Beside it, in the same run and interleaved call by call so that
@@ -90,7 +91,7 @@ export async function runRecommendationsBench(overrides: Partial<BenchSettings> 
   try {
     const databaseUrl = await server.createDatabase('bench_recommendations');
     app = await buildRecommendationsApp({
-      config: loadConfig(recommendationsConfigSchema, { INSTANCE_NAME: 'bench-recommendations', DATABASE_URL: databaseUrl }),
+      config: loadConfig(recommendationsConfigSchema, { CLUSTER_SECRET: testClusterSecret, INSTANCE_NAME: 'bench-recommendations', DATABASE_URL: databaseUrl }),
       logger,
       metrics: createMetricsRegistry('bench-recommendations', { defaults: false }),
     });
@@ -110,7 +111,7 @@ export async function runRecommendationsBench(overrides: Partial<BenchSettings> 
       await sql.end();
     }
 
-    transport.current = fixedTransport(address, { connections: 4 });
+    transport.current = trustedTestTransport(address, { connections: 4 });
     const rpc = createRpcClient(recommendationsContract, transport.current);
     const userFor = (n: number) => (n % 10 === 9 ? undefined : `user-${(n * 7919) % s.users}`);
 

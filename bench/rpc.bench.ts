@@ -10,7 +10,9 @@ import { createDiscoveryTransport, type BalancingMode } from '../src/platform/rp
 import { buildEchoApp, echoService } from '../test/support/echo-service.js';
 import { startRegistration } from '../src/platform/discovery/registration.js';
 import { buildDiscoveryApp } from '../src/discovery/app.js';
+import { serviceAuthHeaders } from '../src/platform/service-auth.js';
 import { runInterleaved, type BenchCase, type CaseResult, numberArg } from './interleaved.js';
+import { testClusterSecret, testCredentials } from '../test/support/credentials.js';
 
 // RPC client overhead: calls per second and p99 of one small RPC (Echo) through the client in
 // snapshot and in ticket mode, beside a bare undici call to the same server, in one run.
@@ -31,7 +33,7 @@ else await main();
 async function serve(): Promise<void> {
   const logger = createLogger({ name: 'bench-server', level: 'warn' });
   const { app: discovery } = buildDiscoveryApp({
-    config: { INSTANCE_NAME: 'bench-discovery', HOST: '127.0.0.1', LEASE_MS: 5_000, TICKET_TTL_MS: 30_000 },
+    config: { INSTANCE_NAME: 'bench-discovery', HOST: '127.0.0.1', LEASE_MS: 5_000, TICKET_TTL_MS: 30_000, CLUSTER_SECRET: testClusterSecret, SERVICE_NAMES: ['USER SERVICE', 'IMAGE SERVICE', 'RECOMMENDATION SERVICE', 'ECHO SERVICE'] },
     logger,
     metrics: createMetricsRegistry('bench-discovery', { defaults: false }),
   });
@@ -40,7 +42,7 @@ async function serve(): Promise<void> {
   await echo.listen({ host: '127.0.0.1', port: 0 });
   const discoveryAddress = `127.0.0.1:${(discovery.server.address() as AddressInfo).port}`;
   const echoAddress = `127.0.0.1:${(echo.server.address() as AddressInfo).port}`;
-  const registration = startRegistration({ discovery: [discoveryAddress], serviceName: echoService.serviceName, host: echoAddress, logger });
+  const registration = startRegistration({ discovery: [discoveryAddress], serviceName: echoService.serviceName, host: echoAddress, logger, credentials: testCredentials(echoService.serviceName) });
   await registration.ready();
   process.stdout.write(`${JSON.stringify({ discovery: discoveryAddress, echo: echoAddress })}\n`);
   // Stops with the parent.
@@ -57,12 +59,14 @@ async function main(): Promise<void> {
   const logger = createLogger({ name: 'bench', level: 'warn' });
   const bare = new Pool(`http://${addresses.echo}`, { connections: 64, pipelining: 1 });
   const payload = JSON.stringify({ text: 'hello' });
-  const transports = (['snapshot', 'ticket'] as BalancingMode[]).map((mode) => ({ mode, transport: createDiscoveryTransport({ discovery: [addresses.discovery], mode, logger }) }));
+  // The echo server refuses calls without a service token: the bare call sends one made once.
+  const bareHeaders = { 'content-type': 'application/json', [serviceAuthHeaders.service]: testCredentials().tokenFor(echoService.serviceName) };
+  const transports = (['snapshot', 'ticket'] as BalancingMode[]).map((mode) => ({ mode, transport: createDiscoveryTransport({ credentials: testCredentials(), discovery: [addresses.discovery], mode, logger }) }));
   const cases: BenchCase[] = [
     {
       name: 'bare undici',
       call: async () => {
-        const response = await bare.request({ method: 'POST', path: '/rpc/Echo.Echo', headers: { 'content-type': 'application/json' }, body: payload });
+        const response = await bare.request({ method: 'POST', path: '/rpc/Echo.Echo', headers: bareHeaders, body: payload });
         const body = (await response.body.json()) as { text: string };
         if (response.statusCode !== 200 || body.text !== 'hello') throw new Error(`bad answer ${response.statusCode}`);
       },

@@ -20,6 +20,8 @@ import { imageTransactions } from '../src/images/upload-transactions.js';
 import { transactionMetrics } from '../src/images/transaction-metrics.js';
 import { transactionLog } from '../src/images/transaction-log.repository.js';
 import { startPostgres } from '../test/harness/postgres.js';
+import { gatewayServiceName, testClusterSecret, testCredentials, trustedTestTransport } from '../test/support/credentials.js';
+import { imagesContract } from '../src/contracts/images.js';
 import { makeImage } from '../test/fixtures/images.js';
 import { numberArg, reportRatios, runInterleaved, type BenchCase } from './interleaved.js';
 
@@ -40,7 +42,7 @@ const logger = createLogger({ name: 'bench-upload', level: 'warn' });
 const postgres = await startPostgres();
 const closers: Array<() => Promise<unknown>> = [() => postgres.stop()];
 try {
-  const env = async (name: string, extra: Record<string, string> = {}) => ({ INSTANCE_NAME: name, DATABASE_URL: await postgres.createDatabase(name.replace(/-/g, '_')), ...extra });
+  const env = async (name: string, extra: Record<string, string> = {}) => ({ INSTANCE_NAME: name, CLUSTER_SECRET: testClusterSecret, DATABASE_URL: await postgres.createDatabase(name.replace(/-/g, '_')), ...extra });
   const users = await buildUsersApp({
     config: loadConfig(usersConfigSchema, await env('bench-users', { SCRYPT_LOG2_COST: '10', UPLOAD_QUOTA: '100000000' })),
     logger, metrics: createMetricsRegistry('users', { defaults: false }),
@@ -48,8 +50,11 @@ try {
   const recommendations = await buildRecommendationsApp({
     config: loadConfig(recommendationsConfigSchema, await env('bench-recs')), logger, metrics: createMetricsRegistry('recs', { defaults: false }),
   });
-  const usersTransport = fixedTransport(await users.listen({ host: '127.0.0.1', port: 0 }));
-  const recommendationsTransport = fixedTransport(await recommendations.listen({ host: '127.0.0.1', port: 0 }));
+  // The images handlers run here, calling users and recommendations as the images service.
+  const usersTransport = fixedTransport(await users.listen({ host: '127.0.0.1', port: 0 }), { credentials: testCredentials(imagesContract.serviceName) });
+  const recommendationsTransport = fixedTransport(await recommendations.listen({ host: '127.0.0.1', port: 0 }), { credentials: testCredentials(imagesContract.serviceName) });
+  const gatewayToUsers = trustedTestTransport(`http://127.0.0.1:${(users.server.address() as { port: number }).port}`);
+  closers.push(async () => gatewayToUsers.close?.());
   closers.push(() => users.close(), () => recommendations.close(), () => usersTransport.close?.() ?? Promise.resolve(), () => recommendationsTransport.close?.() ?? Promise.resolve());
   const usersClient = createRpcClient(usersContract, usersTransport);
   const recommendationsClient = createRpcClient(recommendationsContract, recommendationsTransport);
@@ -60,7 +65,7 @@ try {
   const limits = { maxBytes: 10 * 1024 * 1024, maxPixels: 40_000_000 };
   const authors = await Promise.all(Array.from({ length: 16 }, async (_, i) => {
     const authorName = `bench${i}_${randomUUID().slice(0, 6)}`;
-    const { userId } = await usersClient.Register({ name: authorName, password: 'bench password' });
+    const { userId } = await createRpcClient(usersContract, gatewayToUsers).Register({ name: authorName, password: 'bench password' });
     return { authorId: userId, authorName };
   }));
   const image = await makeImage('png', 48, 48);
@@ -87,6 +92,8 @@ try {
         const author = authors[turn++ % authors.length]!;
         const { imageId } = await handlers.Upload({ ...author, title: 'bench', tags: ['bench', `t${turn % 7}`], image }, {
           requestId: randomUUID(), deadline: Date.now() + 30_000, idempotencyKey: randomUUID(), log: logger,
+          caller: { service: gatewayServiceName, instance: 'bench-gateway', expiresAt: Math.floor(Date.now() / 1000) + 60 },
+          user: { userId: author.authorId, name: author.authorName },
         });
         if (!imageId) throw new Error('no image id');
       },

@@ -5,10 +5,13 @@ import { createHttpServer } from '../platform/http.js';
 import { systemClock, type Clock } from '../platform/clock.js';
 import type { DiscoveryConfig } from './config.js';
 import { ServiceRegistry } from './registry.js';
-import { registerDiscoveryHandlers } from './handlers.js';
+import { registerDiscoveryHandlers, registerPrometheusTargets, selfAddress } from './handlers.js';
+import { createMetricsServer } from '../platform/metrics-server.js';
+import { discoveryAudience, ServiceCredentials } from '../platform/service-auth.js';
 
 export interface DiscoveryAppDeps {
-  config: Pick<DiscoveryConfig, 'INSTANCE_NAME' | 'HOST' | 'LEASE_MS' | 'TICKET_TTL_MS'> & Partial<Pick<DiscoveryConfig, 'DISCOVERY_PEERS'>>;
+  config: Pick<DiscoveryConfig, 'INSTANCE_NAME' | 'HOST' | 'LEASE_MS' | 'TICKET_TTL_MS' | 'CLUSTER_SECRET'>
+    & Partial<Pick<DiscoveryConfig, 'DISCOVERY_PEERS' | 'SERVICE_NAMES' | 'REGISTRATION_HOSTS'>>;
   logger: Logger;
   metrics: Registry;
   clock?: Clock;
@@ -18,6 +21,8 @@ export interface DiscoveryAppDeps {
 
 export interface DiscoveryApp {
   app: FastifyInstance;
+  /** /metrics and /prometheus/targets, for the internal metrics port (closed with `app`). */
+  metricsApp: FastifyInstance;
   registry: ServiceRegistry;
 }
 
@@ -40,14 +45,18 @@ export function buildDiscoveryApp(deps: DiscoveryAppDeps): DiscoveryApp {
   });
   registryGauges(registry, metrics);
 
+  const credentials = new ServiceCredentials({ clusterSecret: config.CLUSTER_SECRET, identity: { service: discoveryAudience, instance: config.INSTANCE_NAME }, clock });
   const app = createHttpServer({ logger, metrics, healthCheck: () => ({ instance: config.INSTANCE_NAME, registryVersion: registry.version }) });
-  registerDiscoveryHandlers(app, { registry, config, logger, metrics, clock });
+  registerDiscoveryHandlers(app, { registry, config, logger, metrics, clock, credentials });
+  const metricsApp = createMetricsServer({ metrics });
+  registerPrometheusTargets(metricsApp, { registry, self: () => selfAddress(metricsApp, config.HOST), peers: config.DISCOVERY_PEERS ?? [] });
+  app.addHook('onClose', async () => metricsApp.close());
 
   const sweep = setInterval(() => registry.expire(), deps.sweepIntervalMs ?? 250);
   sweep.unref();
   app.addHook('onClose', async () => clearInterval(sweep));
 
-  return { app, registry };
+  return { app, metricsApp, registry };
 }
 
 function registryGauges(registry: ServiceRegistry, metrics: Registry): void {

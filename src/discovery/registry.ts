@@ -17,6 +17,8 @@ export interface RegistrySettings {
 
 export interface InstanceView {
   host: string;
+  /** Where Prometheus scrapes it ("host:port"), when it said. */
+  metrics?: string;
   openTickets: number;
   /** A caller reported its breaker open; look-ups pass it over for now. */
   suspect: boolean;
@@ -39,6 +41,7 @@ export interface Ticket {
 
 interface Instance {
   host: string;
+  metrics: string | undefined;
   registeredAt: number;
   lastHeartbeat: number;
   /** A caller's circuit breaker for it opened: passed over by look-ups until then. */
@@ -51,12 +54,24 @@ interface TicketRecord {
   expiresAt: number;
 }
 
-const hostPattern = /^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/;
+const hostPattern = /^([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]):(\d{1,5})$/;
+/** Longest service name accepted: every name is also a metric label and a log field. */
+export const maxServiceNameLength = 64;
+
+/** "host:port" with a real port (1-65535); the host part as registered, brackets kept. */
+export function parseHost(host: unknown): { hostname: string; port: number } | undefined {
+  if (typeof host !== 'string') return undefined;
+  const match = hostPattern.exec(host);
+  if (!match) return undefined;
+  const port = Number(match[2]);
+  return port >= 1 && port <= 65535 ? { hostname: match[1]!, port } : undefined;
+}
 
 export function validateRegistration(serviceName: unknown, host: unknown): { serviceName: string; host: string } {
   if (typeof serviceName !== 'string' || serviceName.trim() === '') throw invalidArgument('serviceName is required');
-  if (typeof host !== 'string' || !hostPattern.test(host)) throw invalidArgument('host must be "host:port"');
-  return { serviceName, host };
+  if (serviceName.length > maxServiceNameLength) throw invalidArgument(`serviceName must be at most ${maxServiceNameLength} characters`);
+  if (!parseHost(host)) throw invalidArgument('host must be "host:port" with a port from 1 to 65535');
+  return { serviceName, host: host as string };
 }
 
 export class ServiceRegistry {
@@ -84,7 +99,7 @@ export class ServiceRegistry {
   }
 
   /** Adds an instance, or renews its lease if it is already known. Returns whether it was new. */
-  register(serviceName: string, host: string): boolean {
+  register(serviceName: string, host: string, metrics?: string): boolean {
     this.expire();
     const now = this.clock.now();
     let instances = this.services.get(serviceName);
@@ -95,9 +110,10 @@ export class ServiceRegistry {
     const existing = instances.get(host);
     if (existing) {
       existing.lastHeartbeat = now;
+      if (metrics !== undefined) existing.metrics = metrics;
       return false;
     }
-    instances.set(host, { host, registeredAt: now, lastHeartbeat: now, suspectUntil: 0 });
+    instances.set(host, { host, metrics, registeredAt: now, lastHeartbeat: now, suspectUntil: 0 });
     this.membershipVersion++;
     return true;
   }
@@ -179,6 +195,7 @@ export class ServiceRegistry {
       const open = this.openTicketCounts(serviceName);
       services[serviceName] = [...instances.values()].map((instance) => ({
         host: instance.host,
+        ...(instance.metrics === undefined ? {} : { metrics: instance.metrics }),
         openTickets: open.get(instance.host) ?? 0,
         suspect: instance.suspectUntil > now,
         registeredAt: instance.registeredAt,

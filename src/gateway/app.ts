@@ -22,7 +22,7 @@ const bodyLimit = 16 * 1024 * 1024;
 
 /** Builds one gateway worker's app: the public REST API. Tests call this directly. */
 export async function buildGatewayApp(deps: GatewayDeps): Promise<FastifyInstance> {
-  const app = createHttpServer({ logger: deps.logger, metrics: deps.metrics, metricsText: deps.metricsText, bodyLimit, patternNames });
+  const app = createHttpServer({ logger: deps.logger, metrics: deps.metrics, bodyLimit, patternNames });
   // Image reads go through the cache ring; PATCH and DELETE invalidate it.
   const routeDeps: GatewayDeps = { ...deps, images: withImageCache(deps.images, deps.sharedState, { ttlSeconds: deps.config.IMAGE_CACHE_TTL_SECONDS }) };
 

@@ -73,29 +73,52 @@ export function createAuthCheck(deps: Pick<GatewayDeps, 'users' | 'sharedState' 
     ?? new Counter({ name: 'gateway_auth_checks_total', help: 'Access token checks by outcome', labelNames: ['outcome'], registers: [deps.metrics] });
 
   let keys = new Map<string, CryptoKey>();
+  /** The key set now in use, as "kid=x,..." sorted: what two answers must agree on to replace it. */
+  let fingerprint: string | undefined;
   let lastFetchAt = -Infinity;
   let fetching: Promise<void> | undefined;
 
+  /** One answer of the users service, signed with the cluster secret over a nonce of ours (else the call fails). */
+  const askForKeys = async () => {
+    const { keys: jwks } = await deps.users.SigningKeys({}, { authenticatedAnswer: true });
+    const next = new Map<string, CryptoKey>();
+    const seen: string[] = [];
+    for (const jwk of jwks as JWK[]) {
+      // Only Ed25519 keys for EdDSA; anything else the users service might publish is ignored.
+      if (typeof jwk.kid !== 'string' || jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string') continue;
+      if (jwk.alg !== undefined && jwk.alg !== accessTokenClaims.algorithm) continue;
+      const key = await importJWK({ ...jwk, alg: accessTokenClaims.algorithm }, accessTokenClaims.algorithm);
+      if (!(key instanceof Uint8Array)) {
+        next.set(jwk.kid, key);
+        seen.push(`${jwk.kid}=${jwk.x}`);
+      }
+    }
+    return { keys: next, fingerprint: seen.sort().join(',') };
+  };
+
+  /**
+   * The keys change only when two answers agree (two calls, which the balancer spreads over
+   * the users instances): one answer that differs, whoever sent it, leaves the keys as they were.
+   */
   const fetchKeys = async () => {
     lastFetchAt = now();
-    let jwks: unknown[];
     try {
-      ({ keys: jwks } = await deps.users.SigningKeys({}));
+      const first = await askForKeys();
+      if (first.fingerprint === fingerprint) return;
+      const second = await askForKeys();
+      if (second.fingerprint !== first.fingerprint) {
+        deps.logger.warn({ keyIds: [...keys.keys()] }, 'two answers of the users service disagree on the verification keys; keeping the current ones');
+        return;
+      }
+      if (first.keys.size === 0) return;
+      keys = first.keys;
+      fingerprint = first.fingerprint;
+      deps.logger.info({ keyIds: [...keys.keys()] }, 'loaded access-token verification keys');
     } catch (error) {
       // Try again a second later rather than a whole interval.
       lastFetchAt = now() - refetchIntervalMs + 1_000;
       throw error;
     }
-    const next = new Map<string, CryptoKey>();
-    for (const jwk of jwks as JWK[]) {
-      // Only Ed25519 keys for EdDSA; anything else the users service might publish is ignored.
-      if (typeof jwk.kid !== 'string' || jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519') continue;
-      if (jwk.alg !== undefined && jwk.alg !== accessTokenClaims.algorithm) continue;
-      const key = await importJWK({ ...jwk, alg: accessTokenClaims.algorithm }, accessTokenClaims.algorithm);
-      if (!(key instanceof Uint8Array)) next.set(jwk.kid, key);
-    }
-    keys = next;
-    deps.logger.info({ keyIds: [...next.keys()] }, 'loaded access-token verification keys');
   };
 
   /** Fetches at first use and on an unknown key id, at most once per interval (one fetch at a time). */

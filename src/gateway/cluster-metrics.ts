@@ -1,58 +1,19 @@
-import cluster from 'node:cluster';
-import { randomUUID } from 'node:crypto';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 
-// The gateway runs one worker per core behind one port, so a scrape of /metrics lands on any
-// one worker. Each worker asks the primary, which sums every worker's metrics (prom-client's
-// AggregatorRegistry); a scrape therefore always sees the whole gateway.
+// The gateway runs one worker per core behind one port. Its metrics are served by the primary
+// on the internal metrics port (METRICS_PORT), summed over every worker (prom-client's
+// AggregatorRegistry asks each worker over the cluster's IPC channel), so a scrape always sees
+// the whole gateway and the public port serves no metrics at all.
 
-const request = 'easel:gateway-metrics-request';
-const response = 'easel:gateway-metrics-response';
-
-interface MetricsMessage {
-  type: string;
-  id: string;
-  text?: string;
-}
-
-/** In the primary: answer workers' requests with the aggregated metrics of all workers. */
-export function serveClusterMetrics(): void {
+/** In the primary: the whole gateway's metrics text. */
+export function clusterMetricsSource(): () => Promise<string> {
   const aggregator = new AggregatorRegistry();
-  cluster.on('message', (worker, message: MetricsMessage) => {
-    if (message?.type !== request) return;
-    aggregator.clusterMetrics().then(
-      (text) => worker.send({ type: response, id: message.id, text }),
-      () => worker.send({ type: response, id: message.id }),
-    );
-  });
+  return () => aggregator.clusterMetrics();
 }
 
-/** In a worker: a /metrics source that returns the whole cluster's metrics, or this worker's if the primary does not answer. */
-export function clusterMetricsText(registry: Registry, timeoutMs = 2_000): () => Promise<string> {
+/** In a worker: lets the primary collect this worker's registry. */
+export function offerWorkerMetrics(registry: Registry): void {
   AggregatorRegistry.setRegistries([registry]);
   // Constructing one is what installs prom-client's listener that answers the primary.
-  if (cluster.isWorker) new AggregatorRegistry();
-  return () => {
-    const send = process.send?.bind(process);
-    if (!cluster.isWorker || !send) return registry.metrics();
-    const id = randomUUID();
-    return new Promise<string>((resolve) => {
-      const onMessage = (message: MetricsMessage) => {
-        if (message?.type !== response || message.id !== id) return;
-        done();
-        if (message.text) resolve(message.text);
-        else void registry.metrics().then(resolve);
-      };
-      const timer = setTimeout(() => {
-        done();
-        void registry.metrics().then(resolve);
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        process.off('message', onMessage);
-      };
-      process.on('message', onMessage);
-      send({ type: request, id });
-    });
-  };
+  new AggregatorRegistry();
 }

@@ -14,6 +14,10 @@ export const gatewayConfigSchema = z.object({
   RPC_BALANCING: z.enum(['snapshot', 'ticket']).default('snapshot'),
   /** Time limit of one RPC attempt on one instance; a hung instance costs at most this, then the call moves on. */
   RPC_PER_TRY_TIMEOUT_MS: env.milliseconds(2_000),
+  /** Derives the gateway's service credentials and the user assertions it sends (src/platform/service-auth.ts). */
+  CLUSTER_SECRET: env.requiredSecret(),
+  /** Internal port serving /metrics (summed over the workers); the public port serves none. 0 picks a free one. */
+  METRICS_PORT: env.port(0),
   /** The cache ring: "name=host:port,..." */
   REDIS_NODES: z.string().default('cache-1=127.0.0.1:6380,cache-2=127.0.0.1:6381,cache-3=127.0.0.1:6382,cache-4=127.0.0.1:6383')
     .superRefine((spec, ctx) => {

@@ -16,6 +16,4 @@ export interface GatewayDeps {
   images: RpcClient<ImagesContract['methods']>;
   recommendations: RpcClient<RecommendationsContract['methods']>;
   sharedState: SharedState;
-  /** /metrics text for the whole gateway cluster; defaults to this worker's registry. */
-  metricsText?: () => Promise<string>;
 }

@@ -5,6 +5,8 @@ import type { RpcClient } from '../platform/rpc/client.js';
 import { createHttpServer } from '../platform/http.js';
 import { databaseHealthCheck, openServiceDatabase } from '../platform/db/database.js';
 import { registerRpcService } from '../platform/rpc/server.js';
+import { credentialsFor } from '../platform/service-auth.js';
+import { imagesAccess } from '../contracts/access.js';
 import { imagesContract } from '../contracts/images.js';
 import type { UsersContract } from '../contracts/users.js';
 import type { RecommendationsContract } from '../contracts/recommendations.js';
@@ -48,7 +50,7 @@ export async function buildImagesApp(deps: ImagesAppDeps): Promise<FastifyInstan
     recommendations: deps.recommendations,
     limits,
     transactions,
-  }));
+  }), { credentials: credentialsFor(deps.config, imagesContract.serviceName), access: imagesAccess });
   logger.info({ uploadTransaction: config.UPLOAD_TRANSACTION }, 'upload transactions');
   // Every instance recovers; FOR UPDATE SKIP LOCKED gives each stuck transaction to one of them.
   const recovery = startRecovery(transactions, { intervalMs: config.TRANSACTION_RECOVERY_INTERVAL_MS, clock, logger });

@@ -8,11 +8,13 @@ import { imagesContract } from '../contracts/images.js';
 import { usersContract } from '../contracts/users.js';
 import { recommendationsContract } from '../contracts/recommendations.js';
 import { buildImagesApp } from './app.js';
+import { credentialsFor } from '../platform/service-auth.js';
 
 const config = loadImagesConfig();
 const logger = createLogger({ name: config.INSTANCE_NAME, level: config.LOG_LEVEL });
 const metrics = createMetricsRegistry(config.INSTANCE_NAME);
-const transport = createDiscoveryTransport({ discovery: config.DISCOVERY_ADDRESSES, mode: config.RPC_BALANCING, perTryTimeoutMs: config.RPC_PER_TRY_TIMEOUT_MS, logger, metrics });
+const credentials = credentialsFor(config, imagesContract.serviceName);
+const transport = createDiscoveryTransport({ credentials, discovery: config.DISCOVERY_ADDRESSES, mode: config.RPC_BALANCING, perTryTimeoutMs: config.RPC_PER_TRY_TIMEOUT_MS, logger, metrics });
 const app = await buildImagesApp({
   config, logger, metrics,
   users: createRpcClient(usersContract, transport),
@@ -20,5 +22,6 @@ const app = await buildImagesApp({
 });
 await serveRegistered(app, {
   host: config.HOST, port: config.PORT, discovery: config.DISCOVERY_ADDRESSES, serviceName: imagesContract.serviceName, logger,
+  credentials, metrics, metricsPort: config.METRICS_PORT,
   alsoClose: [{ name: 'rpc transport', run: () => transport.close() }],
 });

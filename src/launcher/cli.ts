@@ -136,6 +136,8 @@ async function up(layout: ClusterLayout, config: LauncherConfig): Promise<number
     console.log(`  postgres     ${cluster.databaseUrl('<users|images|recommendations>')}`);
     console.log(`  redis        ${cluster.redisNodes}`);
     console.log(`  logs         ${layoutPaths(layout).logs}/<instance>.log`);
+    // The services run on the launcher's own node binary (process.execPath).
+    console.log(`  node         ${process.version} (${process.execPath})`);
     console.log('easel: supervising; Ctrl-C (or "easel down") stops everything.');
   }
   // Ctrl-C, `easel down` and the control endpoint all end here.

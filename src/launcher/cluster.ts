@@ -23,6 +23,8 @@ export interface InstanceStatus {
   pid: number | undefined;
   port: number;
   url: string;
+  /** Easel processes: where /metrics is served (not on the public port). */
+  metricsUrl?: string;
   restarts: number;
   log: string;
 }
@@ -251,6 +253,7 @@ export async function startCluster(layout: ClusterLayout, options: StartOptions 
     pid: entry.state === 'stopped' ? undefined : entry.supervisor.pid,
     port: entry.spec.port,
     url: entry.spec.url,
+    ...(entry.spec.metricsPort === undefined ? {} : { metricsUrl: `http://${entry.spec.host}:${entry.spec.metricsPort}/metrics` }),
     restarts: entry.supervisor.restarts,
     log: paths.logFile(entry.spec.instance),
   });

@@ -14,6 +14,12 @@ export interface ExporterTarget {
   address: string;
 }
 
+/** The metrics ports of discovery's replicas and the gateway (specs.ts picks them). */
+export interface MetricsPortsView {
+  discovery: readonly number[];
+  gateway: number;
+}
+
 /** Whether the layout runs Prometheus: "auto" means when the binary is installed. */
 export function prometheusWanted(layout: ClusterLayout): boolean {
   if (layout.prometheus.enabled === false) return false;
@@ -41,10 +47,11 @@ export function alertRuleFiles(dir = join(repoRoot(), 'deploy', 'prometheus', 'r
  * static, and so are the data stores' exporters, each labelled with the node it watches. The
  * alert rules of deploy/prometheus/rules are loaded (read again on every start).
  */
-export function prometheusConfig(layout: ClusterLayout, exporters: readonly ExporterTarget[] = [], ruleFiles: readonly string[] = alertRuleFiles()): string {
-  const discovery = layout.discovery.ports.map((p) => `${layout.host}:${p}`);
+export function prometheusConfig(layout: ClusterLayout, exporters: readonly ExporterTarget[] = [], ruleFiles: readonly string[] = alertRuleFiles(), metricsPorts?: MetricsPortsView): string {
+  // Every Easel process serves /metrics (and discovery its targets) on an internal metrics port, not its API port.
+  const discovery = (metricsPorts?.discovery ?? layout.discovery.ports).map((p) => `${layout.host}:${p}`);
   const interval = `${layout.prometheus.scrapeIntervalSeconds}s`;
-  const gateway = `${layout.host}:${layout.gateway.port}`;
+  const gateway = `${layout.host}:${metricsPorts?.gateway ?? layout.gateway.port}`;
   return [
     '# Written by the Easel launcher (src/launcher/prometheus.ts); changes are overwritten.',
     'global:',
@@ -89,7 +96,7 @@ export function prometheusConfig(layout: ClusterLayout, exporters: readonly Expo
   ].join('\n');
 }
 
-export function prometheusSpec(layout: ClusterLayout, exporters: readonly ExporterTarget[] = []): ProcessSpec {
+export function prometheusSpec(layout: ClusterLayout, exporters: readonly ExporterTarget[] = [], metricsPorts?: MetricsPortsView): ProcessSpec {
   const dir = join(layout.dataDir, 'prometheus');
   const base = `http://${layout.host}:${layout.prometheus.port}`;
   return {
@@ -103,7 +110,7 @@ export function prometheusSpec(layout: ClusterLayout, exporters: readonly Export
     launch: async () => {
       mkdirSync(join(dir, 'data'), { recursive: true });
       const configFile = join(dir, 'prometheus.yml');
-      writeFileSync(configFile, prometheusConfig(layout, exporters));
+      writeFileSync(configFile, prometheusConfig(layout, exporters, alertRuleFiles(), metricsPorts));
       return {
         command: layout.prometheus.binary,
         args: [

@@ -24,4 +24,6 @@ export interface ProcessSpec {
   afterFirstReady?(): Promise<void>;
   /** What a person would open or connect to. */
   url: string;
+  /** Easel processes: the internal port serving /metrics (METRICS_PORT). */
+  metricsPort?: number;
 }

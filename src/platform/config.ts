@@ -28,7 +28,9 @@ export function loadConfig<S extends z.ZodObject<z.ZodRawShape>>(schema: S, env:
     const problems = parsed.error.issues.map((issue) => {
       const name = issue.path.join('.') || '(environment)';
       const got = typeof issue.path[0] === 'string' ? input[issue.path[0]] : undefined;
-      return `${name}: ${issue.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`;
+      // A secret's value is never repeated in an error (it would end up in a log).
+      const shown = got === undefined || /PASSWORD|SECRET/.test(name) ? '' : ` (got ${JSON.stringify(got)})`;
+      return `${name}: ${issue.message}${shown}`;
     });
     throw new ConfigError(problems);
   }
@@ -62,6 +64,8 @@ export const env = {
       }
       return items;
     }),
+  /** A generated secret every process needs (the launcher's secrets folder, a compose or Kubernetes secret): never defaulted. */
+  requiredSecret: () => z.string().min(16, 'must be set to a generated secret (at least 16 characters)'),
 };
 
 /**
@@ -88,5 +92,9 @@ export const serviceEnvShape = {
   RPC_BALANCING: z.enum(['snapshot', 'ticket']).default('snapshot'),
   /** Time limit of one RPC attempt on one instance; a hung instance costs at most this, then the call moves on. */
   RPC_PER_TRY_TIMEOUT_MS: env.milliseconds(2_000),
+  /** Derives this process's service credentials (src/platform/service-auth.ts). */
+  CLUSTER_SECRET: env.requiredSecret(),
+  /** Internal port serving /metrics for Prometheus (0 picks a free one, registered with discovery). */
+  METRICS_PORT: env.port(0),
   LOG_LEVEL: env.logLevel(),
 };

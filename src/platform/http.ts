@@ -25,8 +25,6 @@ export interface HttpServerSettings {
   /** Extra health detail, e.g. whether a database answers. Throwing means not ready. */
   healthCheck?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
   bodyLimit?: number;
-  /** Where /metrics text comes from when it is not just `metrics` (e.g. summed over cluster workers). */
-  metricsText?: () => Promise<string>;
   /** Names for the `pattern`s of route schemas, so a refusal says what was expected rather than quoting a regex. */
   patternNames?: ReadonlyMap<string, string>;
   fastify?: Omit<FastifyServerOptions, 'logger' | 'loggerInstance'>;
@@ -34,7 +32,7 @@ export interface HttpServerSettings {
 
 /**
  * A Fastify server with what every Easel process needs: request ids carried across services,
- * `/health` and `/metrics`, request latency metrics, route schemas validated before any
+ * `/health`, request latency metrics (served apart, on the metrics port: metrics-server.ts), route schemas validated before any
  * handler runs, and every failure answered through `renderError` in the route's shape
  * (`{message: "failure", error, code}` unless the route says otherwise), never leaking internals.
  */
@@ -77,10 +75,6 @@ export function createHttpServer(settings: HttpServerSettings): FastifyInstance 
     } catch (error) {
       return reply.status(503).header('retry-after', '1').send({ status: 'unavailable', error: (error as Error).message });
     }
-  });
-  app.get('/metrics', async (_request, reply) => {
-    reply.header('content-type', settings.metrics.contentType);
-    return settings.metricsText ? settings.metricsText() : settings.metrics.metrics();
   });
 
   return app;

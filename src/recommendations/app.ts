@@ -4,6 +4,8 @@ import type { Logger } from '../platform/log.js';
 import { createHttpServer } from '../platform/http.js';
 import { databaseHealthCheck, openServiceDatabase } from '../platform/db/database.js';
 import { registerRpcService } from '../platform/rpc/server.js';
+import { credentialsFor } from '../platform/service-auth.js';
+import { recommendationsAccess } from '../contracts/access.js';
 import { recommendationsContract } from '../contracts/recommendations.js';
 import type { RecommendationsConfig } from './config.js';
 import { daysToMs } from './interests.js';
@@ -50,6 +52,6 @@ export async function buildRecommendationsApp(deps: RecommendationsAppDeps): Pro
     clock,
     settings: { halfLifeMs, ...defaultRecommendationSettings },
     failpoints: createFailpoints(deps.config.EASEL_FAILPOINTS, deps.logger),
-  }));
+  }), { credentials: credentialsFor(deps.config, recommendationsContract.serviceName), access: recommendationsAccess });
   return app;
 }

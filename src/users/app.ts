@@ -4,6 +4,8 @@ import type { Logger } from '../platform/log.js';
 import { createHttpServer } from '../platform/http.js';
 import { databaseHealthCheck, openServiceDatabase } from '../platform/db/database.js';
 import { registerRpcService } from '../platform/rpc/server.js';
+import { credentialsFor } from '../platform/service-auth.js';
+import { usersAccess } from '../contracts/access.js';
 import { usersContract } from '../contracts/users.js';
 import type { UsersConfig } from './config.js';
 import { usersMigrations } from './migrations.js';
@@ -44,7 +46,7 @@ export async function buildUsersApp(deps: UsersAppDeps): Promise<FastifyInstance
       clock: deps.clock ?? systemClock,
       accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
-    }, config.UPLOAD_QUOTA, deps.metrics, createFailpoints(config.EASEL_FAILPOINTS, logger)));
+    }, config.UPLOAD_QUOTA, deps.metrics, createFailpoints(config.EASEL_FAILPOINTS, logger)), { credentials: credentialsFor(config, usersContract.serviceName), access: usersAccess });
     const resolver = deps.images ? startPreparedResolver({
       sql, service: 'users', logger, metrics: deps.metrics, clock: deps.clock ?? systemClock,
       olderThanMs: config.PREPARED_RESOLVE_AFTER_MS, intervalMs: config.PREPARED_RESOLVE_INTERVAL_MS,

@@ -160,8 +160,9 @@ describe('chaos: replicas die and freeze under a mixed load', () => {
 
     printReport(samples, faultLog, acknowledged.length, lost.length, duplicates);
 
-    // The gateway really served from the cache ring, and one scrape shows every worker.
-    const metrics = (await client.request('GET', '/metrics')).bytes.toString('utf8');
+    // The gateway really served from the cache ring, and one scrape (of its internal metrics port) shows every worker.
+    const metricsUrl = cluster.status().find((instance) => instance.instance === 'gateway-1')?.metricsUrl;
+    const metrics = await (await fetch(metricsUrl!)).text();
     const cacheHits = [...metrics.matchAll(/^cache_hits_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
     expect(cacheHits).toBeGreaterThan(100);
     expect(new Set([...metrics.matchAll(/process="([^"]+)"/g)].map((m) => m[1]))).toEqual(new Set(['gateway-1-w1', 'gateway-1-w2']));

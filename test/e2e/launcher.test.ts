@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
@@ -73,6 +73,17 @@ describe('the launcher runs the whole cluster', () => {
     expect(health.status).toBe(200);
     for (const url of cluster.discoveryUrls) expect((await fetch(`${url}/health`)).status).toBe(200);
     expect(cluster.startupMs).toBeGreaterThan(0);
+  });
+
+  it('runs every Node service on Node.js 24 or later', async () => {
+    const services = cluster.status().filter((p) => ['discovery', 'users', 'images', 'recommendations', 'gateway'].includes(p.kind));
+    expect(services.map((p) => p.kind)).toEqual(expect.arrayContaining(['discovery', 'users', 'images', 'recommendations', 'gateway']));
+    for (const p of services) {
+      // The binary the running process was started from, whatever PATH says now.
+      const exe = readlinkSync(`/proc/${p.pid}/exe`);
+      const { stdout } = await run(exe, ['-p', 'process.versions.node']);
+      expect(Number(stdout.split('.')[0]), `${p.instance} runs ${exe} ${stdout.trim()}`).toBeGreaterThanOrEqual(24);
+    }
   });
 
   it('has Prometheus scraping every registered instance, found through discovery', async () => {

@@ -17,6 +17,8 @@ import { buildGatewayApp } from '../../src/gateway/app.js';
 import { gatewayConfigSchema } from '../../src/gateway/config.js';
 import { type SharedState } from '../../src/gateway/shared-state.js';
 import { loadConfig } from '../../src/platform/config.js';
+import { ServiceCredentials } from '../../src/platform/service-auth.js';
+import { gatewayServiceName } from '../../src/contracts/access.js';
 import { createCacheRing, parseCacheNodes, type CacheRing } from '../../src/platform/cache/index.js';
 
 // The domain services and a gateway, built in-process through their exported builders on
@@ -47,6 +49,8 @@ export interface RunningService {
 
 export interface Stack {
   gatewayUrl: string;
+  /** The stack's cluster secret (what its processes derive their credentials from). */
+  clusterSecret: string;
   gateway: RunningService;
   users: RunningService;
   images: RunningService;
@@ -70,16 +74,19 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const started: FastifyInstance[] = [];
   const rings: CacheRing[] = [];
   const logger = (name: string): Logger => createLogger({ name, level: options.logSink ? 'debug' : 'warn', destination: sinkFor(options.logSink) });
+  // One cluster secret per stack: its services and the gateway prove themselves to each other with it.
+  const clusterSecret = randomBytes(32).toString('base64url');
   const serviceEnv = (name: string, databaseUrl: string, extra: Record<string, string> | undefined) => ({
-    INSTANCE_NAME: name, DATABASE_URL: databaseUrl, ...extra,
+    INSTANCE_NAME: name, DATABASE_URL: databaseUrl, CLUSTER_SECRET: clusterSecret, ...extra,
   });
   const listen = async (app: FastifyInstance): Promise<RunningService> => {
     started.push(app);
     const address = await app.listen({ host: '127.0.0.1', port: 0 });
     return { app, url: address };
   };
-  const transportTo = (url: string) => {
-    const transport = fixedTransport(url);
+  /** A transport that calls as `service` (e.g. the images service calling users). */
+  const transportTo = (url: string, service: string) => {
+    const transport = fixedTransport(url, { credentials: new ServiceCredentials({ clusterSecret, identity: { service, instance: `${service.toLowerCase()}-1` } }) });
     transports.push(transport);
     return transport;
   };
@@ -99,8 +106,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       config: loadConfig(imagesConfigSchema, serviceEnv('images-1', imagesDb, options.env?.images)),
       logger: logger('images-1'),
       metrics: createMetricsRegistry('images-1', { defaults: false }),
-      users: createRpcClient(usersContract, transportTo(users.url)),
-      recommendations: createRpcClient(recommendationsContract, transportTo(recommendations.url)),
+      users: createRpcClient(usersContract, transportTo(users.url, imagesContract.serviceName)),
+      recommendations: createRpcClient(recommendationsContract, transportTo(recommendations.url, imagesContract.serviceName)),
     }));
     let sharedState = options.sharedState;
     if (!sharedState) {
@@ -110,16 +117,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       sharedState = own.state;
     }
     const gateway = await listen(await buildGatewayApp({
-      config: loadConfig(gatewayConfigSchema, { INSTANCE_NAME: 'gateway', GATEWAY_WORKERS: '1', ...options.env?.gateway }),
+      config: loadConfig(gatewayConfigSchema, { INSTANCE_NAME: 'gateway', GATEWAY_WORKERS: '1', CLUSTER_SECRET: clusterSecret, ...options.env?.gateway }),
       logger: logger('gateway'),
       metrics: createMetricsRegistry('gateway', { defaults: false }),
-      users: createRpcClient(usersContract, transportTo(users.url)),
-      images: createRpcClient(imagesContract, transportTo(images.url)),
-      recommendations: createRpcClient(recommendationsContract, transportTo(recommendations.url)),
+      users: createRpcClient(usersContract, transportTo(users.url, gatewayServiceName)),
+      images: createRpcClient(imagesContract, transportTo(images.url, gatewayServiceName)),
+      recommendations: createRpcClient(recommendationsContract, transportTo(recommendations.url, gatewayServiceName)),
       sharedState,
     }));
     return {
-      gatewayUrl: gateway.url,
+      gatewayUrl: gateway.url, clusterSecret,
       gateway, users, images, recommendations, sharedState, cacheRing: rings[0],
       stop: () => stopAll(started, transports, rings),
     };

@@ -22,6 +22,7 @@ import type { CacheRing } from '../../src/platform/cache/index.js';
 import { integrationPostgres, integrationRedisSpec } from '../harness/context.js';
 import { cacheRingSharedState, startStack, type Stack } from '../harness/stack.js';
 import { apiClient, type ApiClient, type ApiReply } from '../support/api-client.js';
+import { testClusterSecret, testCredentials, trustedTestTransport } from '../support/credentials.js';
 
 // Sign-up, login, refresh, logout and the auth check through gateway workers, against a real
 // users service on a real PostgreSQL and gateway state in the real cache ring (four Redis
@@ -60,13 +61,13 @@ let gatewayB: Worker;
 
 /** A gateway worker (the whole app) plus test-only routes that need a caller. */
 async function startGatewayWorker(name: string, statePrefix: string): Promise<Worker> {
-  const transport = fixedTransport(usersUrl);
+  const transport = trustedTestTransport(usersUrl);
   transports.push(transport);
-  const unused = fixedTransport('http://127.0.0.1:9');
+  const unused = fixedTransport('http://127.0.0.1:9', { credentials: testCredentials() });
   transports.push(unused);
   const logger = createLogger({ name, level: 'debug', destination: sink });
   const deps: GatewayDeps = {
-    config: loadConfig(gatewayConfigSchema, { INSTANCE_NAME: name, GATEWAY_WORKERS: '1' }),
+    config: loadConfig(gatewayConfigSchema, { CLUSTER_SECRET: testClusterSecret, INSTANCE_NAME: name, GATEWAY_WORKERS: '1' }),
     logger,
     metrics: createMetricsRegistry(name, { defaults: false }),
     users: createRpcClient(usersContract, transport),
@@ -100,7 +101,7 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 beforeAll(async () => {
   const databaseUrl = await integrationPostgres().createDatabase('users_auth');
   usersApp = await buildUsersApp({
-    config: loadConfig(usersConfigSchema, { INSTANCE_NAME: 'users-1', DATABASE_URL: databaseUrl }),
+    config: loadConfig(usersConfigSchema, { CLUSTER_SECRET: testClusterSecret, INSTANCE_NAME: 'users-1', DATABASE_URL: databaseUrl }),
     logger: createLogger({ name: 'users-1', level: 'debug', destination: sink }),
     metrics: createMetricsRegistry('users-1', { defaults: false }),
   });

@@ -13,6 +13,8 @@ import { createDiscoveryTransport, type DiscoveryTransport } from '../../src/pla
 import { usersContract } from '../../src/contracts/users.js';
 import { imagesContract } from '../../src/contracts/images.js';
 import { recommendationsContract } from '../../src/contracts/recommendations.js';
+import { discoveryAudience, serviceAuthHeaders } from '../../src/platform/service-auth.js';
+import { testClusterSecret, testCredentials } from '../support/credentials.js';
 
 // The gateway when no instance can serve: a clear 503 with Retry-After in the documented shape,
 // and never a request held past its deadline, even by an instance that accepts and never answers.
@@ -26,11 +28,11 @@ let hung: Server;
 const hungSockets: Socket[] = [];
 
 beforeAll(async () => {
-  discovery = buildDiscoveryApp({ config: loadDiscoveryConfig({ PORT: '0', LEASE_MS: '60000' }), logger, metrics: createMetricsRegistry('discovery', { defaults: false }) }).app;
+  discovery = buildDiscoveryApp({ config: loadDiscoveryConfig({ PORT: '0', LEASE_MS: '60000', CLUSTER_SECRET: testClusterSecret }), logger, metrics: createMetricsRegistry('discovery', { defaults: false }) }).app;
   discoveryAddress = (await discovery.listen({ host: '127.0.0.1', port: 0 })).replace('http://', '');
-  transport = createDiscoveryTransport({ discovery: [discoveryAddress], mode: 'snapshot', logger, perTryTimeoutMs: 400, refreshMs: 100 });
+  transport = createDiscoveryTransport({ credentials: testCredentials(), discovery: [discoveryAddress], mode: 'snapshot', logger, perTryTimeoutMs: 400, refreshMs: 100 });
   gateway = await buildGatewayApp({
-    config: loadGatewayConfig({ GATEWAY_WORKERS: '1' }),
+    config: loadGatewayConfig({ GATEWAY_WORKERS: '1', CLUSTER_SECRET: testClusterSecret }),
     logger,
     metrics: createMetricsRegistry('gateway', { defaults: false }),
     users: createRpcClient(usersContract, transport),
@@ -63,7 +65,7 @@ describe('gateway with no instance to serve', () => {
   it('does not hold a request past its deadline when the only instance hangs', async () => {
     const address = hung.address() as { port: number };
     const registered = await fetch(`http://${discoveryAddress}/service`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
+      method: 'POST', headers: { 'content-type': 'application/json', [serviceAuthHeaders.service]: testCredentials(recommendationsContract.serviceName).tokenFor(discoveryAudience) },
       body: JSON.stringify({ serviceName: recommendationsContract.serviceName, host: `127.0.0.1:${address.port}` }),
     });
     expect(registered.status).toBe(200);

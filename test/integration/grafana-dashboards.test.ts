@@ -13,6 +13,8 @@ import { notFound } from '../../src/platform/errors.js';
 import { registerCacheMetrics } from '../../src/platform/cache/cache-metrics.js';
 import type { CacheRing, CacheRingEventName, CacheRingEvents } from '../../src/platform/cache/cache-ring.js';
 import { createDiscoveryTransport, type DiscoveryTransport } from '../../src/platform/rpc/discovery-transport.js';
+import { createMetricsServer } from '../../src/platform/metrics-server.js';
+import { discoveryAudience, serviceAuthHeaders } from '../../src/platform/service-auth.js';
 import { buildDiscoveryApp } from '../../src/discovery/app.js';
 import { createAuthCheck } from '../../src/gateway/auth-check.js';
 import { usersHandlers } from '../../src/users/handlers.js';
@@ -32,6 +34,7 @@ import { resolveLayout } from '../../src/launcher/layout.js';
 import { alertRuleFiles } from '../../src/launcher/prometheus.js';
 import { parse as parseYaml } from 'yaml';
 import { createDatabase, registerReplicationLagMetric, type Sql } from '../../src/platform/db/database.js';
+import { testClusterSecret, testCredentials } from '../support/credentials.js';
 
 // Every query of the provisioned Grafana dashboard is run against a real Prometheus that has
 // scraped real Easel metrics endpoints, so a typo, a renamed metric or a label that does not
@@ -248,14 +251,15 @@ async function startExporters(): Promise<string[]> {
   // A discovery replica with an injected clock, so one lease can run out at once.
   const clock = manualClock(Date.now());
   const discoveryMetrics = createMetricsRegistry('discovery-test');
-  const { app: discovery, registry } = buildDiscoveryApp({
-    config: { INSTANCE_NAME: 'discovery-test', HOST: '127.0.0.1', LEASE_MS: 5_000, TICKET_TTL_MS: 30_000 },
+  const { app: discovery, metricsApp: discoveryMetricsApp, registry } = buildDiscoveryApp({
+    config: { INSTANCE_NAME: 'discovery-test', HOST: '127.0.0.1', LEASE_MS: 5_000, TICKET_TTL_MS: 30_000, CLUSTER_SECRET: testClusterSecret, SERVICE_NAMES: ['USER SERVICE', 'IMAGE SERVICE', 'RECOMMENDATION SERVICE', 'ECHO SERVICE'] },
     logger,
     metrics: discoveryMetrics,
     clock,
     sweepIntervalMs: 60_000,
   });
-  const register = (serviceName: string, host: string) => discovery.inject({ method: 'POST', url: '/service', payload: { serviceName, host } });
+  const as = (service: string) => ({ [serviceAuthHeaders.service]: testCredentials(service).tokenFor(discoveryAudience) });
+  const register = (serviceName: string, host: string) => discovery.inject({ method: 'POST', url: '/service', headers: as(serviceName), payload: { serviceName, host } });
   await register('IMAGE SERVICE', '127.0.0.1:7001');
   clock.advance(6_000);
   registry.expire();
@@ -270,7 +274,6 @@ async function startExporters(): Promise<string[]> {
   // An images service process: the upload transactions' metrics (fed below) and the stale
   // prepared transactions gauge every participant exports.
   const imagesMetrics = createMetricsRegistry('images-test');
-  const images = createHttpServer({ logger, metrics: imagesMetrics });
   const openLog = { openSummary: async () => [{ protocol: 'saga', open: 1, oldestSeconds: 12 }] } as unknown as TransactionLog;
   const transactions = transactionMetrics(imagesMetrics, openLog, manualClock(Date.now()));
   transactions.finished('saga', 'upload', 'done', 0.05);
@@ -280,16 +283,22 @@ async function startExporters(): Promise<string[]> {
   await transactions.step('saga', 'reserve', async () => undefined);
   registerStalePreparedGauge(imagesMetrics, 'images', async () => 0);
 
-  apps.push(service, discovery, users, images);
-  const addresses: string[] = [];
-  for (const app of apps) {
+  apps.push(service, discovery, users);
+  const listen = async (app: FastifyInstance) => {
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();
     if (!address || typeof address === 'string') throw new Error('no address');
-    addresses.push(`127.0.0.1:${address.port}`);
-  }
+    return `127.0.0.1:${address.port}`;
+  };
+  for (const app of apps) await listen(app);
+  // What Prometheus scrapes: each process's metrics port (discovery's is closed with it).
+  const metricsApps = [createMetricsServer({ metrics: serviceMetrics }), discoveryMetricsApp, createMetricsServer({ metrics: usersMetrics }), createMetricsServer({ metrics: imagesMetrics })];
+  const addresses: string[] = [];
+  for (const app of metricsApps) addresses.push(await listen(app));
+  apps.push(metricsApps[0]!, metricsApps[2]!, metricsApps[3]!);
   // The RPC transport of the service process declares the rpc_client_* metrics.
-  transport = createDiscoveryTransport({ discovery: [addresses[1] as string], mode: 'snapshot', logger, metrics: serviceMetrics });
+  const discoveryAddress = `127.0.0.1:${(discovery.server.address() as { port: number }).port}`;
+  transport = createDiscoveryTransport({ credentials: testCredentials(), discovery: [discoveryAddress], mode: 'snapshot', logger, metrics: serviceMetrics });
   const declared = <T>(name: string, registry = serviceMetrics): T => {
     const metric = registry.getSingleMetric(name);
     if (!metric) throw new Error(`no module declares ${name} any more`);
@@ -312,7 +321,7 @@ async function startExporters(): Promise<string[]> {
   fed.breakerState.set({ service: 'USER SERVICE', endpoint: '127.0.0.1:7002' }, 1);
   fed.breakerTransitions.inc({ service: 'USER SERVICE', endpoint: '127.0.0.1:7002', state: 'open' });
   // A report from a caller whose breaker opened (counted by discovery_tripped_reports_total).
-  await discovery.inject({ method: 'POST', url: '/service/report', payload: { serviceName: 'USER SERVICE', host: '127.0.0.1:7002' } });
+  await discovery.inject({ method: 'POST', url: '/service/report', headers: as('GATEWAY'), payload: { serviceName: 'USER SERVICE', host: '127.0.0.1:7002' } });
 
   const generate = async () => {
     clock.advance(200);
@@ -320,7 +329,7 @@ async function startExporters(): Promise<string[]> {
     registry.heartbeat('IMAGE SERVICE', '127.0.0.1:7003');
     await Promise.all([
       service.inject('/ok'), service.inject('/ok'), service.inject('/missing'), service.inject('/boom'), users.inject('/health'),
-      discovery.inject('/services'), discovery.inject('/service?serviceName=NO%20SUCH%20SERVICE'),
+      discovery.inject({ url: '/services', headers: as('GATEWAY') }), discovery.inject({ url: '/service?serviceName=NO%20SUCH%20SERVICE', headers: as('GATEWAY') }),
     ]);
     ring.emit('hit', { node: 'cache-1', key: 'image:1' });
     ring.emit('hit', { node: 'cache-2', key: 'image:2' });

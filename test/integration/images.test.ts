@@ -3,8 +3,9 @@ import sharp from 'sharp';
 import { startStack, type Stack } from '../harness/stack.js';
 import { apiClient, type Account, type ApiClient } from '../support/api-client.js';
 import { bombPng, makeImage, truncatedBombPng, type FixtureFormat } from '../fixtures/images.js';
-import { createRpcClient, fixedTransport, type RpcTransport } from '../../src/platform/rpc/client.js';
+import { createRpcClient, type RpcTransport } from '../../src/platform/rpc/client.js';
 import { usersContract } from '../../src/contracts/users.js';
+import { trustedTestTransport } from '../support/credentials.js';
 
 // The images endpoints through the gateway, with real users, images and recommendations
 // services on a real PostgreSQL and the gateway's state (image cache, rate limits) in the real
@@ -30,7 +31,7 @@ beforeAll(async () => {
     },
   });
   api = apiClient(stack.gatewayUrl);
-  usersTransport = fixedTransport(stack.users.url);
+  usersTransport = trustedTestTransport(stack.users.url, { secret: stack.clusterSecret });
   usersRpc = createRpcClient(usersContract, usersTransport);
 });
 

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { buildEchoApp } from './echo-service.js';
 import { startRegistration } from '../../src/platform/discovery/registration.js';
 import { createLogger } from '../../src/platform/log.js';
+import { testCredentials } from './credentials.js';
 
 // A real service process for integration tests: serves the echo contract on a free port,
 // registers with discovery, prints "READY <host:port>" and deregisters on SIGTERM.
@@ -16,6 +17,7 @@ const registration = startRegistration({
   serviceName,
   host,
   logger: createLogger({ name: instance, level: 'silent' }),
+  credentials: testCredentials(serviceName, instance),
 });
 process.stdout.write(`READY ${host}\n`);
 process.once('SIGTERM', () => {

@@ -6,6 +6,7 @@ import { createHttpServer } from '../../src/platform/http.js';
 import { createLogger } from '../../src/platform/log.js';
 import { createMetricsRegistry } from '../../src/platform/metrics.js';
 import { sleep } from '../../src/platform/wait.js';
+import { testClusterSecret, testCredentials } from './credentials.js';
 
 // A tiny RPC service for tests and benchmarks of the RPC layer: it answers with the name of
 // the instance that served the call, so tests can see where calls went.
@@ -30,7 +31,7 @@ export const echoService = defineService('Echo', 'ECHO SERVICE', {
   },
 });
 
-export function buildEchoApp(instance: string, options: { logLevel?: 'silent' | 'warn' | 'info' } = {}): FastifyInstance {
+export function buildEchoApp(instance: string, options: { logLevel?: 'silent' | 'warn' | 'info'; secret?: string } = {}): FastifyInstance {
   const logger = createLogger({ name: instance, level: options.logLevel ?? 'silent' });
   const app = createHttpServer({ logger, metrics: createMetricsRegistry(instance, { defaults: false }) });
   registerRpcService(app, echoService, {
@@ -40,6 +41,6 @@ export function buildEchoApp(instance: string, options: { logLevel?: 'silent' | 
       await sleep(ms);
       return { instance };
     },
-  });
+  }, { credentials: testCredentials(echoService.serviceName, instance, options.secret ?? testClusterSecret) });
   return app;
 }

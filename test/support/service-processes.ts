@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { freePort } from '../../src/platform/ports.js';
 import { waitFor } from '../../src/platform/wait.js';
+import { testClusterSecret } from './credentials.js';
 
 // Real processes for discovery integration tests: discovery replicas and small registering
 // services, run from the TypeScript sources, that a test can SIGKILL, SIGSTOP and restart.
@@ -55,7 +56,7 @@ export interface DiscoveryReplicaHandle {
   restart(): Promise<void>;
 }
 
-export async function startDiscoveryReplica(name: string, options: { leaseMs?: number; ticketTtlMs?: number; port?: number } = {}): Promise<DiscoveryReplicaHandle> {
+export async function startDiscoveryReplica(name: string, options: { leaseMs?: number; ticketTtlMs?: number; port?: number; metricsPort?: number } = {}): Promise<DiscoveryReplicaHandle> {
   const port = options.port ?? (await freePort());
   let child: ChildProcess | undefined;
   const start = async () => {
@@ -66,6 +67,9 @@ export async function startDiscoveryReplica(name: string, options: { leaseMs?: n
       LEASE_MS: String(options.leaseMs ?? 5_000),
       TICKET_TTL_MS: String(options.ticketTtlMs ?? 30_000),
       LOG_LEVEL: 'warn',
+      CLUSTER_SECRET: testClusterSecret,
+      SERVICE_NAMES: 'USER SERVICE,IMAGE SERVICE,RECOMMENDATION SERVICE,ECHO SERVICE',
+      METRICS_PORT: String(options.metricsPort ?? 0),
     });
     const output = collectOutput(child);
     const started = child;

@@ -141,7 +141,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asyn
     // The access tokens first: refused by every worker from now on, whatever happens next.
     await revocation.revoke(caller.tokenId, caller.expiresAt);
     if (caller.sessionId) await revocation.revokeSession(caller.sessionId);
-    await deps.users.Logout({ userId: caller.userId, sessionId: caller.sessionId, refreshToken }, { requestId: request.id });
+    await deps.users.Logout({ userId: caller.userId, sessionId: caller.sessionId, refreshToken }, { requestId: request.id, actingUser: caller });
     clearTokenCookies(reply);
     request.log.info({ userId: caller.userId, tokenId: caller.tokenId }, 'logged out; access token revoked');
     return reply.send(success);

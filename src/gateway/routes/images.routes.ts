@@ -127,7 +127,7 @@ export const imagesRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = as
     if (image.length > maxBytes) throw new AppError('PAYLOAD_TOO_LARGE', `image is larger than ${maxBytes} bytes`);
     const { imageId } = await deps.images.Upload(
       { authorId: caller.userId, authorName: caller.name, title: body.title, description: body.description, tags: tagsOf(body.tags), image },
-      { requestId: request.id, idempotencyKey: request.headers['idempotency-key'] ?? randomUUID(), timeoutMs: uploadTimeoutMs, perTryTimeoutMs: uploadPerTryTimeoutMs },
+      { requestId: request.id, idempotencyKey: request.headers['idempotency-key'] ?? randomUUID(), timeoutMs: uploadTimeoutMs, perTryTimeoutMs: uploadPerTryTimeoutMs, actingUser: caller },
     );
     return reply.status(201).send({ message: 'success' as const, imageID: imageId, error: '' as const });
   });
@@ -203,7 +203,7 @@ export const imagesRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = as
     const { title, description, tags } = request.body;
     await deps.images.Modify(
       { imageId: request.params.imgID, callerId: caller.userId, title, description, ...(tags !== undefined ? { tags: tagsOf(tags) } : {}) },
-      { requestId: request.id },
+      { requestId: request.id, actingUser: caller },
     );
     return success;
   });
@@ -219,7 +219,7 @@ export const imagesRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = as
     schemaErrorFormatter: imageNotFoundOnBadId,
   }, async (request) => {
     const caller = await request.caller();
-    await deps.images.Delete({ imageId: request.params.imgID, callerId: caller.userId }, { requestId: request.id });
+    await deps.images.Delete({ imageId: request.params.imgID, callerId: caller.userId }, { requestId: request.id, actingUser: caller });
     return success;
   });
 };
@@ -261,7 +261,7 @@ function ifNoneMatchTags(header: string | undefined): string[] {
 function recordView(deps: GatewayDeps, request: FastifyRequest, imageId: string): void {
   void (async () => {
     const caller = await request.callerIfAny().catch(() => undefined);
-    await deps.recommendations.RecordView({ imageId, userId: caller?.userId }, { timeoutMs: sideCallTimeoutMs, requestId: request.id });
+    await deps.recommendations.RecordView({ imageId, userId: caller?.userId }, { timeoutMs: sideCallTimeoutMs, requestId: request.id, ...(caller ? { actingUser: caller } : {}) });
   })().catch((error: unknown) => request.log.debug({ err: error, imageId }, 'could not record a view'));
 }
 

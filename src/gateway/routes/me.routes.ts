@@ -23,7 +23,7 @@ export const meRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = async 
   }, async (request, reply) => {
     const caller = await request.caller();
     const [quota, { count }] = await Promise.all([
-      deps.users.GetQuota({ userId: caller.userId }, { requestId: request.id }),
+      deps.users.GetQuota({ userId: caller.userId }, { requestId: request.id, actingUser: caller }),
       deps.images.CountByAuthor({ authorName: caller.name }, { requestId: request.id }),
     ]);
     // Personal: never kept by a shared cache.

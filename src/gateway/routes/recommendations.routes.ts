@@ -47,7 +47,7 @@ export const recommendationsRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDep
     const { limit } = request.query;
     const { imageIds } = await deps.recommendations.Recommend(
       { ...(caller ? { userId: caller.userId } : {}), ...(limit ? { limit } : {}) },
-      { requestId: request.id },
+      { requestId: request.id, ...(caller ? { actingUser: caller } : {}) },
     );
     return { images: await describeImages(deps, imageIds, request), error: '' as const };
   });
@@ -62,7 +62,7 @@ export const recommendationsRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDep
     schemaErrorFormatter: imageNotFoundOnBadId,
   }, async (request, reply) => {
     const caller = await request.caller();
-    const state = await deps.recommendations.LikeState({ imageId: request.params.imgID, userId: caller.userId }, { requestId: request.id });
+    const state = await deps.recommendations.LikeState({ imageId: request.params.imgID, userId: caller.userId }, { requestId: request.id, actingUser: caller });
     reply.header('cache-control', 'private, no-store');
     return { liked: state.liked, likes: state.likes, error: '' as const };
   });
@@ -72,7 +72,7 @@ export const recommendationsRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDep
     schemaErrorFormatter: imageNotFoundOnBadId,
   }, async (request) => {
     const caller = await request.caller();
-    const result = await deps.recommendations.Like({ imageId: request.params.imgID, userId: caller.userId }, { requestId: request.id });
+    const result = await deps.recommendations.Like({ imageId: request.params.imgID, userId: caller.userId }, { requestId: request.id, actingUser: caller });
     return { message: 'success' as const, liked: result.liked, likes: result.likes, error: '' as const };
   });
 
@@ -82,7 +82,7 @@ export const recommendationsRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDep
   }, async (request) => {
     const caller = await request.caller();
     // Unliking an image that was not liked is not an error: the answer says liked: false.
-    const result = await deps.recommendations.Unlike({ imageId: request.params.imgID, userId: caller.userId }, { requestId: request.id });
+    const result = await deps.recommendations.Unlike({ imageId: request.params.imgID, userId: caller.userId }, { requestId: request.id, actingUser: caller });
     return { message: 'success' as const, liked: result.liked, likes: result.likes, error: '' as const };
   });
 };

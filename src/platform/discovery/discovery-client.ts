@@ -1,6 +1,7 @@
 import { Pool } from 'undici';
 import { AppError, isErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
+import { discoveryAudience, newNonce, serviceAuthHeaders, type ServiceCredentials } from '../service-auth.js';
 
 // The reading side of discovery, shared by the RPC transport: the registry snapshot and the
 // original's ticket look-ups, from whichever discovery replica answers. Requests go to the
@@ -31,6 +32,8 @@ export interface IssuedTicket {
 export interface DiscoveryClientSettings {
   discovery: readonly string[];
   logger: Logger;
+  /** Proves this process to discovery and checks that answers come from discovery. */
+  credentials: ServiceCredentials;
   /** Per request to one replica. */
   requestTimeoutMs?: number;
   /** Keep-alive connections per replica. */
@@ -51,18 +54,40 @@ export interface ReplicaAnswer {
   body: unknown;
 }
 
-/** One JSON request to one replica. Network failures and timeouts throw; HTTP statuses do not. */
-export async function requestReplica(pool: Pool, method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body: unknown, timeoutMs: number): Promise<ReplicaAnswer> {
+/** An answer that does not carry discovery's MAC over our nonce: not from a replica of this cluster. */
+export class UnauthenticatedAnswerError extends Error {
+  readonly code = 'DISCOVERY_ANSWER_UNAUTHENTICATED';
+}
+
+/**
+ * One JSON request to one replica, with this process's service token, and a nonce the answer's
+ * MAC must cover. Network failures, timeouts and answers without a valid MAC (a process posing
+ * as discovery, or an old answer replayed) throw; HTTP statuses do not.
+ */
+export async function requestReplica(
+  pool: Pool, method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body: unknown, timeoutMs: number, credentials: ServiceCredentials,
+  options: { signedAnswer?: boolean } = {},
+): Promise<ReplicaAnswer> {
+  // Answers nothing is decided on (closing a ticket, a report) need no MAC: one HMAC less each side.
+  const nonce = options.signedAnswer === false ? undefined : newNonce();
   const response = await pool.request({
     method,
     path,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      [serviceAuthHeaders.service]: credentials.tokenFor(discoveryAudience),
+      ...(nonce ? { [serviceAuthHeaders.nonce]: nonce } : {}),
+    },
     body: body === undefined ? null : JSON.stringify(body),
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
     signal: AbortSignal.timeout(timeoutMs),
   });
   const text = await response.body.text();
+  const mac = response.headers[serviceAuthHeaders.answerMac];
+  if (nonce && !credentials.verifyAnswer(nonce, text, typeof mac === 'string' ? mac : undefined)) {
+    throw new UnauthenticatedAnswerError(`${method} ${path}: the answer (status ${response.statusCode}) is not signed by discovery`);
+  }
   let parsed: unknown;
   try {
     parsed = text === '' ? undefined : JSON.parse(text);
@@ -135,24 +160,24 @@ export function createDiscoveryClient(settings: DiscoveryClientSettings): Discov
   return {
     snapshot: () =>
       firstAnswer('snapshot', async (replica, pool) => {
-        const answer = await requestReplica(pool, 'GET', '/services', undefined, timeoutMs);
+        const answer = await requestReplica(pool, 'GET', '/services', undefined, timeoutMs, settings.credentials);
         if (answer.status !== 200) throw failureFrom(answer, replica);
         const body = answer.body as Omit<DiscoverySnapshot, 'replica'>;
         return { replica, version: body.version, leaseMs: body.leaseMs, uptimeMs: body.uptimeMs ?? Number.MAX_SAFE_INTEGER, services: body.services ?? {} };
       }),
     issueTicket: (serviceName) =>
       firstAnswer('ticket', async (replica, pool) => {
-        const answer = await requestReplica(pool, 'GET', `/service?serviceName=${encodeURIComponent(serviceName)}`, undefined, timeoutMs);
+        const answer = await requestReplica(pool, 'GET', `/service?serviceName=${encodeURIComponent(serviceName)}`, undefined, timeoutMs, settings.credentials);
         if (answer.status !== 200) throw failureFrom(answer, replica);
         const body = answer.body as { host: string; connTicket: string };
         return { host: body.host, connTicket: body.connTicket, replica };
       }),
     closeTicket: async (ticket) => {
-      const answer = await requestReplica(poolFor(ticket.replica), 'POST', '/ticket', { connTicket: ticket.connTicket }, timeoutMs);
+      const answer = await requestReplica(poolFor(ticket.replica), 'POST', '/ticket', { connTicket: ticket.connTicket }, timeoutMs, settings.credentials, { signedAnswer: false });
       if (answer.status !== 200) throw failureFrom(answer, ticket.replica);
     },
     reportTripped: async (serviceName, host) => {
-      await Promise.allSettled(settings.discovery.map((replica) => requestReplica(poolFor(replica), 'POST', '/service/report', { serviceName, host, reason: 'circuit-open' }, timeoutMs)));
+      await Promise.allSettled(settings.discovery.map((replica) => requestReplica(poolFor(replica), 'POST', '/service/report', { serviceName, host, reason: 'circuit-open' }, timeoutMs, settings.credentials, { signedAnswer: false })));
     },
     close: async () => {
       closed = true;

@@ -1,8 +1,11 @@
 import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import { createMetricsServer, listenForMetrics } from '../metrics-server.js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../log.js';
 import { onShutdownSignal, type GracefulShutdownSettings } from '../http.js';
 import { startRegistration } from './registration.js';
+import type { ServiceCredentials } from '../service-auth.js';
 
 export interface RegisteredServerSettings {
   host: string;
@@ -11,6 +14,10 @@ export interface RegisteredServerSettings {
   discovery: readonly string[];
   serviceName: string;
   logger: Logger;
+  credentials: ServiceCredentials;
+  /** The process's metrics, served on `metricsPort` (0: a free one) and registered with discovery. */
+  metrics: Registry;
+  metricsPort: number;
   /** Closed after the server, in order (RPC transports and the like). */
   alsoClose?: GracefulShutdownSettings['steps'];
 }
@@ -21,14 +28,20 @@ export interface RegisteredServerSettings {
  * stop choosing it), then close the server and the rest.
  */
 export async function serveRegistered(app: FastifyInstance, settings: RegisteredServerSettings): Promise<void> {
+  const metricsApp = createMetricsServer({ metrics: settings.metrics });
+  const metricsPort = await listenForMetrics(metricsApp, settings.host, settings.metricsPort);
   await app.listen({ host: settings.host, port: settings.port });
   const { port } = app.server.address() as AddressInfo;
-  const registration = startRegistration({ discovery: settings.discovery, serviceName: settings.serviceName, host: `${settings.host}:${port}`, logger: settings.logger });
+  const registration = startRegistration({
+    discovery: settings.discovery, serviceName: settings.serviceName, host: `${settings.host}:${port}`, logger: settings.logger,
+    credentials: settings.credentials, metricsPort,
+  });
   onShutdownSignal({
     logger: settings.logger,
     steps: [
       { name: 'deregister', run: () => registration.stop() },
       { name: 'http server', run: () => app.close() },
+      { name: 'metrics server', run: () => metricsApp.close() },
       ...(settings.alsoClose ?? []),
     ],
   });

@@ -1,6 +1,7 @@
 import { Pool } from 'undici';
 import type { Logger } from '../log.js';
 import { requestReplica } from './discovery-client.js';
+import type { ServiceCredentials } from '../service-auth.js';
 
 // An instance's membership in discovery: it registers with every discovery replica, renews
 // its lease there about every second, registers again with a replica that forgot it (one that
@@ -15,6 +16,10 @@ export interface RegistrationSettings {
   /** Where this instance serves, e.g. "127.0.0.1:4711". */
   host: string;
   logger: Logger;
+  /** Proves to discovery that this process is an instance of `serviceName` (its identity must name it). */
+  credentials: ServiceCredentials;
+  /** This instance's metrics port (same host), listed by discovery as a Prometheus target. */
+  metricsPort?: number;
   heartbeatMs?: number;
   /** Per request to one replica; defaults to the heartbeat interval, at most 1 s. */
   requestTimeoutMs?: number;
@@ -42,7 +47,7 @@ interface ReplicaState {
 export function startRegistration(settings: RegistrationSettings): Registration {
   const heartbeatMs = settings.heartbeatMs ?? 1_000;
   const timeoutMs = settings.requestTimeoutMs ?? Math.min(heartbeatMs, 1_000);
-  const identity = { serviceName: settings.serviceName, host: settings.host };
+  const identity = { serviceName: settings.serviceName, host: settings.host, ...(settings.metricsPort === undefined ? {} : { metricsPort: settings.metricsPort }) };
   const log = settings.logger.child({ serviceName: settings.serviceName, host: settings.host });
   let stopped = false;
   let markReady: () => void = () => {};
@@ -58,7 +63,7 @@ export function startRegistration(settings: RegistrationSettings): Registration 
   }));
 
   async function register(state: ReplicaState): Promise<void> {
-    const answer = await requestReplica(state.pool, 'POST', '/service', identity, timeoutMs);
+    const answer = await requestReplica(state.pool, 'POST', '/service', identity, timeoutMs, settings.credentials);
     if (answer.status !== 200) throw new Error(`register answered ${answer.status}: ${JSON.stringify(answer.body)}`);
     if (!state.registered) log.info({ replica: state.replica }, 'registered with discovery');
     state.registered = true;
@@ -70,7 +75,7 @@ export function startRegistration(settings: RegistrationSettings): Registration 
       if (!state.registered) {
         await register(state);
       } else {
-        const answer = await requestReplica(state.pool, 'PUT', '/service/heartbeat', identity, timeoutMs);
+        const answer = await requestReplica(state.pool, 'PUT', '/service/heartbeat', identity, timeoutMs, settings.credentials);
         if (answer.status === 404) {
           // The replica forgot us (it restarted, or our lease lapsed): join again at once.
           log.warn({ replica: state.replica }, 'discovery does not know this instance; registering again');
@@ -116,7 +121,7 @@ export function startRegistration(settings: RegistrationSettings): Registration 
       await Promise.all(
         states.map(async (state) => {
           try {
-            const answer = await requestReplica(state.pool, 'DELETE', '/service', identity, timeoutMs);
+            const answer = await requestReplica(state.pool, 'DELETE', '/service', identity, timeoutMs, settings.credentials);
             if (answer.status === 200) log.info({ replica: state.replica }, 'deregistered from discovery');
           } catch (error) {
             log.debug({ replica: state.replica, err: error }, 'could not deregister; the lease will expire');

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { Pool } from 'undici';
 import { AppError, EaselError } from '../errors.js';
 import { errorFromWire } from './wire.js';
+import { newNonce, serviceAuthHeaders, type ActingUser, type ServiceCredentials } from '../service-auth.js';
 import {
   frameBody, rpcHeaders, rpcPath, unframeBody,
   type InputOf, type OutputOf, type RpcMethod, type RpcMethods, type RpcService,
@@ -19,6 +20,10 @@ export interface RpcCallOptions {
   /** Makes a non-idempotent call safe to retry; the callee answers a repeated key with the first answer. */
   idempotencyKey?: string;
   requestId?: string;
+  /** The end user this call acts for (verified by this process): the callee gets a signed assertion of it. */
+  actingUser?: ActingUser;
+  /** Require the answer to carry the callee's MAC over a fresh nonce (for answers this process trusts, such as keys). */
+  authenticatedAnswer?: boolean;
 }
 
 export interface RpcRequest {
@@ -31,6 +36,8 @@ export interface RpcRequest {
   deadline: number;
   /** Overrides the transport's per-try timeout for this call. */
   perTryTimeoutMs?: number;
+  actingUser?: ActingUser;
+  authenticatedAnswer?: boolean;
 }
 
 export interface RpcResponse {
@@ -82,6 +89,8 @@ async function callMethod(service: RpcService, methodName: string, method: RpcMe
     body,
     deadline: Date.now() + timeoutMs,
     ...(options.perTryTimeoutMs === undefined ? {} : { perTryTimeoutMs: options.perTryTimeoutMs }),
+    ...(options.actingUser === undefined ? {} : { actingUser: options.actingUser }),
+    ...(options.authenticatedAnswer ? { authenticatedAnswer: true } : {}),
   });
   return decodeResponse(method, response);
 }
@@ -120,11 +129,12 @@ export class AttemptTimeoutError extends EaselError {
  * and an EventEmitter as undici's abort signal: AbortSignal.timeout and an AbortController per
  * call cost about a fifth of the throughput, and undici's header timeout fires up to a second late.
  */
-export async function sendToOrigin(pool: Pool, request: RpcRequest, perTryTimeoutMs: number): Promise<RpcResponse> {
+export async function sendToOrigin(pool: Pool, request: RpcRequest, perTryTimeoutMs: number, credentials: ServiceCredentials): Promise<RpcResponse> {
   const remaining = request.deadline - Date.now();
   if (remaining <= 0) throw new AppError('DEADLINE_EXCEEDED', 'deadline exceeded before the call was sent');
   const timeout = Math.min(remaining, perTryTimeoutMs);
   const abort = new EventEmitter();
+  const nonce = request.authenticatedAnswer ? newNonce() : undefined;
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -134,11 +144,22 @@ export async function sendToOrigin(pool: Pool, request: RpcRequest, perTryTimeou
     const response = await pool.request({
       method: 'POST',
       path: request.path,
-      headers: { ...request.headers, [rpcHeaders.timeout]: String(timeout) },
+      headers: {
+        ...request.headers,
+        [rpcHeaders.timeout]: String(timeout),
+        // One token per callee, reused for most of its lifetime (a map look-up here).
+        [serviceAuthHeaders.service]: credentials.tokenFor(request.serviceName),
+        ...(request.actingUser ? { [serviceAuthHeaders.user]: credentials.assertUser(request.actingUser, request.serviceName) } : {}),
+        ...(nonce ? { [serviceAuthHeaders.nonce]: nonce } : {}),
+      },
       body: request.body,
       signal: abort,
     });
     const body = Buffer.from(await response.body.arrayBuffer());
+    const mac = response.headers[serviceAuthHeaders.answerMac];
+    if (nonce && !credentials.verifyAnswer(nonce, body, typeof mac === 'string' ? mac : undefined)) {
+      throw new AppError('UNAVAILABLE', `the answer of ${request.serviceName} is not signed by the cluster`);
+    }
     return { status: response.statusCode, headers: response.headers as RpcResponse['headers'], body };
   } catch (error) {
     throw timedOut ? new AttemptTimeoutError(timeout) : error;
@@ -148,10 +169,10 @@ export async function sendToOrigin(pool: Pool, request: RpcRequest, perTryTimeou
 }
 
 /** A transport to one fixed address (tests, and callers that were given an address). */
-export function fixedTransport(origin: string, options: { perTryTimeoutMs?: number; connections?: number } = {}): RpcTransport {
+export function fixedTransport(origin: string, options: { credentials: ServiceCredentials; perTryTimeoutMs?: number; connections?: number }): RpcTransport {
   const pool = new Pool(origin, { connections: options.connections ?? 32, pipelining: 1 });
   return {
-    send: (request) => sendToOrigin(pool, request, request.perTryTimeoutMs ?? options.perTryTimeoutMs ?? defaultRpcTimeoutMs).catch((error: unknown) => {
+    send: (request) => sendToOrigin(pool, request, request.perTryTimeoutMs ?? options.perTryTimeoutMs ?? defaultRpcTimeoutMs, options.credentials).catch((error: unknown) => {
       if (error instanceof AppError) throw error;
       throw new AppError('UNAVAILABLE', `${request.serviceName} unreachable`, { cause: error });
     }),

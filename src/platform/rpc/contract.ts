@@ -16,6 +16,14 @@ export interface RpcMethod<I extends z.ZodType = z.ZodType, O extends z.ZodType 
 
 export type RpcMethods = Record<string, RpcMethod>;
 
+/** Who may call a method (src/contracts/access.ts); every caller needs a service token whatever this says. */
+export interface MethodAccess {
+  /** Service names allowed to call it (e.g. "GATEWAY"); absent: any service of the cluster. */
+  callers?: readonly string[];
+  /** The input field naming the user the call acts for: when present in the input, a user assertion for that user is required. */
+  actingUserField?: string;
+}
+
 export interface RpcService<M extends RpcMethods = RpcMethods> {
   /** The name the service registers under in discovery, e.g. "USER SERVICE". */
   readonly serviceName: string;

@@ -11,6 +11,7 @@ import { sleep } from '../wait.js';
 import { RetryBudget, type RetryBudgetSettings } from './retry-budget.js';
 import { defaultRpcTimeoutMs, sendToOrigin, type RpcRequest, type RpcResponse, type RpcTransport } from './client.js';
 import { isRetryableStatus } from './wire.js';
+import type { ServiceCredentials } from '../service-auth.js';
 
 // The RPC transport for services found through discovery. Two balancing modes:
 // - snapshot (default): the registry is fetched in the background (about every second) and each
@@ -33,6 +34,8 @@ export interface DiscoveryTransportSettings {
   discovery: readonly string[];
   mode: BalancingMode;
   logger: Logger;
+  /** This process's credentials: a service token on every call and every discovery request. */
+  credentials: ServiceCredentials;
   metrics?: Registry;
   /** Time limit of one attempt on one instance (the call's deadline still bounds it). */
   perTryTimeoutMs?: number;
@@ -74,7 +77,7 @@ export function createDiscoveryTransport(settings: DiscoveryTransportSettings): 
   const refreshMs = settings.refreshMs ?? 1_000;
   const maxAttempts = settings.maxAttempts ?? 3;
   const connections = settings.connectionsPerInstance ?? 64;
-  const client = settings.discoveryClient ?? createDiscoveryClient({ discovery: settings.discovery, logger, requestTimeoutMs: Math.min(1_000, refreshMs) });
+  const client = settings.discoveryClient ?? createDiscoveryClient({ discovery: settings.discovery, logger, credentials: settings.credentials, requestTimeoutMs: Math.min(1_000, refreshMs) });
   const balancer = new LeastOutstandingBalancer({ maxOutstanding: settings.maxConcurrentPerInstance ?? 256 });
   const maxQueued = settings.maxQueued ?? 1_024;
   /** Calls waiting for a bulkhead slot, woken one per released slot. */
@@ -169,7 +172,7 @@ export function createDiscoveryTransport(settings: DiscoveryTransportSettings): 
   async function attempt(host: string, request: RpcRequest): Promise<RpcResponse> {
     balancer.acquire(host);
     try {
-      return await breakers.execute(host, () => sendToOrigin(poolFor(host), request, request.perTryTimeoutMs ?? perTryTimeoutMs));
+      return await breakers.execute(host, () => sendToOrigin(poolFor(host), request, request.perTryTimeoutMs ?? perTryTimeoutMs, settings.credentials));
     } finally {
       balancer.release(host);
       waiting.shift()?.();

@@ -82,12 +82,16 @@ describe('docker compose (deploy/docker-compose.yml)', () => {
       const environment = compose.services[spec.instance]!.environment ?? {};
       const required = requiredVariables(spec.kind, env);
       expect(required.length).toBeGreaterThan(3);
-      for (const name of required) if (environment[name] === undefined || environment[name] === null || environment[name] === '') problems.push(`${spec.instance}: ${name} is not set`);
+      // A compose secret mounted with target NAME reaches the config loader as NAME (the image's entry point).
+      const fromSecrets = new Set((compose.services[spec.instance]!.secrets ?? []).map((secret) => secret.target));
+      for (const name of required) if (!fromSecrets.has(name) && (environment[name] === undefined || environment[name] === null || environment[name] === '')) problems.push(`${spec.instance}: ${name} is not set`);
       const readable = new Set(schemaVariables(spec.kind));
       for (const name of Object.keys(environment)) if (!readable.has(name)) problems.push(`${spec.instance}: ${name} is set but ${spec.kind}'s config loader does not read it`);
       // The launcher's values, with each 127.0.0.1:<port> replaced by the compose service on that port.
       for (const [name, value] of Object.entries(env)) {
-        if (!readable.has(name) || ['LOG_LEVEL', 'GATEWAY_WORKERS', 'PORT'].includes(name)) continue;
+        // Secrets are generated per deployment; metrics ports are free ones under the launcher and
+        // fixed here (the Prometheus test below checks they are scraped).
+        if (!readable.has(name) || ['LOG_LEVEL', 'GATEWAY_WORKERS', 'PORT', 'METRICS_PORT', 'DISCOVERY_PEERS'].includes(name) || fromSecrets.has(name)) continue;
         const expected = name === 'HOST' ? (spec.kind === 'gateway' ? '0.0.0.0' : spec.instance) : translateAddresses(value, topology, composeAddress);
         if (environment[name] !== expected) problems.push(`${spec.instance}: ${name} is ${JSON.stringify(environment[name])}, expected ${JSON.stringify(expected)} (the launcher's ${JSON.stringify(value)})`);
       }

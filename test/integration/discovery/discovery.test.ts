@@ -4,9 +4,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/platform/log.js';
 import { createMetricsRegistry } from '../../../src/platform/metrics.js';
 import { buildDiscoveryApp } from '../../../src/discovery/app.js';
+import { discoveryAudience, serviceAuthHeaders } from '../../../src/platform/service-auth.js';
 import { waitFor } from '../../../src/platform/wait.js';
 import { startEchoInstance, type ServiceProcessHandle } from '../../support/service-processes.js';
 import { manualClock } from '../../fakes/manual-clock.js';
+import { testClusterSecret, testCredentials } from '../../support/credentials.js';
 
 // Real HTTP on a free port, with a discovery clock the test moves: leases and tickets run out
 // when the test says, never because a slow machine let a wall-clock window pass. The "original
@@ -19,11 +21,12 @@ interface Answer {
 }
 
 function originalClient(port: number) {
-  const call = (method: string, path: string, body?: unknown) =>
+  // Every request carries a service token (the original had none): `as` names the service it speaks for.
+  const call = (method: string, path: string, body?: unknown, as = 'USER SERVICE') =>
     new Promise<Answer>((resolve, reject) => {
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const req = httpRequest(
-        { host: '127.0.0.1', port, method, path, headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {} },
+        { host: '127.0.0.1', port, method, path, headers: { ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}), [serviceAuthHeaders.service]: testCredentials(as).tokenFor(discoveryAudience) } },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -36,8 +39,8 @@ function originalClient(port: number) {
   return {
     getService: (serviceName: string) => call('GET', '/service', { serviceName }),
     closeTicket: (connTicket: unknown) => call('POST', '/ticket', { connTicket }),
-    addService: (serviceName: string, host: string) => call('POST', '/service', { serviceName, host }),
-    removeService: (serviceName: string, host: string) => call('DELETE', '/service', { serviceName, host }),
+    addService: (serviceName: string, host: string) => call('POST', '/service', { serviceName, host }, serviceName),
+    removeService: (serviceName: string, host: string) => call('DELETE', '/service', { serviceName, host }, serviceName),
     services: () => call('GET', '/services'),
   };
 }
@@ -45,7 +48,7 @@ function originalClient(port: number) {
 async function startDiscovery(options: { leaseMs?: number; ticketTtlMs?: number } = {}) {
   const clock = manualClock(Date.now());
   const { app, registry } = buildDiscoveryApp({
-    config: { INSTANCE_NAME: 'discovery-it', HOST: '127.0.0.1', LEASE_MS: options.leaseMs ?? 5_000, TICKET_TTL_MS: options.ticketTtlMs ?? 30_000 },
+    config: { INSTANCE_NAME: 'discovery-it', HOST: '127.0.0.1', LEASE_MS: options.leaseMs ?? 5_000, TICKET_TTL_MS: options.ticketTtlMs ?? 30_000, CLUSTER_SECRET: testClusterSecret, SERVICE_NAMES: ['USER SERVICE', 'IMAGE SERVICE', 'RECOMMENDATION SERVICE', 'ECHO SERVICE'] },
     logger: createLogger({ name: 'discovery-it', level: 'silent' }),
     metrics: createMetricsRegistry('discovery-it', { defaults: false }),
     clock,

@@ -4,12 +4,13 @@ import postgres from 'postgres';
 import { integrationPostgres } from '../../harness/context.js';
 import { createLogger } from '../../../src/platform/log.js';
 import { createMetricsRegistry } from '../../../src/platform/metrics.js';
-import { createRpcClient, fixedTransport, type RpcClient, type RpcTransport } from '../../../src/platform/rpc/client.js';
+import { createRpcClient, type RpcClient, type RpcTransport } from '../../../src/platform/rpc/client.js';
 import { recommendationsContract, type RecommendationsContract } from '../../../src/contracts/recommendations.js';
 import { recommendationsConfigSchema } from '../../../src/recommendations/config.js';
 import { buildRecommendationsApp } from '../../../src/recommendations/app.js';
 import { daysToMs } from '../../../src/recommendations/interests.js';
 import { systemClock } from '../../../src/platform/clock.js';
+import { testClusterSecret, trustedTestTransport } from '../../support/credentials.js';
 
 // The service over HTTP RPC against a real PostgreSQL, with a clock the test moves.
 
@@ -22,7 +23,7 @@ let sequence = 0;
 
 beforeAll(async () => {
   databaseUrl = await integrationPostgres().createDatabase('recommendations');
-  const config = recommendationsConfigSchema.parse({ INSTANCE_NAME: 'recommendations-test', DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' });
+  const config = recommendationsConfigSchema.parse({ CLUSTER_SECRET: testClusterSecret, INSTANCE_NAME: 'recommendations-test', DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' });
   app = await buildRecommendationsApp({
     config,
     logger: createLogger({ name: 'recommendations-test', level: 'silent' }),
@@ -32,7 +33,7 @@ beforeAll(async () => {
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   if (typeof address !== 'object' || !address) throw new Error('no address');
-  transport = fixedTransport(`http://127.0.0.1:${address.port}`);
+  transport = trustedTestTransport(`http://127.0.0.1:${address.port}`);
   rpc = createRpcClient(recommendationsContract, transport);
 });
 

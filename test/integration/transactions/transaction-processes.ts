@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '../../../src/platform/ports.js';
 import { waitFor } from '../../../src/platform/wait.js';
 import { createLogger } from '../../../src/platform/log.js';
-import { createRpcClient, type RpcClient } from '../../../src/platform/rpc/client.js';
+import { createRpcClient, type RpcClient, type RpcTransport } from '../../../src/platform/rpc/client.js';
+import { testClusterSecret, testCredentials, trustedTestTransport } from '../../support/credentials.js';
 import { createDiscoveryTransport, type DiscoveryTransport } from '../../../src/platform/rpc/discovery-transport.js';
 import { usersContract, type UsersContract } from '../../../src/contracts/users.js';
 import { imagesContract, type ImagesContract } from '../../../src/contracts/images.js';
@@ -85,6 +86,7 @@ export async function startTransactionProcesses(mode: UploadTransactionMode): Pr
         PORT: String(entry.port),
         DISCOVERY_ADDRESSES: discovery.address,
         DATABASE_URL: databases[service],
+        CLUSTER_SECRET: testClusterSecret,
         UPLOAD_TRANSACTION: uploadMode,
         SCRYPT_LOG2_COST: '10',
         LOG_LEVEL: 'warn',
@@ -111,14 +113,19 @@ export async function startTransactionProcesses(mode: UploadTransactionMode): Pr
   // A fresh client after every (re)start: a breaker the old one opened on the killed process
   // would refuse the next call without sending it.
   let transport: DiscoveryTransport | undefined;
+  let clientTransports: RpcTransport[] = [];
   let clients: { users: RpcClient<UsersContract['methods']>; images: RpcClient<ImagesContract['methods']> } | undefined;
   const connect = async () => {
     const previous = transport;
     transport = createDiscoveryTransport({
-      discovery: [discovery.address], mode: 'snapshot', perTryTimeoutMs: 15_000, refreshMs: 200,
+      credentials: testCredentials(), discovery: [discovery.address], mode: 'snapshot', perTryTimeoutMs: 15_000, refreshMs: 200,
       logger: createLogger({ name: 'test-client', level: 'silent' }),
     });
-    clients = { users: createRpcClient(usersContract, transport), images: createRpcClient(imagesContract, transport) };
+    // Calls go to the fixed ports as their legitimate caller would make them (the gateway, for a user).
+    const previousClients = clientTransports;
+    clientTransports = [trustedTestTransport(`http://127.0.0.1:${processes.get('users')!.port}`), trustedTestTransport(`http://127.0.0.1:${processes.get('images')!.port}`)];
+    clients = { users: createRpcClient(usersContract, clientTransports[0]!), images: createRpcClient(imagesContract, clientTransports[1]!) };
+    await Promise.all(previousClients.map((client) => client.close?.()));
     await previous?.close();
     const current = transport;
     await waitFor('all three services registered', async () => {
@@ -159,6 +166,7 @@ export async function startTransactionProcesses(mode: UploadTransactionMode): Pr
     },
     async stop() {
       await transport?.close();
+      await Promise.all(clientTransports.map((client) => client.close?.()));
       for (const service of [...services].reverse()) await stopProcess(service, 'SIGTERM');
       await discovery.kill();
     },

@@ -5,9 +5,10 @@ import { usersContract } from '../../../src/contracts/users.js';
 import { loadConfig } from '../../../src/platform/config.js';
 import { createLogger } from '../../../src/platform/log.js';
 import { createMetricsRegistry } from '../../../src/platform/metrics.js';
-import { createRpcClient, fixedTransport, type RpcTransport } from '../../../src/platform/rpc/client.js';
+import { createRpcClient, type RpcTransport } from '../../../src/platform/rpc/client.js';
 import { buildUsersApp } from '../../../src/users/app.js';
 import { usersConfigSchema } from '../../../src/users/config.js';
+import { testClusterSecret, trustedTestTransport } from '../../support/credentials.js';
 
 // Two replicas of the users service on one real PostgreSQL, called over RPC: they share one
 // signing key, and the upload quota holds under concurrent reservations through both.
@@ -19,7 +20,7 @@ let replicas: Array<ReturnType<typeof createRpcClient<typeof usersContract.metho
 beforeAll(async () => {
   const databaseUrl = await integrationPostgres().createDatabase('users_replicas');
   const build = (name: string) => buildUsersApp({
-    config: loadConfig(usersConfigSchema, { INSTANCE_NAME: name, DATABASE_URL: databaseUrl, UPLOAD_QUOTA: '5', SCRYPT_LOG2_COST: '12' }),
+    config: loadConfig(usersConfigSchema, { CLUSTER_SECRET: testClusterSecret, INSTANCE_NAME: name, DATABASE_URL: databaseUrl, UPLOAD_QUOTA: '5', SCRYPT_LOG2_COST: '12' }),
     logger: createLogger({ name, level: 'silent' }),
     metrics: createMetricsRegistry(name, { defaults: false }),
   });
@@ -27,7 +28,7 @@ beforeAll(async () => {
   apps.push(...(await Promise.all([build('users-1'), build('users-2')])));
   replicas = [];
   for (const app of apps) {
-    const transport = fixedTransport(await app.listen({ host: '127.0.0.1', port: 0 }));
+    const transport = trustedTestTransport(await app.listen({ host: '127.0.0.1', port: 0 }));
     transports.push(transport);
     replicas.push(createRpcClient(usersContract, transport));
   }

@@ -132,19 +132,48 @@ describe('request.caller() (AuthCheck.require)', () => {
     const first = await sign(published[0]!);
     await whoami(bearer(first));
     await whoami(bearer(first));
-    expect(keyFetches).toBe(1);
+    // One fetch is two answers that must agree.
+    expect(keyFetches).toBe(2);
 
     // The users service starts signing with a new key: the first token with it triggers one fetch.
     const rotated = await newKey('key-2');
     published.push(rotated);
     clock += 31_000;
     expect((await whoami(bearer(await sign(rotated)))).status).toBe(200);
-    expect(keyFetches).toBe(2);
+    expect(keyFetches).toBe(4);
 
     // A flood of made-up key ids within the interval costs no further fetches.
     const stranger = await newKey('key-unknown');
     for (let i = 0; i < 5; i++) expect((await whoami(bearer(await sign(stranger)))).status).toBe(401);
-    expect(keyFetches).toBe(2);
+    expect(keyFetches).toBe(4);
+  });
+
+  it('keeps its keys when one answer differs from the next (a rogue or stale instance)', async () => {
+    const genuine = await sign(published[0]!);
+    expect((await whoami(bearer(genuine))).status).toBe(200);
+    // One answer of an attacker's key: the next answer (the real service's) disagrees, so nothing changes.
+    const attacker = await newKey('key-attacker');
+    const real = published;
+    let answers = 0;
+    deps.users.SigningKeys = (async () => {
+      keyFetches++;
+      return { keys: (answers++ % 2 === 0 ? [attacker] : real).map((k) => k.publicJwk as Record<string, unknown>) };
+    }) as GatewayDeps['users']['SigningKeys'];
+    clock += 31_000;
+    expect((await whoami(bearer(await sign(attacker)))).status).toBe(401);
+    expect((await whoami(bearer(genuine))).status).toBe(200);
+  });
+
+  it('asks for answers signed by the cluster (authenticatedAnswer on every SigningKeys call)', async () => {
+    const options: unknown[] = [];
+    deps.users.SigningKeys = (async (_input: unknown, callOptions: unknown) => {
+      options.push(callOptions);
+      return { keys: published.map((k) => k.publicJwk as Record<string, unknown>) };
+    }) as GatewayDeps['users']['SigningKeys'];
+    await buildGateway();
+    expect((await whoami(bearer(await sign(published[0]!)))).status).toBe(200);
+    expect(options.length).toBeGreaterThan(0);
+    for (const o of options) expect(o).toMatchObject({ authenticatedAnswer: true });
   });
 
   it('answers 503 (not 401) while it has never been able to get a key, and recovers', async () => {

@@ -3,6 +3,7 @@ import { AppError } from '../../../src/platform/errors.js';
 import { loadGatewayConfig } from '../../../src/gateway/config.js';
 import { createLoginRateLimiter, defaultLoginLimits, rateLimitsFrom, uploadRateLimit } from '../../../src/gateway/rate-limit.js';
 import { inMemorySharedState } from '../../fakes/shared-state.js';
+import { testClusterSecret } from '../../support/credentials.js';
 
 const limits = { perName: 3, perAddress: 5, windowSeconds: 300 };
 
@@ -57,8 +58,8 @@ describe('upload rate limit', () => {
 
 describe('rateLimitsFrom', () => {
   it('takes the limits from the gateway config, with the documented defaults', () => {
-    expect(rateLimitsFrom(loadGatewayConfig({})).login).toEqual(defaultLoginLimits);
-    const limits = rateLimitsFrom(loadGatewayConfig({ LOGIN_FAILURES_PER_NAME: '4', UPLOADS_PER_USER: '7' }));
+    expect(rateLimitsFrom(loadGatewayConfig({ CLUSTER_SECRET: testClusterSecret })).login).toEqual(defaultLoginLimits);
+    const limits = rateLimitsFrom(loadGatewayConfig({ CLUSTER_SECRET: testClusterSecret, LOGIN_FAILURES_PER_NAME: '4', UPLOADS_PER_USER: '7' }));
     expect(limits.login).toEqual({ ...defaultLoginLimits, perName: 4 });
     expect(limits.upload.perUser).toBe(7);
   });

@@ -13,6 +13,7 @@ import { buildGatewayApp } from '../../../src/gateway/app.js';
 import { type SharedState } from '../../../src/gateway/shared-state.js';
 import { inMemorySharedState } from '../../fakes/shared-state.js';
 import { uploadRateLimit } from '../../../src/gateway/rate-limit.js';
+import { testClusterSecret } from '../../support/credentials.js';
 
 // The auth routes when the shared state (the cache ring) cannot answer, against a stand-in
 // users service; requests through Fastify's inject (no network).
@@ -55,7 +56,7 @@ beforeEach(async () => {
     Logout: async () => ({}),
   } as unknown as GatewayDeps['users'];
   const deps = {
-    config: loadConfig(gatewayConfigSchema, { INSTANCE_NAME: 'gw' }),
+    config: loadConfig(gatewayConfigSchema, { CLUSTER_SECRET: testClusterSecret, INSTANCE_NAME: 'gw' }),
     users,
     images: {} as GatewayDeps['images'],
     sharedState: state,

@@ -7,6 +7,7 @@ import { createMetricsRegistry } from '../../../src/platform/metrics.js';
 import { gatewayConfigSchema } from '../../../src/gateway/config.js';
 import type { GatewayDeps } from '../../../src/gateway/deps.js';
 import { crossSiteCheck } from '../../../src/gateway/cross-site.js';
+import { testClusterSecret } from '../../support/credentials.js';
 
 // Writes a browser sends from another site with the visitor's cookies are refused; the app's
 // own requests, programs with an Authorization header and reads pass.
@@ -16,7 +17,7 @@ let writes: number;
 
 beforeEach(async () => {
   writes = 0;
-  const config = loadConfig(gatewayConfigSchema, { TRUSTED_ORIGINS: 'https://easel.example' });
+  const config = loadConfig(gatewayConfigSchema, { CLUSTER_SECRET: testClusterSecret, TRUSTED_ORIGINS: 'https://easel.example' });
   app = createHttpServer({ logger: createLogger({ name: 'test', level: 'silent' }), metrics: createMetricsRegistry('test', { defaults: false }) });
   crossSiteCheck(app, { config } as GatewayDeps);
   app.post('/AAAAAAAAAAAAAAAAAAAAAA/like', async () => ({ liked: true, count: ++writes }));

@@ -14,6 +14,7 @@ import { buildGatewayApp } from '../../../src/gateway/app.js';
 import { gatewayConfigSchema } from '../../../src/gateway/config.js';
 import type { GatewayDeps } from '../../../src/gateway/deps.js';
 import { inMemorySharedState } from '../../fakes/shared-state.js';
+import { testClusterSecret } from '../../support/credentials.js';
 
 // The whole gateway app against stand-in services that record every call: bad input is refused
 // by the route schemas (400 in the route's documented shape, or 404 for a path that is not an
@@ -60,7 +61,7 @@ beforeEach(async () => {
   lastInput = {};
   failWith = undefined;
   app = await buildGatewayApp({
-    config: loadConfig(gatewayConfigSchema, { INSTANCE_NAME: 'gw', GATEWAY_WORKERS: '1' }),
+    config: loadConfig(gatewayConfigSchema, { CLUSTER_SECRET: testClusterSecret, INSTANCE_NAME: 'gw', GATEWAY_WORKERS: '1' }),
     logger: createLogger({ name: 'test', level: 'silent' }),
     metrics: createMetricsRegistry('test', { defaults: false }),
     sharedState: inMemorySharedState(),

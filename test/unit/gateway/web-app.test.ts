@@ -10,6 +10,7 @@ import { createMetricsRegistry } from '../../../src/platform/metrics.js';
 import { gatewayConfigSchema } from '../../../src/gateway/config.js';
 import type { GatewayDeps } from '../../../src/gateway/deps.js';
 import { webAppContentSecurityPolicy, webAppRoutes } from '../../../src/gateway/web-app.js';
+import { testClusterSecret } from '../../support/credentials.js';
 
 // The gateway serving a built web app from a directory laid out as Vite builds it.
 
@@ -17,7 +18,7 @@ let dir: string;
 
 async function gatewayServing(root: string): Promise<FastifyInstance> {
   const deps = {
-    config: loadConfig(gatewayConfigSchema, { WEB_APP_DIR: root }),
+    config: loadConfig(gatewayConfigSchema, { CLUSTER_SECRET: testClusterSecret, WEB_APP_DIR: root }),
     logger: createLogger({ name: 'test', level: 'silent' }),
   } as GatewayDeps;
   const app = createHttpServer({ logger: deps.logger, metrics: createMetricsRegistry('test', { defaults: false }) });

@@ -56,8 +56,14 @@ describe('process config loaders', () => {
       .toThrow(/PORT[\s\S]*DATABASE_URL|DATABASE_URL[\s\S]*PORT/);
   });
 
+  it('refuse to start without a cluster secret, and never echo a secret in the error', () => {
+    expect(() => loadGatewayConfig({})).toThrow(/CLUSTER_SECRET/);
+    expect(() => loadGatewayConfig({ CLUSTER_SECRET: 'short-secret' })).toThrow(/CLUSTER_SECRET/);
+    expect(() => loadGatewayConfig({ CLUSTER_SECRET: 'short-secret' })).not.toThrow(/short-secret/);
+  });
+
   it('give the gateway its documented defaults', () => {
-    const config = loadGatewayConfig({});
+    const config = loadGatewayConfig({ CLUSTER_SECRET: 'a-generated-secret-0123456789' });
     expect(config.PORT).toBe(8080);
     expect(config.DISCOVERY_ADDRESSES).toEqual(['127.0.0.1:8500', '127.0.0.1:8501']);
   });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createHttpServer } from '../../../src/platform/http.js';
 import { createLogger } from '../../../src/platform/log.js';
 import { createMetricsRegistry } from '../../../src/platform/metrics.js';
+import { createMetricsServer } from '../../../src/platform/metrics-server.js';
 import { AppError } from '../../../src/platform/errors.js';
 
 function server() {
@@ -72,12 +73,14 @@ describe('createHttpServer', () => {
     expect(response.json()).toMatchObject({ message: 'failure', code: 'NOT_FOUND' });
   });
 
-  it('serves /health, /metrics and a request id', async () => {
-    const app = server();
+  it('serves /health and a request id, and no /metrics (that is on the metrics port)', async () => {
+    const registry = createMetricsRegistry('probe', { defaults: false });
+    const app = createHttpServer({ logger: createLogger({ name: 'probe', level: 'silent' }), metrics: registry });
     const health = await app.inject({ url: '/health' });
     expect(health.json()).toEqual({ status: 'ok' });
     expect(health.headers['x-request-id']).toBeTruthy();
-    const metrics = await app.inject({ url: '/metrics' });
+    expect((await app.inject({ url: '/metrics' })).statusCode).toBe(404);
+    const metrics = await createMetricsServer({ metrics: registry }).inject({ url: '/metrics' });
     expect(metrics.body).toContain('http_request_duration_seconds');
   });
 });

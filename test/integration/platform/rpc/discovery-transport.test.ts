@@ -8,6 +8,8 @@ import { createDiscoveryTransport, type DiscoveryTransport } from '../../../../s
 import { buildEchoApp, echoService } from '../../../support/echo-service.js';
 import { startRegistration, type Registration } from '../../../../src/platform/discovery/registration.js';
 import { startDiscoveryReplica, type DiscoveryReplicaHandle } from '../../../support/service-processes.js';
+import { discoveryAudience, serviceAuthHeaders } from '../../../../src/platform/service-auth.js';
+import { testCredentials } from '../../../support/credentials.js';
 
 // Two real discovery replicas (child processes we SIGKILL and restart), echo service instances
 // that register with both, and RPC clients in both balancing modes.
@@ -25,12 +27,12 @@ async function startInstance(name: string, discovery: readonly string[]): Promis
   const app = buildEchoApp(name);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const host = `127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  const registration = startRegistration({ discovery, serviceName: echoService.serviceName, host, logger });
+  const registration = startRegistration({ discovery, serviceName: echoService.serviceName, host, logger, credentials: testCredentials(echoService.serviceName) });
   return { name, host, app, registration };
 }
 
 async function listedOn(replica: string, serviceName: string): Promise<string[]> {
-  const response = await fetch(`http://${replica}/services`);
+  const response = await fetch(`http://${replica}/services`, { headers: { [serviceAuthHeaders.service]: testCredentials().tokenFor(discoveryAudience) } });
   const body = (await response.json()) as { services: Record<string, Array<{ host: string }>> };
   return (body.services[serviceName] ?? []).map((i) => i.host).sort();
 }
@@ -60,7 +62,7 @@ describe('RPC through discovery', () => {
       return lists.every((l) => JSON.stringify(l) === JSON.stringify(both));
     }, 5_000);
     // Generous per-try timeout: client and instances share this test's event loop on a busy machine.
-    for (const mode of ['snapshot', 'ticket'] as const) transports.push(createDiscoveryTransport({ discovery, mode, logger, perTryTimeoutMs: 5_000 }));
+    for (const mode of ['snapshot', 'ticket'] as const) transports.push(createDiscoveryTransport({ credentials: testCredentials(), discovery, mode, logger, perTryTimeoutMs: 5_000 }));
     snapshotClient = createRpcClient(echoService, transports[0]!);
     ticketClient = createRpcClient(echoService, transports[1]!);
   }, 60_000);
@@ -106,7 +108,7 @@ describe('RPC through discovery', () => {
     await eventually('echo-3 in the snapshot', async () => transports[0]!.instancesOf(echoService.serviceName).includes(late.host), 3_000);
 
     // The original's look-up works on the surviving replica (ticket mode uses it for every call).
-    const lookup = await fetch(`http://${discovery[1]}/service?serviceName=${encodeURIComponent(echoService.serviceName)}`);
+    const lookup = await fetch(`http://${discovery[1]}/service?serviceName=${encodeURIComponent(echoService.serviceName)}`, { headers: { [serviceAuthHeaders.service]: testCredentials().tokenFor(discoveryAudience) } });
     expect(lookup.status).toBe(200);
     for (const client of [snapshotClient, ticketClient]) {
       const served = await callMany(client, 300);

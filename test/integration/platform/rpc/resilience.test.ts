@@ -14,6 +14,7 @@ import { waitFor } from '../../../../src/platform/wait.js';
 import { startRegistration, type Registration } from '../../../../src/platform/discovery/registration.js';
 import { buildDiscoveryApp } from '../../../../src/discovery/app.js';
 import { startEchoInstance, type ServiceProcessHandle } from '../../../support/service-processes.js';
+import { testClusterSecret, testCredentials } from '../../../support/credentials.js';
 
 // Breakers, retries and per-try timeouts against real instances: a SIGSTOPped process and a
 // server that accepts calls and never answers.
@@ -22,7 +23,7 @@ const logger = createLogger({ name: 'resilience-it', level: 'silent' });
 
 async function startDiscovery() {
   const { app } = buildDiscoveryApp({
-    config: { INSTANCE_NAME: 'discovery-res', HOST: '127.0.0.1', LEASE_MS: 5_000, TICKET_TTL_MS: 30_000 },
+    config: { INSTANCE_NAME: 'discovery-res', HOST: '127.0.0.1', LEASE_MS: 5_000, TICKET_TTL_MS: 30_000, CLUSTER_SECRET: testClusterSecret, SERVICE_NAMES: ['USER SERVICE', 'IMAGE SERVICE', 'RECOMMENDATION SERVICE', 'ECHO SERVICE'] },
     logger,
     metrics: createMetricsRegistry('discovery-res', { defaults: false }),
   });
@@ -34,7 +35,7 @@ async function startInProcessEcho(name: string, discovery: string): Promise<{ ap
   const app = buildEchoApp(name);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const host = `127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  return { app, host, registration: startRegistration({ discovery: [discovery], serviceName: echoService.serviceName, host, logger }) };
+  return { app, host, registration: startRegistration({ discovery: [discovery], serviceName: echoService.serviceName, host, logger, credentials: testCredentials(echoService.serviceName) }) };
 }
 
 async function timed<T>(run: () => Promise<T>): Promise<{ ms: number; value?: T; error?: unknown }> {
@@ -59,6 +60,7 @@ describe('a frozen (SIGSTOPped) instance', () => {
     healthy.push(await startInProcessEcho('echo-a', discovery.address), await startInProcessEcho('echo-b', discovery.address));
     frozen = await startEchoInstance([discovery.address], echoService.serviceName, 'echo-frozen');
     transport = createDiscoveryTransport({
+      credentials: testCredentials(),
       discovery: [discovery.address], mode: 'snapshot', logger, metrics: createMetricsRegistry('resilience-it', { defaults: false }),
       perTryTimeoutMs, breaker: { consecutiveFailures: 1, halfOpenAfterMs: 4_000 },
     });
@@ -128,10 +130,11 @@ describe('retries and deadlines', () => {
     });
     await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
     const hangingHost = `127.0.0.1:${(hanging.address() as AddressInfo).port}`;
-    hangingRegistration = startRegistration({ discovery: [discovery.address], serviceName: echoService.serviceName, host: hangingHost, logger });
+    hangingRegistration = startRegistration({ discovery: [discovery.address], serviceName: echoService.serviceName, host: hangingHost, logger, credentials: testCredentials(echoService.serviceName) });
     // A breaker that never opens and a budget that never runs out here, so every call meets
     // the hanging instance in turn and only the retry rules decide.
     transport = createDiscoveryTransport({
+      credentials: testCredentials(),
       discovery: [discovery.address], mode: 'snapshot', logger, perTryTimeoutMs,
       breaker: { consecutiveFailures: 1_000, minimumRps: 1_000 }, retryBudget: { minRetriesPerWindow: 1_000 },
     });
@@ -192,14 +195,14 @@ describe('a client started before discovery', () => {
   it('fails fast with UNAVAILABLE and a retry hint, then serves as soon as discovery and an instance are up', async () => {
     const port = await freePort();
     const address = `127.0.0.1:${port}`;
-    const transport = createDiscoveryTransport({ discovery: [address], mode: 'snapshot', logger });
+    const transport = createDiscoveryTransport({ credentials: testCredentials(), discovery: [address], mode: 'snapshot', logger });
     const client = createRpcClient(echoService, transport);
     const early = await timed(() => client.Echo({ text: 'too early' }));
     expect(early.error).toMatchObject({ code: 'UNAVAILABLE', retryAfterSeconds: 1 });
     expect(early.ms).toBeLessThan(1_500);
 
     const { app } = buildDiscoveryApp({
-      config: { INSTANCE_NAME: 'discovery-late', HOST: '127.0.0.1', LEASE_MS: 5_000, TICKET_TTL_MS: 30_000 },
+      config: { INSTANCE_NAME: 'discovery-late', HOST: '127.0.0.1', LEASE_MS: 5_000, TICKET_TTL_MS: 30_000, CLUSTER_SECRET: testClusterSecret, SERVICE_NAMES: ['USER SERVICE', 'IMAGE SERVICE', 'RECOMMENDATION SERVICE', 'ECHO SERVICE'] },
       logger,
       metrics: createMetricsRegistry('discovery-late', { defaults: false }),
     });

@@ -8,6 +8,7 @@ import { createDiscoveryTransport } from '../../../../src/platform/rpc/discovery
 import type { DiscoveryClient } from '../../../../src/platform/discovery/discovery-client.js';
 import { freePort } from '../../../../src/platform/ports.js';
 import { buildEchoApp, echoService } from '../../../support/echo-service.js';
+import { testCredentials } from '../../../support/credentials.js';
 
 // Where a call ends when the first instance it tries misbehaves, as one table: each row is an
 // instance A that fails in one way, beside a healthy instance B. A call safe to repeat (Echo)
@@ -127,7 +128,7 @@ describe('where a call ends when the first instance fails', () => {
     const a = await startInstanceA(row.a);
     // A fresh transport for each call, so each tries A first with a closed breaker.
     const run = async (method: 'Echo' | 'Record') => {
-      const transport = createDiscoveryTransport({ discovery: [], mode: 'snapshot', logger, perTryTimeoutMs, discoveryClient: fixedDiscovery([a.host, hostB]), reportTrippedInstances: false });
+      const transport = createDiscoveryTransport({ credentials: testCredentials(), discovery: [], mode: 'snapshot', logger, perTryTimeoutMs, discoveryClient: fixedDiscovery([a.host, hostB]), reportTrippedInstances: false });
       try {
         const client = createRpcClient(echoService, transport);
         return await outcome(() => client[method]({ text: row.what }, { timeoutMs: 5_000 }));

@@ -8,6 +8,7 @@ import { AppError } from '../../../../src/platform/errors.js';
 import { bytes, defineService } from '../../../../src/platform/rpc/contract.js';
 import { registerRpcService, type RpcContext } from '../../../../src/platform/rpc/server.js';
 import { createRpcClient, fixedTransport, type RpcTransport } from '../../../../src/platform/rpc/client.js';
+import { testCredentials } from '../../../support/credentials.js';
 
 const echoContract = defineService('Echo', 'ECHO SERVICE', {
   Greet: { input: z.object({ name: z.string().min(1) }), output: z.object({ greeting: z.string(), idempotencyKey: z.string().nullable() }), idempotent: true },
@@ -34,9 +35,9 @@ describe('RPC over HTTP', () => {
       },
       Invert: async ({ label, data }) => ({ label: label.toUpperCase(), size: data.length, data: Buffer.from(data.map((b) => 255 - b)) }),
       Deadline: async (_input, context) => ({ remainingMs: context.deadline - Date.now() }),
-    });
+    }, { credentials: testCredentials(echoContract.serviceName) });
     const origin = await app.listen({ host: '127.0.0.1', port: 0 });
-    transport = fixedTransport(origin);
+    transport = fixedTransport(origin, { credentials: testCredentials() });
     client = createRpcClient(echoContract, transport);
   });
   afterAll(async () => {
@@ -83,7 +84,7 @@ describe('RPC over HTTP', () => {
   });
 
   it('fails with UNAVAILABLE when nothing listens', async () => {
-    const dead = fixedTransport('http://127.0.0.1:9');
+    const dead = fixedTransport('http://127.0.0.1:9', { credentials: testCredentials() });
     await expect(createRpcClient(echoContract, dead).Greet({ name: 'x' })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     await dead.close?.();
   });
