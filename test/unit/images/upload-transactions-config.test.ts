@@ -9,12 +9,14 @@ import { LayoutError } from '../../../src/launcher/errors.js';
 
 // How a cluster chooses its upload transaction protocol, and the test-only failpoints.
 
+const secret = 'unit-test-cluster-secret-0123456789';
+
 describe('UPLOAD_TRANSACTION', () => {
   it('is the saga unless set; 2pc may be chosen; anything else is refused by name', () => {
-    expect(loadImagesConfig({ INSTANCE_NAME: 'images-1' }).UPLOAD_TRANSACTION).toBe('saga');
-    expect(loadImagesConfig({ INSTANCE_NAME: 'images-1', UPLOAD_TRANSACTION: '2pc' }).UPLOAD_TRANSACTION).toBe('2pc');
-    expect(() => loadImagesConfig({ INSTANCE_NAME: 'images-1', UPLOAD_TRANSACTION: 'xa' })).toThrow(ConfigError);
-    expect(() => loadImagesConfig({ INSTANCE_NAME: 'images-1', UPLOAD_TRANSACTION: 'xa' })).toThrow(/UPLOAD_TRANSACTION/);
+    expect(loadImagesConfig({ INSTANCE_NAME: 'images-1', CLUSTER_SECRET: secret }).UPLOAD_TRANSACTION).toBe('saga');
+    expect(loadImagesConfig({ INSTANCE_NAME: 'images-1', CLUSTER_SECRET: secret, UPLOAD_TRANSACTION: '2pc' }).UPLOAD_TRANSACTION).toBe('2pc');
+    expect(() => loadImagesConfig({ INSTANCE_NAME: 'images-1', CLUSTER_SECRET: secret, UPLOAD_TRANSACTION: 'xa' })).toThrow(ConfigError);
+    expect(() => loadImagesConfig({ INSTANCE_NAME: 'images-1', CLUSTER_SECRET: secret, UPLOAD_TRANSACTION: 'xa' })).toThrow(/UPLOAD_TRANSACTION/);
   });
 
   it('the launcher layout carries it (default saga) and refuses an unknown protocol', () => {
@@ -26,8 +28,8 @@ describe('UPLOAD_TRANSACTION', () => {
 
 describe('failpoints', () => {
   it('are off unless EASEL_FAILPOINTS names them', () => {
-    expect(loadUsersConfig({ INSTANCE_NAME: 'users-1' }).EASEL_FAILPOINTS).toEqual([]);
-    expect(loadImagesConfig({ INSTANCE_NAME: 'images-1', EASEL_FAILPOINTS: 'saga.upload.before.publish, 2pc.upload.after.decision' }).EASEL_FAILPOINTS)
+    expect(loadUsersConfig({ INSTANCE_NAME: 'users-1', CLUSTER_SECRET: secret }).EASEL_FAILPOINTS).toEqual([]);
+    expect(loadImagesConfig({ INSTANCE_NAME: 'images-1', CLUSTER_SECRET: secret, EASEL_FAILPOINTS: 'saga.upload.before.publish, 2pc.upload.after.decision' }).EASEL_FAILPOINTS)
       .toEqual(['saga.upload.before.publish', '2pc.upload.after.decision']);
   });
 
