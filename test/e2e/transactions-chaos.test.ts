@@ -34,7 +34,9 @@ describe('upload transactions under chaos (2pc, through the gateway)', () => {
       },
     });
     client = apiClient(cluster.gatewayUrl, { connections: concurrency * 2, timeoutMs: 20_000 });
-    accounts = await Promise.all(Array.from({ length: 8 }, (_, i) => client.newAccount(`txchaos${i}`)));
+    // Right after a start the gateway may still be learning the instances (503): wait that out.
+    accounts = await Promise.all(Array.from({ length: 8 }, (_, i) =>
+      waitFor(`account txchaos${i}`, () => client.newAccount(`txchaos${i}`).catch(() => undefined), { timeoutMs: 60_000, intervalMs: 500 })));
   });
 
   afterAll(async () => {
