@@ -22,13 +22,13 @@ test: deps build
 deps:
 	@scripts/install-deps.sh
 
-build:
+build: deps
 	npm run build
 
-check:
+check: deps
 	npm run check
 
-test-unit:
+test-unit: deps
 	npm run test:unit
 
 test-integration: build

@@ -5,7 +5,8 @@ import { createHttpServer } from '../platform/http.js';
 import { systemClock, type Clock } from '../platform/clock.js';
 import type { DiscoveryConfig } from './config.js';
 import { ServiceRegistry } from './registry.js';
-import { registerDiscoveryHandlers, registerPrometheusTargets, selfAddress } from './handlers.js';
+import { discoveryApiDocs } from './api-docs.js';
+import { discoveryPatternNames, registerDiscoveryHandlers, registerPrometheusTargets, selfAddress } from './handlers.js';
 import { createMetricsServer } from '../platform/metrics-server.js';
 import { discoveryAudience, ServiceCredentials } from '../platform/service-auth.js';
 
@@ -46,8 +47,10 @@ export function buildDiscoveryApp(deps: DiscoveryAppDeps): DiscoveryApp {
   registryGauges(registry, metrics);
 
   const credentials = new ServiceCredentials({ clusterSecret: config.CLUSTER_SECRET, identity: { service: discoveryAudience, instance: config.INSTANCE_NAME }, clock });
-  const app = createHttpServer({ logger, metrics, healthCheck: () => ({ instance: config.INSTANCE_NAME, registryVersion: registry.version }) });
-  registerDiscoveryHandlers(app, { registry, config, logger, metrics, clock, credentials });
+  const app = createHttpServer({ logger, metrics, patternNames: discoveryPatternNames, apiDocs: discoveryApiDocs, healthCheck: () => ({ instance: config.INSTANCE_NAME, registryVersion: registry.version }) });
+  // In a plugin, so it loads after the API document that collects its routes; its service-token
+  // check covers its own routes (/health and /docs stay open).
+  void app.register(async (scope) => registerDiscoveryHandlers(scope, { registry, config, logger, metrics, clock, credentials }));
   const metricsApp = createMetricsServer({ metrics });
   registerPrometheusTargets(metricsApp, { registry, self: () => selfAddress(metricsApp, config.HOST), peers: config.DISCOVERY_PEERS ?? [] });
   app.addHook('onClose', async () => metricsApp.close());

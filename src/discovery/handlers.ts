@@ -3,7 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../platform/log.js';
 import type { Clock } from '../platform/clock.js';
+import { Type, type TSchema } from 'typebox';
+import { namedPattern } from '../contracts/limits.js';
 import { forbidden, invalidArgument, unauthenticated } from '../platform/errors.js';
+import { failureShapes } from '../platform/render-error.js';
 import { discoveryAudience, serviceAuthHeaders, type ServiceCredentials, type VerifiedService } from '../platform/service-auth.js';
 import { clusterServiceNames, type DiscoveryConfig } from './config.js';
 import { parseHost, validateRegistration, type ServiceRegistry } from './registry.js';
@@ -12,6 +15,34 @@ import { parseHost, validateRegistration, type ServiceRegistry } from './registr
 export const discoveryServiceName = discoveryAudience;
 
 const success = { message: 'success', error: '' } as const;
+
+// Route schemas: they refuse malformed requests (400, naming the field) and make the OpenAPI
+// document served at /docs/openapi.json (committed as docs/discovery-openapi.json).
+
+/** An instance's address as callers dial it. */
+export const hostAddress = namedPattern('^[A-Za-z0-9.\\-\\[\\]:]+:\\d{1,5}$', 'an address "host:port"');
+export const discoveryPatternNames: ReadonlyMap<string, string> = new Map([[hostAddress.source, hostAddress.meaning]]);
+
+// No length limit of its own: unknown names are refused by the allow-list (and counted as "other").
+const serviceNameField = Type.String({ minLength: 1, description: 'the registered name, e.g. "USER SERVICE"' });
+const hostField = Type.String({ pattern: hostAddress.source, maxLength: 300, description: hostAddress.meaning });
+const instanceBody = Type.Object({ serviceName: serviceNameField, host: hostField }, { additionalProperties: true });
+const successBody = Type.Object({ message: Type.Literal('success'), error: Type.Literal('') });
+const failureSchema = failureShapes.failure.schema;
+const failure = (description: string): TSchema => ({ ...failureSchema, description });
+/** Every route but /health needs a service token of this cluster. */
+const refusals = {
+  400: failure('a field is missing or malformed (see error)'),
+  401: failure('no valid service token in x-easel-service-token'),
+  403: failure('the token\'s service may not act for this instance, or the name or host is not allowed'),
+};
+const instanceView = Type.Object({
+  host: Type.String(),
+  metrics: Type.Optional(Type.String({ description: 'where Prometheus scrapes it ("host:port"), when it said' })),
+  openTickets: Type.Integer(), suspect: Type.Boolean({ description: 'a caller reported its circuit breaker open; look-ups pass it over for now' }),
+  registeredAt: Type.Integer({ description: 'ms since the epoch' }), lastHeartbeat: Type.Integer({ description: 'ms since the epoch' }),
+  leaseExpiresAt: Type.Integer({ description: 'ms since the epoch; evicted then without a heartbeat' }),
+});
 
 export interface DiscoveryHandlerDeps {
   registry: ServiceRegistry;
@@ -29,8 +60,8 @@ const loopback = (hostname: string) => hostname === 'localhost' || hostname === 
 const callers = new WeakMap<FastifyRequest, VerifiedService>();
 
 /**
- * The HTTP endpoints: the original contract's four (GET /service, POST /ticket, POST /service,
- * DELETE /service) verbatim, plus heartbeats, the whole registry (GET /services) and Prometheus
+ * The HTTP endpoints (all in docs/discovery-openapi.json): the original contract's four
+ * (docs/departures.md: GET /service, POST /ticket, POST /service, DELETE /service) verbatim, plus heartbeats, the whole registry (GET /services) and Prometheus
  * http_sd targets. Failures keep the original `{message:"failure", error}` shape with a `code`
  * and a proper status. Thin: the registry decides.
  */
@@ -74,7 +105,7 @@ export function registerDiscoveryHandlers(app: FastifyInstance, deps: DiscoveryH
     if (!allowed) throw forbidden(`host ${hostname} may not be registered`);
   };
 
-  // Clients written from the original contract (README) may omit the content type; treat bodies as JSON.
+  // Clients written from the original contract (docs/departures.md) may omit the content type; treat bodies as JSON.
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
     try {
       done(null, parseJsonBody(body as string));
@@ -83,7 +114,19 @@ export function registerDiscoveryHandlers(app: FastifyInstance, deps: DiscoveryH
     }
   });
 
-  app.get('/service', async (request) => {
+  app.get('/service', {
+    schema: {
+      summary: 'Look up a service: the instance with the fewest open tickets (round-robin among ties) and a ticket',
+      description: 'serviceName comes from the query string or, as the original client sends it, a JSON body (also without a content type).',
+      tags: ['discovery'],
+      querystring: Type.Object({ serviceName: Type.Optional(serviceNameField) }),
+      response: {
+        200: Type.Object({ host: Type.String(), connTicket: Type.String({ description: 'close it with POST /ticket; it expires by itself after TICKET_TTL_MS' }) }),
+        ...refusals,
+        503: failure('no live instance of the service; try again after Retry-After'),
+      },
+    },
+  }, async (request) => {
     const serviceName = await serviceNameOf(request);
     try {
       const ticket = registry.issueTicket(serviceName);
@@ -96,14 +139,31 @@ export function registerDiscoveryHandlers(app: FastifyInstance, deps: DiscoveryH
     }
   });
 
-  app.post('/ticket', async (request) => {
+  app.post('/ticket', {
+    schema: {
+      summary: 'Close a connection ticket (an unknown or expired one is fine)',
+      tags: ['discovery'],
+      body: Type.Object({ connTicket: Type.String({ minLength: 1, maxLength: 200 }) }),
+      response: { 200: successBody, ...refusals },
+    },
+  }, async (request) => {
     const { connTicket } = bodyOf(request);
     if (typeof connTicket !== 'string' || connTicket === '') throw invalidArgument('connTicket is required');
     registry.closeTicket(connTicket);
     return success;
   });
 
-  app.post('/service', async (request) => {
+  app.post('/service', {
+    schema: {
+      summary: 'Register an instance (again is fine: it renews the lease)',
+      tags: ['discovery'],
+      body: Type.Object({
+        serviceName: serviceNameField, host: hostField,
+        metricsPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'the instance\'s internal metrics port, for Prometheus' })),
+      }, { additionalProperties: true }),
+      response: { 200: successBody, ...refusals },
+    },
+  }, async (request) => {
     const body = bodyOf(request);
     const { serviceName, host } = validateRegistration(body.serviceName, body.host);
     checkInstance(request, serviceName, host);
@@ -115,7 +175,14 @@ export function registerDiscoveryHandlers(app: FastifyInstance, deps: DiscoveryH
     return success;
   });
 
-  app.delete('/service', async (request) => {
+  app.delete('/service', {
+    schema: {
+      summary: 'Deregister an instance on graceful shutdown',
+      tags: ['discovery'],
+      body: instanceBody,
+      response: { 200: successBody, ...refusals },
+    },
+  }, async (request) => {
     const body = bodyOf(request);
     const { serviceName, host } = validateRegistration(body.serviceName, body.host);
     checkInstance(request, serviceName, host);
@@ -132,13 +199,26 @@ export function registerDiscoveryHandlers(app: FastifyInstance, deps: DiscoveryH
     registry.heartbeat(serviceName, host);
     return success;
   };
-  app.put('/service/heartbeat', heartbeat);
-  app.post('/heartbeat', heartbeat);
+  const heartbeatSchema = (summary: string) => ({
+    summary,
+    tags: ['discovery'],
+    body: instanceBody,
+    response: { 200: successBody, ...refusals, 404: failure('this replica does not know the instance: register again (e.g. after the replica restarted)') },
+  });
+  app.put('/service/heartbeat', { schema: heartbeatSchema('Renew an instance\'s lease (about every second; evicted at last heartbeat + LEASE_MS)') }, heartbeat);
+  app.post('/heartbeat', { schema: heartbeatSchema('The same heartbeat, as a POST') }, heartbeat);
 
   // uptimeMs lets clients tell a freshly restarted replica (whose registry is still refilling
   // from heartbeats) from one whose registry is complete.
   // A caller's circuit breaker for an instance opened: look-ups pass it over for a while.
-  app.post('/service/report', async (request) => {
+  app.post('/service/report', {
+    schema: {
+      summary: 'Report an instance whose circuit breaker opened at the caller; look-ups pass it over for a while',
+      tags: ['discovery'],
+      body: Type.Object({ serviceName: serviceNameField, host: hostField, reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: true }),
+      response: { 200: successBody, ...refusals },
+    },
+  }, async (request) => {
     const body = bodyOf(request);
     const { serviceName, host } = validateRegistration(body.serviceName, body.host);
     // Any service of the cluster may report an instance it calls; only registered ones are affected.
@@ -149,7 +229,21 @@ export function registerDiscoveryHandlers(app: FastifyInstance, deps: DiscoveryH
     return success;
   });
 
-  app.get('/services', async () => ({ instance: config.INSTANCE_NAME, uptimeMs: clock.now() - startedAt, ...registry.snapshot() }));
+  app.get('/services', {
+    schema: {
+      summary: 'The whole registry, with a version bumped on every membership change (clients route on this snapshot)',
+      tags: ['discovery'],
+      response: {
+        200: Type.Object({
+          instance: Type.String({ description: 'this discovery replica' }),
+          uptimeMs: Type.Integer({ description: 'a freshly restarted replica is still refilling from heartbeats' }),
+          version: Type.Integer(), leaseMs: Type.Integer(),
+          services: Type.Record(Type.String(), Type.Array(instanceView)),
+        }),
+        401: refusals[401],
+      },
+    },
+  }, async () => ({ instance: config.INSTANCE_NAME, uptimeMs: clock.now() - startedAt, ...registry.snapshot() }));
 
 }
 

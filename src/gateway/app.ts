@@ -7,6 +7,7 @@ import { createAuthCheck } from './auth-check.js';
 import type { GatewayDeps } from './deps.js';
 import { crossSiteCheck } from './cross-site.js';
 import { withImageCache } from './image-cache.js';
+import { gatewayApiDocs } from './plugins/api-docs.js';
 import authentication from './plugins/authentication.js';
 import { authRoutes } from './routes/auth.routes.js';
 import { imagesRoutes } from './routes/images.routes.js';
@@ -22,7 +23,7 @@ const bodyLimit = 16 * 1024 * 1024;
 
 /** Builds one gateway worker's app: the public REST API. Tests call this directly. */
 export async function buildGatewayApp(deps: GatewayDeps): Promise<FastifyInstance> {
-  const app = createHttpServer({ logger: deps.logger, metrics: deps.metrics, bodyLimit, patternNames });
+  const app = createHttpServer({ logger: deps.logger, metrics: deps.metrics, bodyLimit, patternNames, apiDocs: gatewayApiDocs });
   // Image reads go through the cache ring; PATCH and DELETE invalidate it.
   const routeDeps: GatewayDeps = { ...deps, images: withImageCache(deps.images, deps.sharedState, { ttlSeconds: deps.config.IMAGE_CACHE_TTL_SECONDS }) };
 

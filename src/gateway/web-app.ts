@@ -57,14 +57,30 @@ export const webAppRoutes: FastifyPluginAsync<{ deps: GatewayDeps }> = async (ap
       .sendFile('index.html');
   };
 
-  app.get('/', async (request, reply) => {
+  const html = (description: string) => ({ description, content: { 'text/html': { schema: { type: 'string' } } } });
+  const redirect = (description: string) => ({ description, headers: { location: { type: 'string' } } });
+  const notBuilt = { description: 'the web app is not built (npm run build)', type: 'object', properties: { message: { const: 'failure' }, error: { type: 'string' }, code: { const: 'UNAVAILABLE' } } };
+
+  app.get('/', {
+    schema: {
+      summary: 'A browser is sent to the web app; any other client gets 404',
+      tags: ['web app'],
+      response: { 302: redirect('to /app/ (the request accepts text/html)'), 404: { description: 'not a browser', type: 'object', properties: { message: { const: 'failure' }, error: { type: 'string' }, code: { const: 'NOT_FOUND' } } } },
+    },
+  }, async (request, reply) => {
     const accept = request.headers.accept ?? '';
     if (accept.includes('text/html')) return reply.redirect(webAppPrefix, 302);
     return reply.status(404).send({ message: 'failure', error: `no such endpoint; the web app is at ${webAppPrefix}`, code: 'NOT_FOUND' });
   });
-  app.get('/app', async (_request, reply) => reply.redirect(webAppPrefix, 301));
+  app.get('/app', { schema: { summary: 'Sent on to /app/', tags: ['web app'], response: { 301: redirect('to /app/') } } }, async (_request, reply) => reply.redirect(webAppPrefix, 301));
 
-  app.get<{ Params: { '*': string } }>('/app/*', async (request, reply) => {
+  app.get<{ Params: { '*': string } }>('/app/*', {
+    schema: {
+      summary: 'The web app: its files, and index.html for every page (client-side routing)',
+      tags: ['web app'],
+      response: { 200: html('a page (strict Content-Security-Policy) or one of its files; hashed assets are cached for a year'), 503: notBuilt },
+    },
+  }, async (request, reply) => {
     const path = request.params['*'];
     if (!built) return sendPage(reply);
     if (path.startsWith('assets/')) {

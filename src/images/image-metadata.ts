@@ -44,7 +44,7 @@ export function validateImageText(input: { title?: string; description?: string;
   };
 }
 
-/** The original's rule for Modify, in its words: at least one of title and description (tags, added, count too). */
+/** The original contract's rule for Modify (docs/departures.md), in its words: at least one of title and description (tags, added, count too). */
 export function validateModification(input: { title?: string; description?: string; tags?: readonly string[] }): { title?: string; description?: string; tags?: string[] } {
   if (input.title === undefined && input.description === undefined && input.tags === undefined) {
     throw invalidArgument('at least one of title and description is required');

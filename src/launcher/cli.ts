@@ -10,6 +10,7 @@ import { readLauncherState, tailFile } from './state.js';
 import { loadLauncherConfig, type LauncherConfig } from './config.js';
 import { ConfigError } from '../platform/config.js';
 import { signalGroup } from './process.js';
+import { backupDatabases, restoreDatabases } from './backup.js';
 import { describeCacheRing, formatCacheRing } from './cache-ring-view.js';
 import { processAlive } from '../platform/process-alive.js';
 import { waitFor } from '../platform/wait.js';
@@ -22,6 +23,8 @@ commands:
   status             list every process and whether it is ready
   kill <instance>    SIGKILL an instance (failure drills); the launcher restarts it
   logs <instance>    print an instance's log (-f to follow, -n lines)
+  backup <dir>       dump the users, images and recommendations databases (pg_dump) from the primary into <dir>
+  restore <dir>      replace those databases' contents with a backup made by "easel backup" (pg_restore)
 
 options:
   --config <file>      JSON layout overrides (also EASEL_CONFIG)
@@ -69,6 +72,12 @@ async function main(argv: string[]): Promise<number> {
     case 'logs':
       if (!target) return fail('usage: easel logs <instance>');
       return logs(layout, target, Number(values.lines), values.follow);
+    case 'backup':
+      if (!target) return fail('usage: easel backup <dir>');
+      return backup(layout, config, target);
+    case 'restore':
+      if (!target) return fail('usage: easel restore <dir>');
+      return restore(layout, config, target);
     default:
       return fail(`unknown command "${command}"\n${usage}`);
   }
@@ -255,6 +264,26 @@ async function logs(layout: ClusterLayout, instance: string, lines: number, foll
     });
   });
   return 0;
+}
+
+async function backup(layout: ClusterLayout, config: LauncherConfig, directory: string): Promise<number> {
+  try {
+    const manifest = await backupDatabases(layout, config, directory, (line) => console.log(`easel: ${line}`));
+    console.log(`easel: backed up ${manifest.databases.join(', ')} into ${directory}`);
+    return 0;
+  } catch (error) {
+    return fail(`easel: backup failed: ${(error as Error).message}`);
+  }
+}
+
+async function restore(layout: ClusterLayout, config: LauncherConfig, directory: string): Promise<number> {
+  try {
+    const manifest = await restoreDatabases(layout, config, directory, (line) => console.log(`easel: ${line}`));
+    console.log(`easel: restored ${manifest.databases.join(', ')} from the backup of ${manifest.createdAt}`);
+    return 0;
+  } catch (error) {
+    return fail(`easel: restore failed: ${(error as Error).message}`);
+  }
 }
 
 function killRecordedGroups(layout: ClusterLayout): void {

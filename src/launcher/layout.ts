@@ -9,8 +9,8 @@ import { uploadTransactionModes } from '../contracts/transactions.js';
 export { LayoutError };
 
 // The cluster layout: which processes run where. The defaults below are the one place the
-// local ports (README, "Architecture tour") are written down; a JSON file or CLI flags override
-// any of them.
+// local ports are set (docs/architecture.md lists them); a JSON file or CLI flags override any
+// of them.
 
 const port = z.number().int().min(1).max(65535);
 const replicas = z.number().int().min(1).max(16);
@@ -91,7 +91,7 @@ export const layoutSchema = z.object({
 
 export type ClusterLayout = z.infer<typeof layoutSchema>;
 
-/** The local defaults: the ports README's architecture tour lists. */
+/** The local defaults: the ports docs/architecture.md lists. */
 export const defaultLayout: ClusterLayout = {
   dataDir: '.easel',
   host: '127.0.0.1',

@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client';
 import { Histogram } from 'prom-client';
 import type { Logger } from './log.js';
 import { invalidArgument, notFound } from './errors.js';
+import apiDocs, { type ApiDocsOptions } from './api-docs.js';
 import { renderError, type FailureShapeName } from './render-error.js';
 
 export const requestIdHeader = 'x-request-id';
@@ -27,6 +28,8 @@ export interface HttpServerSettings {
   bodyLimit?: number;
   /** Names for the `pattern`s of route schemas, so a refusal says what was expected rather than quoting a regex. */
   patternNames?: ReadonlyMap<string, string>;
+  /** Serve an OpenAPI document of every route (and a viewer) under /docs (platform/api-docs.ts). */
+  apiDocs?: ApiDocsOptions;
   fastify?: Omit<FastifyServerOptions, 'logger' | 'loggerInstance'>;
 }
 
@@ -68,13 +71,26 @@ export function createHttpServer(settings: HttpServerSettings): FastifyInstance 
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error, request.routeOptions.config.failureShape));
   app.setNotFoundHandler((request, reply) => sendError(request, reply, notFound('no such endpoint')));
 
-  app.get('/health', async (_request, reply) => {
-    try {
-      const detail = settings.healthCheck ? await settings.healthCheck() : {};
-      return { status: 'ok', ...detail };
-    } catch (error) {
-      return reply.status(503).header('retry-after', '1').send({ status: 'unavailable', error: (error as Error).message });
-    }
+  // The document collects routes registered after it, so it comes first and /health loads after it.
+  if (settings.apiDocs) void app.register(apiDocs, settings.apiDocs);
+  void app.register(async (scope) => {
+    scope.get('/health', {
+      schema: {
+        summary: 'Whether this process can serve (and what it depends on answers)',
+        tags: ['operations'],
+        response: {
+          200: { type: 'object', properties: { status: { const: 'ok' } }, required: ['status'], additionalProperties: true },
+          503: { type: 'object', properties: { status: { const: 'unavailable' }, error: { type: 'string' } }, required: ['status', 'error'], description: 'not ready; try again after Retry-After' },
+        },
+      },
+    }, async (_request, reply) => {
+      try {
+        const detail = settings.healthCheck ? await settings.healthCheck() : {};
+        return { status: 'ok', ...detail };
+      } catch (error) {
+        return reply.status(503).header('retry-after', '1').send({ status: 'unavailable', error: (error as Error).message });
+      }
+    });
   });
 
   return app;

@@ -5,7 +5,7 @@ import type { FailureShape } from './failure-shape.js';
 
 // The one way a failure becomes an answer, for every HTTP surface: the public edge (gateway,
 // discovery), and the RPC wire. A shape says which status a code gets and what the body looks
-// like. The public shapes are the original contract's, by name; a route picks one by name
+// like. The public shapes are the original contract's (docs/departures.md), by name; a route picks one by name
 // (route config `failureShape`), so every failure of that route answers in it.
 
 export type { FailureShape, RenderableError } from './failure-shape.js';

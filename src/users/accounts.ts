@@ -9,7 +9,7 @@ import type { Clock } from '../platform/clock.js';
 
 // Accounts and sessions: sign-up, login, refresh with rotation and reuse detection, logout.
 
-/** The original's error texts, verbatim. */
+/** The original contract's error texts, verbatim (docs/departures.md). */
 export const accountErrors = {
   invalidCredentials: invalidCredentialsMessage,
   existingUsername: 'existing username',

@@ -88,7 +88,14 @@ describe('the launcher runs the whole cluster', () => {
 
   it('has Prometheus scraping every registered instance, found through discovery', async () => {
     expect(cluster.prometheusUrl).toBeTruthy();
-    const wanted = cluster.status().filter((p) => /^(users|images|recommendations|discovery|gateway)-/.test(p.instance)).map((p) => `${new URL(p.url).hostname}:${p.port}`);
+    // Scraped on their metrics ports: discovery lists each instance by its API address (label
+    // `instance`); discovery and the gateway are static targets at their metrics addresses.
+    const wanted = cluster.status().filter((p) => /^(users|images|recommendations|discovery|gateway)-/.test(p.instance))
+      .map((p) => (p.kind === 'discovery' || p.kind === 'gateway' ? new URL(p.metricsUrl!).host : `${new URL(p.url).hostname}:${p.port}`));
+    for (const p of cluster.status().filter((s) => /^(users|images|recommendations|discovery|gateway)-/.test(s.instance))) {
+      expect(p.metricsUrl, p.instance).toBeTruthy();
+      expect((await fetch(p.url.replace(/\/?$/, '/metrics'))).status, `${p.instance} serves no metrics on its API port`).not.toBe(200);
+    }
     await expect.poll(async () => {
       const up = new Set((await prometheusTargets()).filter((t) => t.health === 'up').map((t) => t.labels.instance));
       return wanted.filter((address) => !up.has(address));

@@ -11,7 +11,8 @@ import { createLoginRateLimiter, rateLimitsFrom } from '../rate-limit.js';
 import { createRevocationList } from '../revocation.js';
 import { failures, optionalBody, patternField, success, successBody, tokenField } from '../schemas.js';
 
-// POST /signup, /login, /refresh, /logout in the original's shapes. Tokens go in the body and
+// POST /signup, /login, /refresh, /logout in the original contract's shapes (docs/departures.md;
+// every route's answers are in docs/openapi.json). Tokens go in the body and
 // in HttpOnly, SameSite=Lax cookies.
 
 export const invalidRefreshTokenMessage = 'invalid or expired refresh token';

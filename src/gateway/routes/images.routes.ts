@@ -13,7 +13,7 @@ import {
   success, successBody, tagsField, textField, tokenField,
 } from '../schemas.js';
 
-// Public images endpoints. The original's shapes where it has them (POST /img, GET /{imgID},
+// Public images endpoints. The original contract's shapes (docs/departures.md) where it has them (POST /img, GET /{imgID},
 // PATCH and DELETE /{imgID}); additive endpoints for metadata, bytes and listings.
 
 /** Used until the images service has told us its limit (and if it cannot be asked). */

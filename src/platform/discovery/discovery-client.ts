@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { discoveryAudience, newNonce, serviceAuthHeaders, type ServiceCredentials } from '../service-auth.js';
 
 // The reading side of discovery, shared by the RPC transport: the registry snapshot and the
-// original's ticket look-ups, from whichever discovery replica answers. Requests go to the
+// original design's ticket look-ups (docs/departures.md), from whichever discovery replica answers. Requests go to the
 // replica that answered last; on a failure the next replica is tried, so a dead replica
 // costs one failed attempt, not every call.
 

@@ -16,7 +16,7 @@ import type { ServiceCredentials } from '../service-auth.js';
 // The RPC transport for services found through discovery. Two balancing modes:
 // - snapshot (default): the registry is fetched in the background (about every second) and each
 //   call goes to the known instance with the fewest calls outstanding from this process;
-// - ticket (the original's way): every call asks discovery for an instance and a ticket
+// - ticket (the original design's way, docs/departures.md): every call asks discovery for an instance and a ticket
 //   (GET /service) and closes the ticket when done (POST /ticket).
 // Either way the last snapshot keeps routing while every discovery replica is down, and each
 // instance has one keep-alive undici pool.

@@ -12,7 +12,7 @@ import { testClusterSecret, testCredentials } from '../../support/credentials.js
 
 // Real HTTP on a free port, with a discovery clock the test moves: leases and tickets run out
 // when the test says, never because a slow machine let a wall-clock window pass. The "original
-// client" below is written from the original contract alone (see README): JSON bodies on every
+// client" below is written from the original contract alone (docs/departures.md): JSON bodies on every
 // endpoint, including GET /service.
 
 interface Answer {

@@ -12,7 +12,7 @@ function problemsOf(overrides: unknown): string[] {
 }
 
 describe('cluster layout', () => {
-  it('has the local defaults the README lists', () => {
+  it('has the local defaults docs/architecture.md lists', () => {
     const layout = resolveLayout({});
     expect(layout.redis.ports).toEqual([6380, 6381, 6382, 6383]);
     expect([layout.postgres.monitorPort, layout.postgres.primaryPort, layout.postgres.standbyPort]).toEqual([5440, 5441, 5442]);

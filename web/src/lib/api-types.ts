@@ -1,4 +1,4 @@
-// The gateway's answers as the app uses them (README "Public API in brief", src/gateway/routes).
+// The gateway's answers as the app uses them (docs/openapi.json, generated from src/gateway/routes).
 
 export interface PublicImage {
   imageID: string;
