@@ -49,6 +49,8 @@ export default defineConfig({
         test: {
           name: 'security',
           include: ['test/security/**/*.test.ts'],
+          // One cluster for the whole tier (test/security/cluster-setup.ts).
+          globalSetup: ['test/security/cluster-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 180_000,
           fileParallelism: false,

@@ -1,22 +1,27 @@
 import { z } from 'zod';
 import { bytes, defineService } from '../platform/rpc/contract.js';
-import { limits, patterns } from './limits.js';
+import { limits, patterns, wireLimits } from './limits.js';
 
 // The images service: image bytes, variants and metadata; it coordinates the upload transaction.
 
+const id = () => z.string().max(wireLimits.id);
+const shortText = () => z.string().max(wireLimits.shortText);
+/** Tags as a caller sends them: bounded in number before anything is done with them. */
+const rawTags = () => z.array(z.string().max(wireLimits.rawTag)).max(limits.image.tags);
+
 export const imageInfo = z.object({
-  imageId: z.string(),
-  author: z.string(),
-  authorId: z.string(),
-  title: z.string(),
-  description: z.string(),
-  tags: z.array(z.string()),
-  type: z.string(),
+  imageId: id(),
+  author: shortText(),
+  authorId: id(),
+  title: z.string().max(wireLimits.title),
+  description: z.string().max(wireLimits.description),
+  tags: z.array(shortText()).max(limits.image.tags),
+  type: shortText(),
   width: z.number().int(),
   height: z.number().int(),
   size: z.number().int(),
-  sha256: z.string(),
-  created: z.string(),
+  sha256: shortText(),
+  created: shortText(),
 });
 export type ImageInfo = z.infer<typeof imageInfo>;
 
@@ -30,26 +35,26 @@ export const imagesContract = defineService('Images', 'IMAGE SERVICE', {
   /** Stores an image; carries an idempotency key so a retried upload is stored once. */
   Upload: {
     input: z.object({
-      authorId: z.string(),
-      authorName: z.string(),
-      title: z.string().optional(),
-      description: z.string().optional(),
-      tags: z.array(z.string()).optional(),
+      authorId: id(),
+      authorName: z.string().max(wireLimits.name),
+      title: z.string().max(wireLimits.title).optional(),
+      description: z.string().max(wireLimits.description).optional(),
+      tags: rawTags().optional(),
       image: bytes(),
     }),
-    output: z.object({ imageId: z.string() }),
+    output: z.object({ imageId: id() }),
     idempotent: false,
     bytesIn: 'image',
   },
   GetInfo: {
-    input: z.object({ imageId: z.string() }),
+    input: z.object({ imageId: id() }),
     output: imageInfo,
     idempotent: true,
   },
   /** The original bytes with the metadata, in one call (GET /{imgID}). */
   Get: {
-    input: z.object({ imageId: z.string() }),
-    output: imageInfo.extend({ contentType: z.string(), etag: z.string(), image: bytes() }),
+    input: z.object({ imageId: id() }),
+    output: imageInfo.extend({ contentType: shortText(), etag: shortText(), image: bytes() }),
     idempotent: true,
     bytesOut: 'image',
   },
@@ -58,36 +63,39 @@ export const imagesContract = defineService('Images', 'IMAGE SERVICE', {
    * etag the bytes are not sent: `notModified` is true and `image` is empty.
    */
   GetVariant: {
-    input: z.object({ imageId: z.string(), variant: imageVariant, ifNoneMatch: z.string().optional() }),
-    output: z.object({ contentType: z.string(), etag: z.string(), notModified: z.boolean().optional(), image: bytes() }),
+    input: z.object({ imageId: id(), variant: imageVariant, ifNoneMatch: z.string().max(wireLimits.etag).optional() }),
+    output: z.object({ contentType: shortText(), etag: shortText(), notModified: z.boolean().optional(), image: bytes() }),
     idempotent: true,
     bytesOut: 'image',
   },
   /** Changes the text an author gave: any of title, description and tags (tags replace the old ones). */
   Modify: {
-    input: z.object({ imageId: z.string(), callerId: z.string(), title: z.string().optional(), description: z.string().optional(), tags: z.array(z.string()).optional() }),
+    input: z.object({
+      imageId: id(), callerId: id(),
+      title: z.string().max(wireLimits.title).optional(), description: z.string().max(wireLimits.description).optional(), tags: rawTags().optional(),
+    }),
     output: imageInfo,
     idempotent: true,
   },
   Delete: {
-    input: z.object({ imageId: z.string(), callerId: z.string() }),
+    input: z.object({ imageId: id(), callerId: id() }),
     output: z.object({}),
     idempotent: true,
   },
   List: {
-    input: z.object({ author: z.string().optional(), tag: z.string().optional(), cursor: z.string().max(limits.cursorLength).optional(), limit: z.number().int().min(1).max(limits.page.images).optional() }),
-    output: z.object({ images: z.array(imageInfo), nextCursor: z.string().nullable() }),
+    input: z.object({ author: z.string().max(wireLimits.name).optional(), tag: z.string().max(wireLimits.rawTag).optional(), cursor: z.string().max(limits.cursorLength).optional(), limit: z.number().int().min(1).max(limits.page.images).optional() }),
+    output: z.object({ images: z.array(imageInfo).max(limits.page.images), nextCursor: z.string().max(limits.cursorLength).nullable() }),
     idempotent: true,
   },
   /** Several images' metadata at once (recommendations, listings). Unknown ids are left out. */
   GetInfos: {
-    input: z.object({ imageIds: z.array(z.string()).max(limits.page.batch) }),
-    output: z.object({ images: z.array(imageInfo) }),
+    input: z.object({ imageIds: z.array(id()).max(limits.page.batch) }),
+    output: z.object({ images: z.array(imageInfo).max(limits.page.batch) }),
     idempotent: true,
   },
   /** How many images an author has (GET /me). */
   CountByAuthor: {
-    input: z.object({ authorName: z.string() }),
+    input: z.object({ authorName: z.string().max(wireLimits.name) }),
     output: z.object({ count: z.number().int() }),
     idempotent: true,
   },
@@ -102,7 +110,7 @@ export const imagesContract = defineService('Images', 'IMAGE SERVICE', {
   },
   Limits: {
     input: z.object({}),
-    output: z.object({ maxBytes: z.number().int(), maxPixels: z.number().int(), types: z.array(z.string()), maxTags: z.number().int(), maxTitle: z.number().int(), maxDescription: z.number().int() }),
+    output: z.object({ maxBytes: z.number().int(), maxPixels: z.number().int(), types: z.array(shortText()).max(16), maxTags: z.number().int(), maxTitle: z.number().int(), maxDescription: z.number().int() }),
     idempotent: true,
   },
 });

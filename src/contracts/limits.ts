@@ -36,6 +36,34 @@ export const limits = {
   idempotencyKeyLength: 200,
   /** Access and refresh tokens as clients send them back. */
   tokenLength: 4096,
+  /** Ids between services: user ids (UUIDs), image ids, session ids, upload ids. */
+  idLength: 64,
+  /** An upload's idempotency key or id as the services pass it on. */
+  uploadIdLength: 256,
+  /** An entity tag (If-None-Match) passed to the images service. */
+  etagLength: 128,
+  /** The client's X-Request-Id (anything else gets a fresh one). */
+  requestIdLength: 128,
+} as const;
+
+/**
+ * Bounds for the RPC contracts. zod counts UTF-16 code units where the public limits count
+ * code points, so free text gets twice the room on the wire (the service checks the exact limit):
+ * the point here is that no field is unbounded, not to restate the rule.
+ */
+export const wireLimits = {
+  title: limits.image.title * 2,
+  description: limits.image.description * 2,
+  /** A tag as a client sent it, before trimming and lower-casing. */
+  rawTag: limits.image.tagLength * 2 + 16,
+  name: limits.account.loginNameMax,
+  password: limits.account.passwordMax * 2,
+  id: limits.idLength,
+  uploadId: limits.uploadIdLength,
+  token: limits.tokenLength,
+  etag: limits.etagLength,
+  /** Strings the services send back (types, dates, digests, names). */
+  shortText: 256,
 } as const;
 
 /** A pattern as JSON Schema writes it (unicode regex source) and, for error messages, what it means. */

@@ -1,14 +1,20 @@
 import { z } from 'zod';
 import { defineService } from '../platform/rpc/contract.js';
 import { twoPhaseParticipant } from './transactions.js';
+import { wireLimits } from './limits.js';
+
+const id = () => z.string().max(wireLimits.id);
+const token = () => z.string().max(wireLimits.token);
+const name = () => z.string().max(wireLimits.name);
+const password = () => z.string().max(wireLimits.password);
 
 // The users service: accounts, tokens and the upload quota.
 
 const tokenPair = z.object({
-  userId: z.string(),
-  name: z.string(),
-  accessToken: z.string(),
-  refreshToken: z.string(),
+  userId: id(),
+  name: name(),
+  accessToken: token(),
+  refreshToken: token(),
   /** Epoch seconds. */
   accessExpiresAt: z.number(),
   refreshExpiresAt: z.number(),
@@ -19,13 +25,13 @@ const quota = z.object({ used: z.number().int(), limit: z.number().int() });
 
 export const usersContract = defineService('Users', 'USER SERVICE', {
   Register: {
-    input: z.object({ name: z.string(), password: z.string() }),
-    output: z.object({ userId: z.string() }),
+    input: z.object({ name: name(), password: password() }),
+    output: z.object({ userId: id() }),
     idempotent: false,
   },
   /** Safe to retry: a repeated login only opens one more session, which expires unused. */
   Login: {
-    input: z.object({ name: z.string(), password: z.string() }),
+    input: z.object({ name: name(), password: password() }),
     output: tokenPair,
     idempotent: true,
   },
@@ -35,7 +41,7 @@ export const usersContract = defineService('Users', 'USER SERVICE', {
    * details.sessionId (the family, the access tokens' `sid`). Never retry it: a retried refresh is a reuse.
    */
   Refresh: {
-    input: z.object({ refreshToken: z.string() }),
+    input: z.object({ refreshToken: token() }),
     output: tokenPair,
     idempotent: false,
   },
@@ -45,19 +51,19 @@ export const usersContract = defineService('Users', 'USER SERVICE', {
      * Revokes the family of `refreshToken` and/or the session `sessionId` (the access token's `sid`);
      * with `userId` these must belong to that user. With only `userId`, every session of the user.
      */
-    input: z.object({ refreshToken: z.string().optional(), userId: z.string().optional(), sessionId: z.string().optional() }),
+    input: z.object({ refreshToken: token().optional(), userId: id().optional(), sessionId: id().optional() }),
     output: z.object({}),
     idempotent: true,
   },
   /** Public keys (JWK) that verify access tokens, so the gateway can check them locally. */
   SigningKeys: {
     input: z.object({}),
-    output: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }),
+    output: z.object({ keys: z.array(z.record(z.string().max(wireLimits.shortText), z.unknown())).max(16) }),
     idempotent: true,
   },
   /** Reserves one unit of the user's upload quota for `uploadId`; repeating the same uploadId reserves nothing more. */
   ReserveUpload: {
-    input: z.object({ userId: z.string(), uploadId: z.string() }),
+    input: z.object({ userId: id(), uploadId: z.string().max(wireLimits.uploadId) }),
     output: quota,
     idempotent: true,
   },
@@ -66,7 +72,7 @@ export const usersContract = defineService('Users', 'USER SERVICE', {
    * With `final`, `uploadId` is closed for good: a late ReserveUpload of it (a saga step that arrives after its compensation) is refused with CONFLICT.
    */
   ReleaseUpload: {
-    input: z.object({ userId: z.string(), uploadId: z.string(), final: z.boolean().optional() }),
+    input: z.object({ userId: id(), uploadId: z.string().max(wireLimits.uploadId), final: z.boolean().optional() }),
     output: quota,
     idempotent: true,
   },
@@ -84,7 +90,7 @@ export const usersContract = defineService('Users', 'USER SERVICE', {
   },
   ...twoPhaseParticipant,
   GetQuota: {
-    input: z.object({ userId: z.string() }),
+    input: z.object({ userId: id() }),
     output: quota,
     idempotent: true,
   },

@@ -40,7 +40,15 @@ export interface AuthCheckOptions {
   /** Least time between two fetches of the users service's keys (an unknown key id asks again). */
   keyRefetchIntervalMs?: number;
   revocation?: RevocationList;
+  /**
+   * The longest an access token may live (issued-at to expiry, and issued-at to now): a token
+   * minted for years, with a stolen key or by a bug, is refused however valid its signature.
+   */
+  maxTokenAgeSeconds?: number;
 }
+
+/** Access tokens live 15 minutes by default (users service); an hour leaves room for a longer setting. */
+export const defaultMaxTokenAgeSeconds = 3600;
 
 /**
  * The access token of a request: `Authorization: Bearer` first, then the body field, then the
@@ -68,6 +76,7 @@ export function cookieOf(request: FastifyRequest, name: string): string | undefi
 export function createAuthCheck(deps: Pick<GatewayDeps, 'users' | 'sharedState' | 'logger' | 'metrics'>, options: AuthCheckOptions = {}): AuthCheck {
   const now = options.now ?? Date.now;
   const refetchIntervalMs = options.keyRefetchIntervalMs ?? 30_000;
+  const maxTokenAgeSeconds = options.maxTokenAgeSeconds ?? defaultMaxTokenAgeSeconds;
   const revocation = options.revocation ?? createRevocationList(deps.sharedState, now);
   const outcomes = (deps.metrics.getSingleMetric('gateway_auth_checks_total') as Counter<'outcome'> | undefined)
     ?? new Counter({ name: 'gateway_auth_checks_total', help: 'Access token checks by outcome', labelNames: ['outcome'], registers: [deps.metrics] });
@@ -154,12 +163,14 @@ export function createAuthCheck(deps: Pick<GatewayDeps, 'users' | 'sharedState' 
         algorithms: [accessTokenClaims.algorithm],
         issuer: accessTokenClaims.issuer,
         audience: accessTokenClaims.audience,
-        requiredClaims: ['sub', 'jti', 'exp'],
+        requiredClaims: ['sub', 'jti', 'exp', 'iat'],
         currentDate: new Date(now()),
         clockTolerance: 5,
+        maxTokenAge: maxTokenAgeSeconds,
       });
-      const { sub, jti, exp, name, sid } = payload;
+      const { sub, jti, exp, iat, name, sid } = payload;
       if (typeof sub !== 'string' || typeof jti !== 'string' || typeof exp !== 'number' || typeof name !== 'string') throw new Error('malformed claims');
+      if (typeof iat !== 'number' || exp - iat > maxTokenAgeSeconds) throw new Error('token lifetime too long');
       if (await revocation.isRevoked(jti, typeof sid === 'string' ? sid : undefined)) {
         outcomes.inc({ outcome: 'revoked' });
         throw unauthenticated(invalidAccessTokenMessage);

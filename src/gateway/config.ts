@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { env, loadConfig, type Env } from '../platform/config.js';
@@ -23,11 +24,40 @@ export const gatewayConfigSchema = z.object({
     .superRefine((spec, ctx) => {
       for (const problem of cacheNodeSpecProblems(spec)) ctx.addIssue({ code: 'custom', message: problem });
     }),
-  /** Mark cookies Secure; set when the gateway is served over HTTPS. */
-  COOKIE_SECURE: env.boolean(false),
-  LOGIN_FAILURES_PER_NAME: env.positiveInt(10),
+  /**
+   * Mark cookies Secure (sent over HTTPS only). On unless the gateway is a local development one
+   * (bound to loopback); set it to false explicitly only behind plain HTTP you control.
+   */
+  COOKIE_SECURE: z.enum(['true', 'false', '1', '0', 'yes', 'no', '']).default('').transform((value) => (value === '' ? undefined : ['true', '1', 'yes'].includes(value))),
+  /** Access tokens living longer than this (issued-at to expiry, or issued-at to now) are refused. */
+  MAX_ACCESS_TOKEN_AGE_SECONDS: env.positiveInt(3600),
+  /** Login attempts per window for one name from one client network (IPv6: its /64); counted before the password is checked. */
+  LOGIN_FAILURES_PER_NAME_AND_ADDRESS: env.positiveInt(10),
+  /** The ceiling for one name from everywhere: far above the per-network limit, so no one can lock an owner out cheaply. */
+  LOGIN_FAILURES_PER_NAME: env.positiveInt(100),
   LOGIN_FAILURES_PER_ADDRESS: env.positiveInt(30),
   LOGIN_FAILURE_WINDOW_SECONDS: env.positiveInt(300),
+  SIGNUPS_PER_ADDRESS: env.positiveInt(50),
+  SIGNUP_WINDOW_SECONDS: env.positiveInt(3600),
+  /**
+   * Which proxies' X-Forwarded-For to believe for the client address (rate limits): empty (none,
+   * the default: the gateway faces clients), a hop count ("1"), or comma-separated addresses or
+   * CIDR ranges of the proxies ("10.0.0.0/8,127.0.0.1").
+   */
+  TRUST_PROXY: z.string().default('').transform((text, ctx): false | string[] | ((address: string, hop: number) => boolean) => {
+    const trimmed = text.trim();
+    if (trimmed === '') return false;
+    if (/^\d+$/.test(trimmed)) {
+      const hops = Number(trimmed);
+      return (_address, hop) => hop < hops;
+    }
+    const entries = trimmed.split(',').map((item) => item.trim()).filter(Boolean);
+    for (const entry of entries) {
+      const [address = '', bits] = entry.split('/');
+      if (isIP(address) === 0 || (bits !== undefined && !/^\d{1,3}$/.test(bits))) ctx.addIssue({ code: 'custom', message: `"${entry}" is not an address or CIDR range` });
+    }
+    return entries;
+  }),
   UPLOADS_PER_USER: env.positiveInt(30),
   UPLOAD_WINDOW_SECONDS: env.positiveInt(60),
   /** How long GET image responses stay in the cache ring. */
@@ -45,10 +75,25 @@ export const gatewayConfigSchema = z.object({
     }
     return origins;
   }),
+  /** The longest one request may take to arrive whole, body included (a 16 MiB upload at 0.5 MB/s fits). */
+  REQUEST_TIMEOUT_MS: env.milliseconds(60_000),
+  /** The longest a client may take to send the request headers. */
+  HEADERS_TIMEOUT_MS: env.milliseconds(10_000),
+  /** A connection with no traffic for this long is closed. */
+  CONNECTION_IDLE_TIMEOUT_MS: env.milliseconds(30_000),
+  /** Open connections per gateway worker; more are refused at once. */
+  MAX_CONNECTIONS: env.positiveInt(2_000),
   LOG_LEVEL: env.logLevel(),
 });
 
 export type GatewayConfig = Readonly<z.infer<typeof gatewayConfigSchema>>;
+
+const loopbackHosts = new Set(['127.0.0.1', 'localhost', '::1']);
+
+/** Whether cookies carry Secure: as configured, else everywhere but a gateway bound to loopback (local development). */
+export function secureCookies(config: Pick<GatewayConfig, 'COOKIE_SECURE' | 'HOST'>): boolean {
+  return config.COOKIE_SECURE ?? !loopbackHosts.has(config.HOST);
+}
 
 export function loadGatewayConfig(environment: Env = process.env): GatewayConfig {
   return loadConfig(gatewayConfigSchema, environment);

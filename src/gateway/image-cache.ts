@@ -1,6 +1,7 @@
 import type { RpcCallOptions, RpcClient } from '../platform/rpc/client.js';
 import type { ImagesContract, ImageInfo, ImageVariant } from '../contracts/images.js';
 import type { SharedState } from './shared-state.js';
+import { errorCode } from '../platform/errors.js';
 
 // Image reads served from the cache ring. It wraps the images RPC client, so the routes stay
 // as they are: GetInfo and GetVariant consult the ring first and fill it on a miss; Modify and
@@ -35,13 +36,26 @@ export function withImageCache(images: ImagesClient, cache: SharedState, setting
     return next;
   };
 
-  const generationOf = async (imageId: string): Promise<string> => {
+  const generationOf = async (imageId: string): Promise<{ generation: string; fresh: boolean }> => {
     const stored = await cache.get(generationKey(imageId));
-    if (stored) return stored.toString();
+    if (stored) return { generation: stored.toString(), fresh: false };
     // No generation known: never cached, expired, or lost (a node flushed on its return while the
     // other replica is unreachable). Start a fresh one before reading the service, so that entries
     // written under a lost generation can never be read again.
-    return bumpGeneration(imageId);
+    return { generation: await bumpGeneration(imageId), fresh: true };
+  };
+
+  /**
+   * Reads the service; when the image does not exist, the generation this read started is taken
+   * back, so a stream of requests for made-up ids leaves nothing in the cache.
+   */
+  const readThrough = async <O>(imageId: string, fresh: boolean, read: () => Promise<O>): Promise<O> => {
+    try {
+      return await read();
+    } catch (error) {
+      if (fresh && errorCode(error) === 'NOT_FOUND') await cache.delete(generationKey(imageId));
+      throw error;
+    }
   };
 
   const invalidating = <I extends { imageId: string }, O>(call: (input: I, options?: RpcCallOptions) => Promise<O>) =>
@@ -57,25 +71,25 @@ export function withImageCache(images: ImagesClient, cache: SharedState, setting
   return {
     ...images,
     GetInfo: async (input, options) => {
-      const generation = await generationOf(input.imageId);
+      const { generation, fresh } = await generationOf(input.imageId);
       const key = infoKey(input.imageId, generation);
       const hit = await cache.get(key);
       if (hit) return JSON.parse(hit.toString('utf8')) as ImageInfo;
-      const info = await images.GetInfo(input, options);
+      const info = await readThrough(input.imageId, fresh, () => images.GetInfo(input, options));
       await cache.set(key, JSON.stringify(info), settings.ttlSeconds);
       return info;
     },
     Get: async (input, options) => {
-      const generation = await generationOf(input.imageId);
+      const { generation, fresh } = await generationOf(input.imageId);
       const key = variantKey(input.imageId, generation, 'get');
       const hit = await cache.get(key);
       if (hit) return decodeWithBytes<Omit<Awaited<ReturnType<ImagesClient['Get']>>, 'image'>>(hit);
-      const image = await images.Get(input, options);
+      const image = await readThrough(input.imageId, fresh, () => images.Get(input, options));
       await cache.set(key, encodeWithBytes(image), settings.ttlSeconds);
       return image;
     },
     GetVariant: async ({ ifNoneMatch, ...input }, options) => {
-      const generation = await generationOf(input.imageId);
+      const { generation, fresh } = await generationOf(input.imageId);
       const key = variantKey(input.imageId, generation, input.variant);
       const hit = await cache.get(key);
       let variant: VariantWithBytes;
@@ -83,7 +97,7 @@ export function withImageCache(images: ImagesClient, cache: SharedState, setting
         variant = decodeWithBytes<Omit<VariantWithBytes, 'image'>>(hit);
       } else {
         // Asked without If-None-Match so that what comes back can be cached for everyone.
-        variant = await images.GetVariant(input, options);
+        variant = await readThrough(input.imageId, fresh, () => images.GetVariant(input, options));
         await cache.set(key, encodeWithBytes(variant), settings.ttlSeconds);
       }
       if (ifNoneMatch !== undefined && ifNoneMatch === variant.etag) return { ...variant, notModified: true, image: Buffer.alloc(0) };

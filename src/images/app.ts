@@ -37,7 +37,7 @@ export async function buildImagesApp(deps: ImagesAppDeps): Promise<FastifyInstan
   const app = createHttpServer({ logger: deps.logger, metrics: deps.metrics, healthCheck: databaseHealthCheck(sql) });
   const { config, logger } = deps;
   const clock = deps.clock ?? systemClock;
-  const limits = { maxBytes: config.MAX_IMAGE_BYTES, maxPixels: config.MAX_IMAGE_PIXELS };
+  const limits = { maxBytes: config.MAX_IMAGE_BYTES, maxPixels: config.MAX_IMAGE_PIXELS, decodeBudgetSeconds: config.IMAGE_DECODE_BUDGET_SECONDS };
   const transactions = imageTransactions({
     mode: config.UPLOAD_TRANSACTION, sql, users: deps.users, recommendations: deps.recommendations, limits, clock, logger,
     failpoints: createFailpoints(config.EASEL_FAILPOINTS, logger),

@@ -8,6 +8,8 @@ import { AppError } from '../platform/errors.js';
 export interface ImageLimits {
   maxBytes: number;
   maxPixels: number;
+  /** Seconds one decoding pipeline may take (variants.ts); a costly image past it is refused. */
+  decodeBudgetSeconds?: number;
 }
 
 export type ImageType = 'image/jpeg' | 'image/png' | 'image/webp' | 'image/gif';
@@ -19,6 +21,8 @@ export interface InspectedImage {
   width: number;
   height: number;
   size: number;
+  /** Frames of an animated GIF or WebP (1 for a still image). */
+  pages?: number;
 }
 
 /** The type from the file's magic bytes, or undefined for anything we don't accept. */
@@ -71,5 +75,5 @@ export async function inspectImage(bytes: Buffer, limits: ImageLimits): Promise<
       details: { maxPixels: limits.maxPixels },
     });
   }
-  return { type, width: metadata.width, height: frameHeight, size: bytes.length };
+  return { type, width: metadata.width, height: frameHeight, size: bytes.length, pages: metadata.pages ?? 1 };
 }

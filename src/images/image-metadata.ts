@@ -22,18 +22,22 @@ export function validateDescription(description: string): string {
   return description;
 }
 
-/** Normalised, de-duplicated tags in the order given; INVALID_ARGUMENT naming the first bad one. */
+/**
+ * Normalised, de-duplicated tags in the order given; INVALID_ARGUMENT naming the first bad one.
+ * The count is checked before any other work and duplicates go through a Set, so the cost is
+ * linear in the input however it was built.
+ */
 export function validateTags(tags: readonly string[]): string[] {
-  const result: string[] = [];
+  if (tags.length > metadataLimits.maxTags) throw invalidArgument(`at most ${metadataLimits.maxTags} tags`);
+  const result = new Set<string>();
   for (const raw of tags) {
     const tag = normaliseTag(raw);
     if (!patterns.tag.test(tag)) {
       throw invalidArgument(`tag "${raw.slice(0, 40)}" must be 1-${metadataLimits.maxTagLength} letters, digits, "-" or "_"`);
     }
-    if (!result.includes(tag)) result.push(tag);
+    result.add(tag);
   }
-  if (result.length > metadataLimits.maxTags) throw invalidArgument(`at most ${metadataLimits.maxTags} tags`);
-  return result;
+  return [...result];
 }
 
 export function validateImageText(input: { title?: string; description?: string; tags?: readonly string[] }): ImageText {

@@ -80,8 +80,9 @@ export async function prepareUploadContent(request: UploadRequest, limits: Image
       type: inspected.type,
       width: inspected.width,
       height: inspected.height,
-      size: inspected.size,
-      sha256: sha256Hex(request.image),
+      // What is stored: the original without its metadata (variants.ts).
+      size: variants[0]?.bytes.length ?? inspected.size,
+      sha256: sha256Hex(variants[0]?.bytes ?? request.image),
       uploadId,
     },
     variants,

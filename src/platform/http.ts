@@ -13,6 +13,13 @@ import { renderError, type FailureShapeName } from './render-error.js';
 
 export const requestIdHeader = 'x-request-id';
 
+const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The request id a client or a calling service sent, when it is short and plain; undefined otherwise. */
+export function acceptedRequestId(value: string | string[] | undefined): string | undefined {
+  return typeof value === 'string' && requestIdPattern.test(value) ? value : undefined;
+}
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** The shape every failure of this route answers in (default `failure`). */
@@ -44,8 +51,10 @@ export function createHttpServer(settings: HttpServerSettings): FastifyInstance 
     loggerInstance: settings.logger as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: settings.bodyLimit ?? 1024 * 1024,
-    requestIdHeader,
-    genReqId: () => randomUUID(),
+    // A client's X-Request-Id is kept only when it looks like one (it goes into every log line
+    // and on to other services); anything else gets a fresh id.
+    requestIdHeader: false,
+    genReqId: (request) => acceptedRequestId(request.headers[requestIdHeader]) ?? randomUUID(),
     schemaController: { compilersFactory: { buildValidator: exactBodyValidators } },
     schemaErrorFormatter: (errors, dataVar) => invalidArgument(validationMessage(errors, dataVar, settings.patternNames)),
     ...settings.fastify,

@@ -1,5 +1,6 @@
 import { Type, type TSchema } from 'typebox';
 import { errorCodes, httpStatusFor, internalErrorMessage, toAppError, type AppError, type ErrorCode } from './errors.js';
+import { databaseFailure } from './db/database-errors.js';
 import { rpcWireFailure } from './rpc/wire.js';
 import type { FailureShape } from './failure-shape.js';
 
@@ -61,7 +62,8 @@ export interface RenderedError {
 
 /** Any thrown value as a status, a body in `shape` and a Retry-After. Internals never reach the body. */
 export function renderError(thrown: unknown, shape: FailureShapeName | FailureShape = 'failure'): RenderedError {
-  const error = toAppError(thrown);
+  // A database's refusal of a bad value is the caller's fault, not an internal failure (db/database-errors.ts).
+  const error = databaseFailure(thrown) ?? toAppError(thrown);
   const format = typeof shape === 'string' ? failureShapes[shape] : shape;
   const status = format.status(error.code);
   const retryAfterSeconds = error.retryAfterSeconds ?? (status === 429 || status === 503 ? defaultRetryAfterSeconds : undefined);

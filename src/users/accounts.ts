@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { limits, patterns } from '../contracts/limits.js';
 import { invalidCredentialsMessage, type TokenPair } from '../contracts/users.js';
 import { conflict, invalidArgument, unauthenticated } from '../platform/errors.js';
+import { passwordWeakness } from './password-strength.js';
 import { needsRehash, type PasswordHasher } from './passwords.js';
 import { issueAccessToken, newRefreshToken, refreshTokenDigest, type SigningKey } from './tokens.js';
 import type { UsersRepository } from './users.repository.js';
@@ -34,10 +35,16 @@ export interface AccountsDeps {
   clock: Clock;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  /** Live sessions a user may have; a login past it ends the oldest ones. */
+  maxSessionsPerUser?: number;
 }
+
+export const defaultMaxSessionsPerUser = 20;
 
 export async function register(deps: AccountsDeps, name: string, password: string): Promise<{ userId: string }> {
   if (!isValidName(name) || !isValidPassword(password)) throw invalidArgument(accountErrors.invalidCredentials);
+  const weakness = passwordWeakness(password, name);
+  if (weakness) throw invalidArgument(weakness, { details: { reason: 'weak-password' } });
   // A cheap look first spares a hash for the common case; the unique constraint still decides races.
   if (await deps.repo.findUserByName(name)) throw conflict(accountErrors.existingUsername);
   const userId = randomUUID();
@@ -58,7 +65,10 @@ export async function login(deps: AccountsDeps, name: string, password: string):
   }
   // Each login tidies the user's expired refresh tokens, so the table does not grow without end.
   await deps.repo.purgeExpiredTokens(user.id, new Date(deps.clock.now()));
-  return startSession(deps, { userId: user.id, name: user.name }, randomUUID());
+  const pair = await startSession(deps, { userId: user.id, name: user.name }, randomUUID());
+  // Sessions per user are bounded: the oldest go (their refresh tokens stop working), the new one stays.
+  await deps.repo.revokeSessionsBeyond(user.id, deps.maxSessionsPerUser ?? defaultMaxSessionsPerUser, new Date(deps.clock.now()));
+  return pair;
 }
 
 async function startSession(deps: AccountsDeps, user: { userId: string; name: string }, familyId: string): Promise<TokenPair> {

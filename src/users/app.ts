@@ -45,6 +45,7 @@ export async function buildUsersApp(deps: UsersAppDeps): Promise<FastifyInstance
       signingKey,
       clock: deps.clock ?? systemClock,
       accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+      maxSessionsPerUser: config.MAX_SESSIONS_PER_USER,
       refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
     }, config.UPLOAD_QUOTA, deps.metrics, createFailpoints(config.EASEL_FAILPOINTS, logger)), { credentials: credentialsFor(config, usersContract.serviceName), access: usersAccess });
     const resolver = deps.images ? startPreparedResolver({

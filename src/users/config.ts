@@ -11,7 +11,14 @@ export const usersConfigSchema = z.object({
    * scrypt cost as log2(N), with r=8, p=1. 14 (N=16384, 16 MiB) measured ~50-60 ms of CPU per hash on the
    * development machine; the stored hash carries its own parameters, so raising this later re-hashes on login.
    */
-  SCRYPT_LOG2_COST: z.coerce.number().int().min(10).max(20).default(14),
+  /**
+   * scrypt's N = 2^cost (r=8, p=1): 15 costs about 75-95 ms of CPU and 32 MiB per hash on the
+   * reference machine (npm run bench:login; docs/security.md has the numbers). Raised from 14;
+   * older hashes are re-hashed at the owner's next login.
+   */
+  SCRYPT_LOG2_COST: z.coerce.number().int().min(10).max(20).default(15),
+  /** Live sessions per user; a login past it ends the oldest. */
+  MAX_SESSIONS_PER_USER: env.positiveInt(20),
   ACCESS_TOKEN_TTL_SECONDS: env.positiveInt(15 * 60),
   REFRESH_TOKEN_TTL_SECONDS: env.positiveInt(30 * 24 * 3600),
 });

@@ -50,7 +50,22 @@ export const usersMigrations: readonly Migration[] = [
     `,
   },
   {
-    id: '002_upload_releases',
+    // Names become case-insensitive: "Alice" and "alice" were two accounts. Where such pairs
+    // exist, the earliest keeps its name and later ones get their id's first 8 characters
+    // appended (still unique, and their owners can still log in by the new name), then a unique
+    // index on lower(name) keeps it so.
+    id: '002_names_case_insensitive',
+    sql: `
+      update users set name = users.name || '-' || left(users.id::text, 8)
+      from (
+        select id, row_number() over (partition by lower(name) order by created_at, id) as rank from users
+      ) as ranked
+      where users.id = ranked.id and ranked.rank > 1;
+      create unique index users_name_lower_key on users (lower(name));
+    `,
+  },
+  {
+    id: '003_upload_releases',
     sql: `
       -- Uploads whose unit was given back for good (a saga's compensation, a deleted image): a
       -- reserve of one of them that arrives late is refused, so a compensated step stays undone.

@@ -36,6 +36,8 @@ export interface UsersRepository {
   revokeFamilies(familyIds: readonly string[], at: Date, userId?: string): Promise<void>;
   familyOfToken(digest: Buffer): Promise<{ familyId: string; userId: string } | undefined>;
   revokeAllOfUser(userId: string, at: Date): Promise<void>;
+  /** Revokes the user's live sessions (refresh-token families) but the `keep` most recent ones. */
+  revokeSessionsBeyond(userId: string, keep: number, at: Date): Promise<void>;
   /** Forgets the user's refresh tokens that expired before `before` (they can neither refresh nor be reused). */
   purgeExpiredTokens(userId: string, before: Date): Promise<void>;
 
@@ -78,7 +80,8 @@ function repositoryOver(db: Queryable, begin: TransactionRunner | undefined, roo
     transaction: (work) => (begin ? begin(work) : work(self)),
 
     async findUserByName(name) {
-      const rows = await db<UserRecord[]>`select id, name, password_hash as "passwordHash" from users where name = ${name}`;
+      // Names are case-insensitive: "Alice" and "alice" are one person (users_name_lower_key).
+      const rows = await db<UserRecord[]>`select id, name, password_hash as "passwordHash" from users where lower(name) = lower(${name})`;
       return rows[0];
     },
     async findUserById(id) {
@@ -89,7 +92,7 @@ function repositoryOver(db: Queryable, begin: TransactionRunner | undefined, roo
     async insertUser(user) {
       const rows = await db`
         insert into users (id, name, password_hash) values (${user.id}, ${user.name}, ${user.passwordHash})
-        on conflict (name) do nothing returning id`;
+        on conflict do nothing returning id`;
       return rows.length === 1;
     },
     async updatePasswordHash(userId, passwordHash) {
@@ -126,6 +129,16 @@ function repositoryOver(db: Queryable, begin: TransactionRunner | undefined, roo
     async revokeAllOfUser(userId, at) {
       if (!isUuid(userId)) return;
       await db`update refresh_tokens set revoked_at = coalesce(revoked_at, ${at}) where user_id = ${userId} and revoked_at is null`;
+    },
+
+    async revokeSessionsBeyond(userId, keep, at) {
+      if (!isUuid(userId)) return;
+      await db`
+        update refresh_tokens set revoked_at = ${at}
+        where user_id = ${userId} and revoked_at is null and family_id in (
+          select family_id from refresh_tokens
+          where user_id = ${userId} and revoked_at is null and expires_at > ${at}
+          group by family_id order by max(created_at) desc offset ${keep})`;
     },
 
     async purgeExpiredTokens(userId, before) {

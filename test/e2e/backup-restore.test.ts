@@ -58,7 +58,10 @@ describe('easel backup and easel restore', () => {
     cluster = await startCluster(layout, { components });
 
     let api = apiClient(cluster.gatewayUrl);
-    const account = await api.newAccount('backup');
+    const name = `backup_${randomBytes(4).toString('hex')}`;
+    expect((await settled(() => api.signUp(name, defaultTestPassword))).status).toBe(201);
+    const login = await settled(() => api.logIn(name, defaultTestPassword));
+    const account = { name, accessToken: login.body.accessToken as string };
     const image = await makeImage('png', 64, 48);
     // One idempotency key: a retry after a 503 (the gateway still learning the instances) stores one image.
     const upload = await settled(() => api.upload(account.accessToken, image, { title: 'Harbour at dawn', description: 'kept', tags: ['seascape', 'dawn'] }, { 'idempotency-key': 'backup-restore-upload' }));

@@ -61,7 +61,7 @@ export function memoryUsersRepository(): MemoryUsersRepository {
     },
     async findUserByName(name) {
       await step();
-      const user = [...state.users.values()].find((u) => u.name === name);
+      const user = [...state.users.values()].find((u) => u.name.toLowerCase() === name.toLowerCase());
       return user && { id: user.id, name: user.name, passwordHash: user.passwordHash };
     },
     async findUserById(id) {
@@ -71,7 +71,7 @@ export function memoryUsersRepository(): MemoryUsersRepository {
     },
     async insertUser(user) {
       await step();
-      if ([...state.users.values()].some((u) => u.name === user.name)) return false;
+      if ([...state.users.values()].some((u) => u.name.toLowerCase() === user.name.toLowerCase())) return false;
       state.users.set(user.id, { ...user, uploadLimit: null });
       return true;
     },
@@ -108,6 +108,17 @@ export function memoryUsersRepository(): MemoryUsersRepository {
     async revokeAllOfUser(userId, at) {
       await step();
       for (const token of state.tokens.values()) if (token.userId === userId) token.revokedAt ??= at;
+    },
+    async revokeSessionsBeyond(userId, keep, at) {
+      await step();
+      const newest = new Map<string, number>();
+      let order = 0;
+      for (const token of state.tokens.values()) {
+        order++;
+        if (token.userId === userId && !token.revokedAt && token.expiresAt > at) newest.set(token.familyId, order);
+      }
+      const ended = new Set([...newest].sort((a, b) => b[1] - a[1]).slice(keep).map(([familyId]) => familyId));
+      for (const token of state.tokens.values()) if (ended.has(token.familyId)) token.revokedAt ??= at;
     },
     async purgeExpiredTokens(userId, before) {
       await step();

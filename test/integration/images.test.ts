@@ -193,7 +193,7 @@ describe('images through the gateway', () => {
       const response = await api.request('GET', `/${imageId}/${path}`);
       expect(response.status).toBe(200);
       expect(response.headers['content-type']).toBe('image/webp');
-      expect(response.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+      expect(response.headers['cache-control']).toBe('public, max-age=300, must-revalidate');
       const etag = response.headers['etag']!;
       expect(etag).toMatch(/^".+"$/);
       const meta = await sharp(response.bytes).metadata();

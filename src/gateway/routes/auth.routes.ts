@@ -5,9 +5,10 @@ import { Type } from 'typebox';
 import { limits, patterns } from '../../contracts/limits.js';
 import { invalidCredentialsMessage, type TokenPair } from '../../contracts/users.js';
 import { errorCode, invalidArgument, isAppError, unauthenticated } from '../../platform/errors.js';
-import { accessTokenCookie, cookieOf, refreshTokenCookie } from '../auth-check.js';
+import { accessTokenCookie, cookieOf, refreshTokenCookie, type Caller } from '../auth-check.js';
 import type { GatewayDeps } from '../deps.js';
-import { createLoginRateLimiter, rateLimitsFrom } from '../rate-limit.js';
+import { secureCookies as secureCookiesFor } from '../config.js';
+import { createLoginRateLimiter, rateLimitsFrom, signupRateLimit } from '../rate-limit.js';
 import { createRevocationList } from '../revocation.js';
 import { failures, optionalBody, patternField, success, successBody, tokenField } from '../schemas.js';
 
@@ -16,6 +17,13 @@ import { failures, optionalBody, patternField, success, successBody, tokenField 
 // in HttpOnly, SameSite=Lax cookies.
 
 export const invalidRefreshTokenMessage = 'invalid or expired refresh token';
+
+/**
+ * The refresh cookie goes to POST /refresh alone. /logout does not need it from a browser: a
+ * valid access token names the session (its `sid`), and the web app meets a 401 there with one
+ * refresh and a retry; API clients may send the refresh token in the body.
+ */
+export const refreshCookiePath = '/refresh';
 
 const signupBody = Type.Object({
   name: patternField(patterns.accountName),
@@ -36,18 +44,26 @@ const logoutBody = optionalBody({ refreshToken: Type.Optional(tokenField), acces
 
 export const authRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = async (app, { deps }) => {
   const revocation = createRevocationList(deps.sharedState);
-  const loginLimiter = createLoginRateLimiter(deps.sharedState, rateLimitsFrom(deps.config).login);
-  const secureCookies = deps.config.COOKIE_SECURE;
-  const cookieOptions = (maxAgeSeconds: number): CookieSerializeOptions => ({ httpOnly: true, sameSite: 'lax', path: '/', secure: secureCookies, maxAge: Math.max(0, maxAgeSeconds) });
+  const limits = rateLimitsFrom(deps.config);
+  const loginLimiter = createLoginRateLimiter(deps.sharedState, limits.login);
+  const secureCookies = secureCookiesFor(deps.config);
+  // The access token goes with every request; the refresh token only where it is used (/refresh),
+  // so no other route ever receives it.
+  const cookiePath: Record<string, string> = { [accessTokenCookie]: '/', [refreshTokenCookie]: refreshCookiePath };
+  const cookieOptions = (name: string, maxAgeSeconds?: number): CookieSerializeOptions => ({
+    httpOnly: true, sameSite: 'lax', path: cookiePath[name], secure: secureCookies, ...(maxAgeSeconds === undefined ? {} : { maxAge: Math.max(0, maxAgeSeconds) }),
+  });
 
   const setTokenCookies = (reply: FastifyReply, pair: TokenPair) => {
     const nowSeconds = Math.floor(Date.now() / 1000);
-    reply.setCookie(accessTokenCookie, pair.accessToken, cookieOptions(pair.accessExpiresAt - nowSeconds));
-    reply.setCookie(refreshTokenCookie, pair.refreshToken, cookieOptions(pair.refreshExpiresAt - nowSeconds));
+    reply.setCookie(accessTokenCookie, pair.accessToken, cookieOptions(accessTokenCookie, pair.accessExpiresAt - nowSeconds));
+    reply.setCookie(refreshTokenCookie, pair.refreshToken, cookieOptions(refreshTokenCookie, pair.refreshExpiresAt - nowSeconds));
   };
   const clearTokenCookies = (reply: FastifyReply) => {
-    reply.clearCookie(accessTokenCookie, { path: '/', httpOnly: true, sameSite: 'lax', secure: secureCookies });
-    reply.clearCookie(refreshTokenCookie, { path: '/', httpOnly: true, sameSite: 'lax', secure: secureCookies });
+    reply.clearCookie(accessTokenCookie, cookieOptions(accessTokenCookie));
+    reply.clearCookie(refreshTokenCookie, cookieOptions(refreshTokenCookie));
+    // Sessions from before the narrow path had the refresh cookie on "/": clear that one too.
+    reply.clearCookie(refreshTokenCookie, { ...cookieOptions(refreshTokenCookie), path: '/' });
   };
 
   app.post('/signup', {
@@ -60,6 +76,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asyn
     // The original answers every malformed sign-up with one text.
     schemaErrorFormatter: () => invalidArgument(invalidCredentialsMessage),
   }, async (request, reply) => {
+    // Counted before any work; the counters fail open when the shared state cannot answer.
+    await signupRateLimit(deps.sharedState, request.ip, limits.signup).catch((error: unknown) => {
+      if (errorCode(error) === 'RATE_LIMITED') throw error;
+      request.log.warn({ err: error }, 'sign-up rate limit not enforced: shared state unavailable');
+    });
     await deps.users.Register(request.body, { requestId: request.id });
     return reply.status(201).send(success);
   });
@@ -80,21 +101,23 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asyn
     // The counters live in the shared state; if it cannot answer, logins go on unlimited rather than stop.
     const limiterDown = (error: unknown) => request.log.warn({ err: error }, 'login rate limit not enforced: shared state unavailable');
     try {
-      await loginLimiter.check(name, request.ip);
+      // Counted before the password is checked, so concurrent guesses cannot slip past the limit.
+      await loginLimiter.attempt(name, request.ip);
     } catch (error) {
       if (errorCode(error) !== 'RATE_LIMITED') limiterDown(error);
       else {
-        request.log.warn({ address: request.ip }, 'login refused: too many failures');
+        request.log.warn({ address: request.ip }, 'login refused: too many attempts');
         throw error;
       }
     }
     try {
       const pair = await deps.users.Login({ name, password }, { requestId: request.id });
-      await loginLimiter.recordSuccess(name).catch(limiterDown);
+      await loginLimiter.giveBack(name, request.ip).catch(limiterDown);
       setTokenCookies(reply, pair);
       return reply.send({ accessToken: pair.accessToken, refreshToken: pair.refreshToken, error: '' as const });
     } catch (error) {
-      if (errorCode(error) === 'UNAUTHENTICATED') await loginLimiter.recordFailure(name, request.ip).catch(limiterDown);
+      // Only a wrong name or password stays counted; an outage is not the caller's guess.
+      if (errorCode(error) !== 'UNAUTHENTICATED') await loginLimiter.giveBack(name, request.ip).catch(limiterDown);
       throw error;
     }
   });
@@ -137,8 +160,19 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asyn
       response: { 200: successBody, ...failures('failure', { 400: 'malformed body', 401: 'no valid access token' }) },
     },
   }, async (request, reply) => {
-    const caller = await request.caller();
     const refreshToken = request.body?.refreshToken || cookieOf(request, refreshTokenCookie);
+    let caller: Caller;
+    try {
+      caller = await request.caller();
+    } catch (error) {
+      // An access token that expired (or any unusable one) must not leave the session alive: the
+      // refresh token alone names it, so its family is revoked and the cookies cleared.
+      if (errorCode(error) !== 'UNAUTHENTICATED' || !refreshToken) throw error;
+      await deps.users.Logout({ refreshToken }, { requestId: request.id });
+      clearTokenCookies(reply);
+      request.log.info('logged out by refresh token (no valid access token)');
+      return reply.send(success);
+    }
     // The access tokens first: refused by every worker from now on, whatever happens next.
     await revocation.revoke(caller.tokenId, caller.expiresAt);
     if (caller.sessionId) await revocation.revokeSession(caller.sessionId);

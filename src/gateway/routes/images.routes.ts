@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import type { ImageVariant } from '../../contracts/images.js';
 import { limits, patterns } from '../../contracts/limits.js';
+import { normaliseTags } from '../../contracts/tags.js';
 import { AppError, invalidArgument } from '../../platform/errors.js';
 import type { GatewayDeps } from '../deps.js';
 import { likeCounts, publicImage } from '../public-image.js';
@@ -21,7 +22,10 @@ const defaultMaxImageBytes = 10 * 1024 * 1024;
 const limitsTtlMs = 60_000;
 const variantPaths: Record<string, ImageVariant> = { raw: 'original', medium: 'medium', thumb: 'thumb' };
 const variantTypes = ['image/jpeg', 'image/png', 'image/webp', 'image/gif'];
-const immutableCacheControl = 'public, max-age=31536000, immutable';
+// Image bytes never change under one ETag, but an image can be deleted: shared caches and browsers
+// keep them a few minutes, then ask again (a 304 when nothing changed), so a deleted image does
+// not live on in caches for a year.
+const imageCacheControl = 'public, max-age=300, must-revalidate';
 const sideCallTimeoutMs = 1_000;
 // Resizing a large image takes seconds on a busy machine, so an upload try gets longer than the
 // transport's default; the idempotency key makes the retry on another replica safe.
@@ -166,7 +170,7 @@ export const imagesRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = as
     app.get(`/:imgID/${path}`, {
       schema: {
         summary: variant === 'original' ? 'The original bytes' : `The ${variant} size (WebP)`,
-        description: 'Cached for a year by ETag; If-None-Match answers 304.',
+        description: 'Cached for five minutes, then revalidated by ETag; If-None-Match answers 304.',
         tags: ['images'],
         params: imageParams,
         response: {
@@ -180,7 +184,7 @@ export const imagesRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = as
       const { imgID: imageId } = request.params;
       const candidates = ifNoneMatchTags(request.headers['if-none-match']);
       const bytes = await deps.images.GetVariant({ imageId, variant, ifNoneMatch: candidates.length === 1 ? candidates[0] : undefined }, { requestId: request.id });
-      reply.header('etag', bytes.etag).header('cache-control', immutableCacheControl);
+      reply.header('etag', bytes.etag).header('cache-control', imageCacheControl);
       if (bytes.notModified || candidates.includes(bytes.etag)) return reply.status(304).send();
       return reply.header('content-type', bytes.contentType).send(bytes.image);
     });
@@ -232,9 +236,14 @@ function uploadedFile(body: UploadBody): Buffer {
   return file;
 }
 
-/** Tags as the images service takes them: one list, comma-separated items split. */
+/**
+ * Tags as the images service takes them: one list, comma-separated items split, each once in its
+ * normal form, at most `limits.image.tags` (the schema bounds the items, so this is linear).
+ */
 function tagsOf(tags: string | string[] | undefined): string[] {
-  return (Array.isArray(tags) ? tags : tags === undefined ? [] : [tags]).flatMap((item) => item.split(',').map((tag) => tag.trim()).filter(Boolean));
+  const list = normaliseTags((Array.isArray(tags) ? tags : tags === undefined ? [] : [tags]).flatMap((item) => item.split(',')));
+  if (list.length > limits.image.tags) throw invalidArgument(`at most ${limits.image.tags} tags`);
+  return list;
 }
 
 /**
@@ -254,7 +263,8 @@ function decodeImageBlob(text: string, maxBytes: number): Buffer {
 /** Entity tags of an If-None-Match header, weak ones compared by their opaque part. */
 function ifNoneMatchTags(header: string | undefined): string[] {
   if (!header) return [];
-  return header.split(',').map((tag) => tag.trim().replace(/^W\//, '')).filter(Boolean);
+  // Our tags are short; anything longer can match none of them (and is not passed on).
+  return header.split(',').map((tag) => tag.trim().replace(/^W\//, '')).filter((tag) => tag !== '' && tag.length <= limits.etagLength);
 }
 
 /** Counts a view after answering; never delays or fails the request. */

@@ -27,27 +27,18 @@ export function wireStatusFor(code: ErrorCode): number {
 }
 
 /**
- * Codes a healthy callee answers about something else: a dependency it could not reach, or the
- * caller's deadline. Counting them against the callee would spread one service's outage to
- * its callers' view of every other service.
+ * What an answer says about the instance that gave it (what its circuit breaker counts). Only
+ * signs of ill health count: no answer at all (refused, reset, the per-try timeout; breaker.ts
+ * counts those) and answers a proxy in front of a dead or hung instance gives (502, 504). Every
+ * other answer came from a live instance: a 4xx is the request's fault, UNAVAILABLE and
+ * DEADLINE_EXCEEDED (503) report a dependency or the caller's deadline, and even a 500 is a
+ * deterministic answer to one request (a bad input that reached a bug), which must never let a
+ * burst of bad requests take an instance away from everyone else.
  */
-const notTheCalleesFault: ReadonlySet<ErrorCode> = new Set(['UNAVAILABLE', 'DEADLINE_EXCEEDED']);
+const unhealthyStatuses: ReadonlySet<number> = new Set([502, 504]);
 
-/** Statuses that only ever carry such codes on the wire. */
-const calleeReportedStatuses: ReadonlySet<number> = (() => {
-  const byStatus = new Map<number, boolean>();
-  for (const [code, status] of Object.entries(wireStatuses) as Array<[ErrorCode, number]>) {
-    byStatus.set(status, (byStatus.get(status) ?? true) && notTheCalleesFault.has(code));
-  }
-  return new Set([...byStatus].filter(([, onlyReported]) => onlyReported).map(([status]) => status));
-})();
-
-/**
- * Whether an answer is the instance's own failure: a 5xx, except a status that on the wire
- * only carries what a healthy callee reports about others. A 4xx is the caller's fault.
- */
 export function countsAgainstInstance(status: number): boolean {
-  return status >= 500 && !calleeReportedStatuses.has(status);
+  return unhealthyStatuses.has(status);
 }
 
 /** 5xx answers worth another instance: the instance (or its way out) is unavailable, not the request bad. */

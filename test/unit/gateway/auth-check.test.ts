@@ -37,14 +37,14 @@ let app: FastifyInstance;
 
 const nowSeconds = () => Math.floor(clock / 1000);
 
-function sign(key: KeyPair, overrides: { exp?: number; sub?: string; jti?: string; iss?: string; aud?: string } = {}) {
+function sign(key: KeyPair, overrides: { exp?: number; iat?: number; sub?: string; jti?: string; iss?: string; aud?: string } = {}) {
   return new SignJWT({ name: 'Mario', sid: 'session-1' })
     .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: 'JWT' })
     .setSubject(overrides.sub ?? 'user-1')
     .setJti(overrides.jti ?? 'token-1')
     .setIssuer(overrides.iss ?? accessTokenClaims.issuer)
     .setAudience(overrides.aud ?? accessTokenClaims.audience)
-    .setIssuedAt(nowSeconds())
+    .setIssuedAt(overrides.iat ?? nowSeconds())
     .setExpirationTime(overrides.exp ?? nowSeconds() + 900)
     .sign(key.privateKey);
 }
@@ -110,13 +110,25 @@ describe('request.caller() (AuthCheck.require)', () => {
     expect(await whoami(bearer(revoked))).toEqual({ status: 401, body: refused });
   });
 
+  it('refuses a token that lives longer than the maximum age, however good its signature', async () => {
+    const key = published[0]!;
+    const tenYears = await sign(key, { exp: nowSeconds() + 10 * 365 * 24 * 3600 });
+    expect((await whoami(bearer(tenYears))).status).toBe(401);
+    const issuedLongAgo = await sign(key, { iat: nowSeconds() - 2 * 3600, exp: nowSeconds() + 60 });
+    expect((await whoami(bearer(issuedLongAgo))).status).toBe(401);
+    const noIssuedAt = await new SignJWT({ name: 'Mario', sid: 'session-1' }).setProtectedHeader({ alg: 'EdDSA', kid: key.kid }).setSubject('user-1').setJti('no-iat')
+      .setIssuer(accessTokenClaims.issuer).setAudience(accessTokenClaims.audience).setExpirationTime(nowSeconds() + 900).sign(key.privateKey);
+    expect((await whoami(bearer(noIssuedAt))).status).toBe(401);
+    expect((await whoami(bearer(await sign(key)))).status).toBe(200);
+  });
+
   it('refuses every token of a revoked session, and only those', async () => {
     const key = published[0]!;
     const older = await sign(key, { jti: 'older' });
     const newer = await sign(key, { jti: 'newer' });
     const otherSession = await new SignJWT({ name: 'Mario', sid: 'session-2' })
       .setProtectedHeader({ alg: 'EdDSA', kid: key.kid }).setSubject('user-1').setJti('elsewhere')
-      .setIssuer(accessTokenClaims.issuer).setAudience(accessTokenClaims.audience).setExpirationTime(nowSeconds() + 900).sign(key.privateKey);
+      .setIssuer(accessTokenClaims.issuer).setAudience(accessTokenClaims.audience).setIssuedAt(nowSeconds()).setExpirationTime(nowSeconds() + 900).sign(key.privateKey);
     await createRevocationList(deps.sharedState, () => clock).revokeSession('session-1');
     expect((await whoami(bearer(older))).status).toBe(401);
     expect((await whoami(bearer(newer))).status).toBe(401);

@@ -28,7 +28,7 @@ async function tokenPair(): Promise<{ pair: TokenPair; jwk: Record<string, unkno
   const now = Math.floor(Date.now() / 1000);
   const accessToken = await new SignJWT({ name: 'Mario', sid: 'session-1' }).setProtectedHeader({ alg: 'EdDSA', kid: 'k1' })
     .setSubject('user-1').setJti('token-1').setIssuer(accessTokenClaims.issuer).setAudience(accessTokenClaims.audience)
-    .setExpirationTime(now + 900).sign(privateKey);
+    .setIssuedAt(now).setExpirationTime(now + 900).sign(privateKey);
   const pair = { userId: 'user-1', name: 'Mario', accessToken, refreshToken: 'r1', accessExpiresAt: now + 900, refreshExpiresAt: now + 3600 };
   return { pair, jwk: { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'EdDSA' } };
 }

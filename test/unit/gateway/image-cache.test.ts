@@ -95,6 +95,21 @@ describe('withImageCache', () => {
     expect(await cached.GetInfo({ imageId: 'img1' })).toMatchObject({ title: 'first' });
   });
 
+  it('writes nothing to the cache for an image that does not exist', async () => {
+    const writes: string[] = [];
+    const state = inMemorySharedState();
+    const recording = { ...state, set: (key: string, value: Buffer | string, ttl: number) => (writes.push(key), state.set(key, value, ttl)) };
+    const missing = { GetInfo: async () => { throw new AppError('NOT_FOUND', 'image not found'); }, GetVariant: async () => { throw new AppError('NOT_FOUND', 'image not found'); }, Get: async () => { throw new AppError('NOT_FOUND', 'image not found'); } } as unknown as ImagesClient;
+    const cached = withImageCache(missing, recording, { ttlSeconds: 300 });
+    for (let i = 0; i < 20; i++) {
+      const imageId = `made-up-${i}`;
+      await expect(cached.GetInfo({ imageId })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await expect(cached.GetVariant({ imageId, variant: 'thumb' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await expect(cached.Get({ imageId })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      for (const key of [`img:${imageId}:gen`]) expect(await state.get(key)).toBeNull();
+    }
+  });
+
   it('expires entries after the TTL', async () => {
     let now = 0;
     const images = fakeImages();

@@ -53,7 +53,7 @@ beforeAll(async () => {
   jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'EdDSA' };
   token = await new SignJWT({ name: 'mario', sid: 'session-1' }).setProtectedHeader({ alg: 'EdDSA', kid: 'k1' })
     .setSubject('user-1').setJti('token-1').setIssuer(accessTokenClaims.issuer).setAudience(accessTokenClaims.audience)
-    .setExpirationTime(Math.floor(Date.now() / 1000) + 900).sign(privateKey);
+    .setIssuedAt().setExpirationTime(Math.floor(Date.now() / 1000) + 900).sign(privateKey);
 });
 
 beforeEach(async () => {
@@ -176,6 +176,18 @@ describe('bad input is refused by the schema, before any service is called', () 
     ['delete: a malformed id', 'DELETE', '/not-an-id', {}, 404, { message: 'failure', code: 'NOT_FOUND' }],
     ['like: a malformed id', 'POST', '/not-an-id/like', {}, 404, { message: 'failure', code: 'NOT_FOUND' }],
     ['unlike: a malformed id', 'DELETE', '/not-an-id/like', {}, 404, { message: 'failure', code: 'NOT_FOUND' }],
+    // Control characters (a NUL byte PostgreSQL refuses) and bidi overrides never get past the edge.
+    ['tags: a NUL prefix', 'GET', '/tags?prefix=%00', {}, 400, failure],
+    ['list: a NUL author', 'GET', '/images?author=%00', {}, 400, failure],
+    ['list: a NUL tag', 'GET', '/images?tag=a%00', {}, 400, failure],
+    ['login: a NUL in the name', 'POST', '/login', { json: { name: 'mario\u0000', password: 'x' } }, 400, tokenPairFailure],
+    ['login: an escape sequence in the name', 'POST', '/login', { json: { name: '\u001b[31mmario', password: 'x' } }, 400, tokenPairFailure],
+    ['upload: a NUL in the title', 'POST', '/img', { json: { imageBlob, title: 'a\u0000b' } }, 400, uploadFailure],
+    ['upload: a bidi override in the title', 'POST', '/img', { json: { imageBlob, title: 'invoice\u202Egpj.exe' } }, 400, uploadFailure],
+    ['form upload: a NUL in the description', 'POST', '/img', { form: () => form([['description', 'x\u0000']]) }, 400, uploadFailure],
+    ['modify: a bidi isolate in the description', 'PATCH', `/${imageId}`, { json: { description: 'a\u2067b' } }, 400, failure],
+    ['modify: a C1 control in the title', 'PATCH', `/${imageId}`, { json: { title: 'a\u0085b' } }, 400, failure],
+    ['like: a NUL in the id', 'POST', '/%00/like', {}, 400, failure],
   ];
 
   for (const [what, method, url, options, status, shape] of table) {
@@ -187,6 +199,19 @@ describe('bad input is refused by the schema, before any service is called', () 
       expect(calls).toEqual([]);
     });
   }
+
+  it('keeps line breaks and tabs in a description, and plain text everywhere', async () => {
+    const answer = await send('PATCH', `/${imageId}`, { json: { title: 'Café – ünïcode ✓', description: 'line one\nline two\r\n\tindented' } });
+    expect(answer.status).toBe(200);
+  });
+
+  it('keeps a plain X-Request-Id and replaces one that is long or strange', async () => {
+    expect((await send('GET', '/tags', { headers: { 'x-request-id': 'abc-123' } })).headers['x-request-id']).toBe('abc-123');
+    for (const id of ['x'.repeat(12 * 1024), 'a b', 'line\u0001']) {
+      const echoed = (await send('GET', '/tags', { headers: { 'x-request-id': id } })).headers['x-request-id'];
+      expect(echoed).toMatch(/^[0-9a-f-]{36}$/);
+    }
+  });
 
   it('names the field and what it must be', async () => {
     expect((await send('POST', '/img', { json: { imageBlob, title: tooLong(limits.image.title) } })).body.error).toBe('body.title must NOT have more than 100 characters');

@@ -20,7 +20,7 @@ describe('image inspection', () => {
   it.each(['png', 'jpeg', 'webp', 'gif'] as const)('reads type and dimensions of a real %s', async (format) => {
     const bytes = await makeImage(format, 300, 200);
     const inspected = await inspectImage(bytes, limits);
-    expect(inspected).toEqual({ type: `image/${format}`, width: 300, height: 200, size: bytes.length });
+    expect(inspected).toEqual({ type: `image/${format}`, width: 300, height: 200, size: bytes.length, pages: 1 });
   });
 
   it('detects the type from the bytes, not from anything else', async () => {

@@ -53,9 +53,36 @@ describe('register', () => {
     expect(await failure(register(deps, 'Mario', 'other password'))).toMatchObject({ code: 'CONFLICT', message: 'existing username' });
   });
 
+  it('refuses weak passwords: a common one, only spaces, the name itself', async () => {
+    for (const [name, password] of [['Mario', '12345678'], ['Mario', '        '], ['Mario', 'password'], ['mario_42', 'mario_42'], ['Mario_42', 'mario_42'], ['Luigi', 'qwertyuiop'], ['Peach', '9'.repeat(128)]]) {
+      expect(await failure(register(deps, name!, password!)), password).toMatchObject({ code: 'INVALID_ARGUMENT', details: { reason: 'weak-password' } });
+    }
+    expect(await register(deps, 'Mario', 'galleries on sunday')).toHaveProperty('userId');
+  });
+
+  it('takes names case-insensitively: "Alice" and "alice" are one person, who logs in either way', async () => {
+    await register(deps, 'Alice', 'galleries on sunday');
+    expect(await failure(register(deps, 'alice', 'brushes and paper'))).toMatchObject({ code: 'CONFLICT' });
+    expect((await login(deps, 'ALICE', 'galleries on sunday')).name).toBe('Alice');
+  });
+
   it('concurrent sign-ups with one name create one account', async () => {
     const results = await Promise.allSettled(Array.from({ length: 5 }, () => register(deps, 'Peach', 'long enough')));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+  });
+});
+
+describe('sessions per user', () => {
+  it('a login past the limit ends the oldest sessions, and only those', async () => {
+    deps.maxSessionsPerUser = 3;
+    await register(deps, 'Mario', 'its-a-me-mario');
+    const pairs = [];
+    for (let i = 0; i < 5; i++) {
+      pairs.push(await login(deps, 'Mario', 'its-a-me-mario'));
+      clock += 1_000;
+    }
+    for (const pair of pairs.slice(0, 2)) expect(await failure(refresh(deps, pair.refreshToken))).toMatchObject({ code: 'UNAUTHENTICATED' });
+    for (const pair of pairs.slice(2)) expect(await refresh(deps, pair.refreshToken)).toHaveProperty('accessToken');
   });
 });
 

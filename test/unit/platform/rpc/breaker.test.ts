@@ -4,7 +4,9 @@ import { InstanceBreakers, type BreakerState } from '../../../../src/platform/rp
 import type { RpcResponse } from '../../../../src/platform/rpc/client.js';
 
 const ok: RpcResponse = { status: 200, headers: {}, body: Buffer.from('{}') };
-const serverError: RpcResponse = { status: 500, headers: {}, body: Buffer.from('{"code":"INTERNAL","message":"internal error"}') };
+/** What a proxy in front of a hung instance answers: a sign of ill health. */
+const serverError: RpcResponse = { status: 504, headers: {}, body: Buffer.from('<html>gateway timeout</html>') };
+const answer = (status: number, code: string): RpcResponse => ({ status, headers: {}, body: Buffer.from(JSON.stringify({ code, message: 'm' })) });
 const downstreamUnavailable: RpcResponse = { status: 503, headers: {}, body: Buffer.from('{"code":"UNAVAILABLE","message":"users unavailable"}') };
 const refused = () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
 
@@ -32,7 +34,7 @@ describe('per-instance circuit breaker', () => {
     const host = 'a:1';
     for (let i = 0; i < 2; i++) await expect(breakers.execute(host, refused)).rejects.toThrow('ECONNREFUSED');
     expect(breakers.state(host)).toBe('closed');
-    // A 500 answer is the third failure in a row; the caller still gets the answer.
+    // A 504 answer is the third failure in a row; the caller still gets the answer.
     expect(await breakers.execute(host, async () => serverError)).toBe(serverError);
     expect(breakers.state(host)).toBe('open');
     expect(breakers.isAvailable(host)).toBe(false);
@@ -109,4 +111,31 @@ describe('per-instance circuit breaker', () => {
     for (let i = 0; i < 10; i++) expect(await breakers.execute('e:1', async () => downstreamUnavailable)).toBe(downstreamUnavailable);
     expect(breakers.state('e:1')).toBe('closed');
   });
+
+  // A bad request never counts against an instance's health: whatever a live instance answers to
+  // one request (even a 500 a malformed input provoked) leaves its breaker closed; only no answer,
+  // a timeout or a proxy's word that the instance is gone does not.
+  const table: Array<[string, () => Promise<RpcResponse>, boolean]> = [
+    ['400 INVALID_ARGUMENT (a NUL byte, a bad cursor)', async () => answer(400, 'INVALID_ARGUMENT'), false],
+    ['404 NOT_FOUND', async () => answer(404, 'NOT_FOUND'), false],
+    ['409 CONFLICT', async () => answer(409, 'CONFLICT'), false],
+    ['413 PAYLOAD_TOO_LARGE', async () => answer(413, 'PAYLOAD_TOO_LARGE'), false],
+    ['429 RATE_LIMITED', async () => answer(429, 'RATE_LIMITED'), false],
+    ['500 INTERNAL', async () => answer(500, 'INTERNAL'), false],
+    ['503 UNAVAILABLE (a dependency)', async () => answer(503, 'UNAVAILABLE'), false],
+    ['connection refused', refused, true],
+    ['connection reset', () => Promise.reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })), true],
+    ['502 from a proxy', async () => answer(502, 'x'), true],
+    ['504 from a proxy', async () => serverError, true],
+  ];
+  for (const [what, attempt, opens] of table) {
+    it(`${opens ? 'opens' : 'stays closed'} after 100 answers of: ${what}`, async () => {
+      const breakers = new InstanceBreakers({ consecutiveFailures: 5 });
+      for (let i = 0; i < 100 && breakers.state('t:1') === 'closed'; i++) {
+        vi.advanceTimersByTime(10);
+        await breakers.execute('t:1', attempt).catch(() => undefined);
+      }
+      expect(breakers.state('t:1')).toBe(opens ? 'open' : 'closed');
+    });
+  }
 });

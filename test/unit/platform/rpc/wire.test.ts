@@ -18,7 +18,8 @@ const wireTable: Array<[ErrorCode, number, boolean]> = [
   ['PAYLOAD_TOO_LARGE', 413, false],
   ['UNSUPPORTED_MEDIA_TYPE', 415, false],
   ['RATE_LIMITED', 429, false],
-  ['INTERNAL', 500, true],
+  // A live instance's answer to one request: a bad input that reached a bug must not take it away from everyone.
+  ['INTERNAL', 500, false],
   // A healthy callee reporting a dependency's outage or the caller's deadline.
   ['UNAVAILABLE', 503, false],
   ['DEADLINE_EXCEEDED', 503, false],
@@ -48,8 +49,8 @@ describe('the RPC wire rule', () => {
     [400, false, false],
     [404, false, false],
     [429, false, false],
-    [500, true, false],
-    [501, true, false],
+    [500, false, false],
+    [501, false, false],
     [502, true, true],
     [503, false, true],
     [504, true, true],
