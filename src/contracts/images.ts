@@ -104,7 +104,7 @@ export const imagesContract = defineService('Images', 'IMAGE SERVICE', {
    * prepared: commit, abort (also when there is no record: presumed abort), or pending.
    */
   TransactionOutcome: {
-    input: z.object({ txId: z.uuid() }),
+    input: z.object({ txId: z.uuid().max(36) }),
     output: z.object({ decision: z.enum(['commit', 'abort', 'pending']) }),
     idempotent: true,
   },

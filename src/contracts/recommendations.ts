@@ -34,13 +34,13 @@ export const recommendationsContract = defineService('Recommendations', 'RECOMME
   },
   /** Two-phase commit, prepare: IndexImage in a prepared transaction `txId`. */
   PrepareIndexImage: {
-    input: z.object({ txId: z.uuid(), imageId: z.string(), authorId: z.string(), tags: z.array(z.string()), createdAt: z.string() }),
+    input: z.object({ txId: z.uuid().max(36), imageId: id(), authorId: id(), tags: tags(), createdAt: z.string().max(wireLimits.shortText) }),
     output: z.object({}),
     idempotent: true,
   },
   /** Two-phase commit, prepare: UnindexImage in a prepared transaction `txId`. */
   PrepareUnindexImage: {
-    input: z.object({ txId: z.uuid(), imageId: z.string() }),
+    input: z.object({ txId: z.uuid().max(36), imageId: id() }),
     output: z.object({}),
     idempotent: true,
   },

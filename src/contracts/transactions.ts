@@ -10,12 +10,12 @@ export type UploadTransactionMode = (typeof uploadTransactionModes)[number];
 /** Second phase of two-phase commit; both are idempotent (an unknown `txId` is already finished). */
 export const twoPhaseParticipant = {
   CommitPrepared: {
-    input: z.object({ txId: z.uuid() }),
+    input: z.object({ txId: z.uuid().max(36) }),
     output: z.object({}),
     idempotent: true,
   },
   AbortPrepared: {
-    input: z.object({ txId: z.uuid() }),
+    input: z.object({ txId: z.uuid().max(36) }),
     output: z.object({}),
     idempotent: true,
   },

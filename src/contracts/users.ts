@@ -78,13 +78,13 @@ export const usersContract = defineService('Users', 'USER SERVICE', {
   },
   /** Two-phase commit, prepare: reserves the unit in a prepared transaction `txId` (QUOTA_EXCEEDED votes no). */
   PrepareReserveUpload: {
-    input: z.object({ txId: z.uuid(), userId: z.string(), uploadId: z.string() }),
+    input: z.object({ txId: z.uuid().max(36), userId: id(), uploadId: z.string().max(wireLimits.uploadId) }),
     output: z.object({}),
     idempotent: true,
   },
   /** Two-phase commit, prepare: gives the unit back in a prepared transaction `txId` (image deletion). */
   PrepareReleaseUpload: {
-    input: z.object({ txId: z.uuid(), userId: z.string(), uploadId: z.string() }),
+    input: z.object({ txId: z.uuid().max(36), userId: id(), uploadId: z.string().max(wireLimits.uploadId) }),
     output: z.object({}),
     idempotent: true,
   },
