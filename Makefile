@@ -8,8 +8,9 @@ export PATH := $(CURDIR)/.toolchain/bin:$(PATH)
 
 EASEL := node dist/src/launcher/cli.js
 
+# `make start UPLOAD_TRANSACTION=2pc` runs uploads and deletes as two-phase commits (default: the saga).
 start: deps build
-	$(EASEL) up
+	$(EASEL) up $(if $(UPLOAD_TRANSACTION),--upload-transaction $(UPLOAD_TRANSACTION))
 
 test: deps build
 	npm run check

@@ -15,6 +15,8 @@ export const gatewayServiceName = 'GATEWAY';
 
 const gateway = [gatewayServiceName] as const;
 const images = [imagesContract.serviceName] as const;
+/** The participants of an upload transaction ask its coordinator about prepared transactions left behind (docs/transactions.md). */
+const participants = [usersContract.serviceName, recommendationsContract.serviceName] as const;
 
 export const usersAccess: Readonly<Record<keyof typeof usersContract.methods & string, MethodAccess>> = {
   Register: { callers: gateway },
@@ -25,6 +27,11 @@ export const usersAccess: Readonly<Record<keyof typeof usersContract.methods & s
   // The images service reserves the author's quota during an upload it accepted from the gateway.
   ReserveUpload: { callers: images },
   ReleaseUpload: { callers: images },
+  // Two-phase commit: the images service coordinates uploads and deletes.
+  PrepareReserveUpload: { callers: images },
+  PrepareReleaseUpload: { callers: images },
+  CommitPrepared: { callers: images },
+  AbortPrepared: { callers: images },
   GetQuota: { callers: gateway, actingUserField: 'userId' },
 };
 
@@ -38,6 +45,7 @@ export const imagesAccess: Readonly<Record<keyof typeof imagesContract.methods &
   List: {},
   GetInfos: {},
   CountByAuthor: {},
+  TransactionOutcome: { callers: participants },
   Limits: {},
 };
 
@@ -45,6 +53,10 @@ export const recommendationsAccess: Readonly<Record<keyof typeof recommendations
   IndexImage: { callers: images },
   RetagImage: { callers: images },
   UnindexImage: { callers: images },
+  PrepareIndexImage: { callers: images },
+  PrepareUnindexImage: { callers: images },
+  CommitPrepared: { callers: images },
+  AbortPrepared: { callers: images },
   RecordView: { callers: gateway, actingUserField: 'userId' },
   // A batch holds many viewers' views (src/gateway/view-batcher.ts): the gateway, which checked
   // each viewer's access token, vouches for them with its own service token.

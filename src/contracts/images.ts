@@ -99,6 +99,15 @@ export const imagesContract = defineService('Images', 'IMAGE SERVICE', {
     output: z.object({ count: z.number().int() }),
     idempotent: true,
   },
+  /**
+   * The coordinator's decision on two-phase transaction `txId`, for a participant holding it
+   * prepared: commit, abort (also when there is no record: presumed abort), or pending.
+   */
+  TransactionOutcome: {
+    input: z.object({ txId: z.uuid().max(36) }),
+    output: z.object({ decision: z.enum(['commit', 'abort', 'pending']) }),
+    idempotent: true,
+  },
   Limits: {
     input: z.object({}),
     output: z.object({ maxBytes: z.number().int(), maxPixels: z.number().int(), types: z.array(shortText()).max(16), maxTags: z.number().int(), maxTitle: z.number().int(), maxDescription: z.number().int() }),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineService } from '../platform/rpc/contract.js';
 import { limits, wireLimits } from './limits.js';
+import { twoPhaseParticipant } from './transactions.js';
 
 const id = () => z.string().max(wireLimits.id);
 const tags = () => z.array(z.string().max(wireLimits.rawTag)).max(limits.image.tags);
@@ -27,12 +28,28 @@ export const recommendationsContract = defineService('Recommendations', 'RECOMME
     output: z.object({}),
     idempotent: true,
   },
-  /** Called on delete; removes the image from tags, likes and recommendations. */
+  /**
+   * Called on delete; removes the image from tags, likes and recommendations. An unindexed image
+   * id is closed for good: a late IndexImage of it (after a saga's compensation) changes nothing.
+   */
   UnindexImage: {
     input: z.object({ imageId: id() }),
     output: z.object({}),
     idempotent: true,
   },
+  /** Two-phase commit, prepare: IndexImage in a prepared transaction `txId`. */
+  PrepareIndexImage: {
+    input: z.object({ txId: z.uuid().max(36), imageId: id(), authorId: id(), tags: tags(), createdAt: z.string().max(wireLimits.shortText) }),
+    output: z.object({}),
+    idempotent: true,
+  },
+  /** Two-phase commit, prepare: UnindexImage in a prepared transaction `txId`. */
+  PrepareUnindexImage: {
+    input: z.object({ txId: z.uuid().max(36), imageId: id() }),
+    output: z.object({}),
+    idempotent: true,
+  },
+  ...twoPhaseParticipant,
   /** Counts a view; a signed-in viewer gains a little interest in the image's tags. Unknown images are ignored. */
   RecordView: {
     input: z.object({ imageId: id(), userId: id().optional() }),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineService } from '../platform/rpc/contract.js';
+import { twoPhaseParticipant } from './transactions.js';
 import { wireLimits } from './limits.js';
 
 const id = () => z.string().max(wireLimits.id);
@@ -66,12 +67,28 @@ export const usersContract = defineService('Users', 'USER SERVICE', {
     output: quota,
     idempotent: true,
   },
-  /** Gives the unit reserved for `uploadId` back (failed upload, or the image was deleted). Harmless when nothing is reserved. */
+  /**
+   * Gives the unit reserved for `uploadId` back (failed upload, or the image was deleted). Harmless when nothing is reserved.
+   * With `final`, `uploadId` is closed for good: a late ReserveUpload of it (a saga step that arrives after its compensation) is refused with CONFLICT.
+   */
   ReleaseUpload: {
-    input: z.object({ userId: id(), uploadId: z.string().max(wireLimits.uploadId) }),
+    input: z.object({ userId: id(), uploadId: z.string().max(wireLimits.uploadId), final: z.boolean().optional() }),
     output: quota,
     idempotent: true,
   },
+  /** Two-phase commit, prepare: reserves the unit in a prepared transaction `txId` (QUOTA_EXCEEDED votes no). */
+  PrepareReserveUpload: {
+    input: z.object({ txId: z.uuid().max(36), userId: id(), uploadId: z.string().max(wireLimits.uploadId) }),
+    output: z.object({}),
+    idempotent: true,
+  },
+  /** Two-phase commit, prepare: gives the unit back in a prepared transaction `txId` (image deletion). */
+  PrepareReleaseUpload: {
+    input: z.object({ txId: z.uuid().max(36), userId: id(), uploadId: z.string().max(wireLimits.uploadId) }),
+    output: z.object({}),
+    idempotent: true,
+  },
+  ...twoPhaseParticipant,
   GetQuota: {
     input: z.object({ userId: id() }),
     output: quota,

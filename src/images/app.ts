@@ -15,6 +15,12 @@ import type { ImagesConfig } from './config.js';
 import { imagesMigrations } from './migrations.js';
 import { imagesRepository } from './images.repository.js';
 import { imagesHandlers } from './handlers.js';
+import { systemClock, type Clock } from '../platform/clock.js';
+import { createFailpoints } from '../platform/failpoints.js';
+import { startPreparedResolver } from '../platform/db/two-phase.js';
+import { imageTransactions, startRecovery } from './upload-transactions.js';
+import { transactionMetrics } from './transaction-metrics.js';
+import { transactionLog } from './transaction-log.repository.js';
 
 export interface ImagesAppDeps {
   config: ImagesConfig;
@@ -22,20 +28,43 @@ export interface ImagesAppDeps {
   metrics: Registry;
   users: RpcClient<UsersContract['methods']>;
   recommendations: RpcClient<RecommendationsContract['methods']>;
+  /** Tests move time forward to see stuck transactions recovered; the system clock otherwise. */
+  clock?: Clock;
 }
 
 /** Builds the images service: its database, migrations and RPC methods. Tests call this directly. */
 export async function buildImagesApp(deps: ImagesAppDeps): Promise<FastifyInstance> {
   const sql = await openServiceDatabase({ url: deps.config.DATABASE_URL, password: deps.config.DATABASE_PASSWORD, logger: deps.logger, service: 'images', migrations: imagesMigrations, metrics: deps.metrics });
   const app = createHttpServer({ logger: deps.logger, metrics: deps.metrics, healthCheck: databaseHealthCheck(sql) });
+  const { config, logger } = deps;
+  const clock = deps.clock ?? systemClock;
+  const limits = { maxBytes: config.MAX_IMAGE_BYTES, maxPixels: config.MAX_IMAGE_PIXELS, decodeBudgetSeconds: config.IMAGE_DECODE_BUDGET_SECONDS };
+  const transactions = imageTransactions({
+    mode: config.UPLOAD_TRANSACTION, sql, users: deps.users, recommendations: deps.recommendations, limits, clock, logger,
+    failpoints: createFailpoints(config.EASEL_FAILPOINTS, logger),
+    metrics: transactionMetrics(deps.metrics, transactionLog(sql), clock),
+    recoverAfterMs: config.TRANSACTION_RECOVER_AFTER_MS,
+  });
   // A database failover holds requests instead of failing them (platform/db/failover.ts).
   registerRpcService(app, imagesContract, rideThroughHandlers(imagesContract.methods, imagesHandlers({
     repository: imagesRepository(sql),
     users: deps.users,
     recommendations: deps.recommendations,
-    limits: { maxBytes: deps.config.MAX_IMAGE_BYTES, maxPixels: deps.config.MAX_IMAGE_PIXELS, decodeBudgetSeconds: deps.config.IMAGE_DECODE_BUDGET_SECONDS },
+    limits,
+    transactions,
   }), failoverProbeOf(sql)), { credentials: credentialsFor(deps.config, imagesContract.serviceName), access: imagesAccess });
+  logger.info({ uploadTransaction: config.UPLOAD_TRANSACTION }, 'upload transactions');
+  // Every instance recovers; FOR UPDATE SKIP LOCKED gives each stuck transaction to one of them.
+  const recovery = startRecovery(transactions, { intervalMs: config.TRANSACTION_RECOVERY_INTERVAL_MS, clock, logger });
+  // Its own prepared transactions too, should one outlive its log entry's handling.
+  const resolver = startPreparedResolver({
+    sql, service: 'images', logger, metrics: deps.metrics, clock,
+    olderThanMs: config.PREPARED_RESOLVE_AFTER_MS, intervalMs: config.PREPARED_RESOLVE_INTERVAL_MS,
+    decision: (txId) => transactions.decision(txId),
+  });
   app.addHook('onClose', async () => {
+    recovery.stop();
+    resolver.stop();
     await sql.end({ timeout: 5 });
   });
   return app;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { env, loadConfig, serviceEnvShape, type Env } from '../platform/config.js';
+import { env, loadConfig, serviceEnvShape, transactionEnvShape, type Env } from '../platform/config.js';
+import { uploadTransactionModes } from '../contracts/transactions.js';
 
 export const imagesConfigSchema = z.object({
   ...serviceEnvShape,
@@ -12,6 +13,13 @@ export const imagesConfigSchema = z.object({
   MAX_IMAGE_PIXELS: env.positiveInt(40_000_000),
   /** Seconds one decoding pipeline of an upload may take before it is refused (413): a small file can hold a costly image. */
   IMAGE_DECODE_BUDGET_SECONDS: env.positiveInt(10),
+  ...transactionEnvShape,
+  /** How uploads and deletes stay consistent across users, images and recommendations (docs/transactions.md). */
+  UPLOAD_TRANSACTION: z.enum(uploadTransactionModes).default('saga'),
+  /** An upload or delete transaction untouched this long is taken over by recovery (its coordinator died or hangs). */
+  TRANSACTION_RECOVER_AFTER_MS: env.milliseconds(30_000),
+  /** How often each images instance looks for such transactions. */
+  TRANSACTION_RECOVERY_INTERVAL_MS: env.milliseconds(5_000),
 });
 
 export type ImagesConfig = Readonly<z.infer<typeof imagesConfigSchema>>;

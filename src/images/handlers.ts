@@ -10,6 +10,7 @@ import { normaliseTag } from '../contracts/tags.js';
 import type { ImageRecord, ImagesRepository } from './images.repository.js';
 import { decodeCursor, encodeCursor } from './list-cursor.js';
 import { runUpload } from './upload-flow.js';
+import type { ImageTransactions } from './upload-transactions.js';
 
 // The images service's RPC methods. Handlers stay thin: the upload lives in upload-flow.ts,
 // checks in image-inspection.ts and image-metadata.ts, SQL in images.repository.ts.
@@ -19,6 +20,8 @@ export interface ImagesServiceDeps {
   users: RpcClient<UsersContract['methods']>;
   recommendations: RpcClient<RecommendationsContract['methods']>;
   limits: ImageLimits;
+  /** Crash-consistent upload and delete (saga or 2PC); without it, the in-memory flow of upload-flow.ts (benchmark reference). */
+  transactions?: ImageTransactions;
 }
 
 const defaultPageSize = 20;
@@ -45,8 +48,10 @@ export function imagesHandlers(deps: ImagesServiceDeps): RpcHandlers<ImagesContr
   };
 
   return {
-    Upload: async (input, context) =>
-      runUpload(deps, input, { idempotencyKey: context.idempotencyKey, requestId: context.requestId, deadline: context.deadline, log: context.log }),
+    Upload: async (input, context) => {
+      const uploadContext = { idempotencyKey: context.idempotencyKey, requestId: context.requestId, deadline: context.deadline, log: context.log };
+      return deps.transactions ? deps.transactions.upload(input, uploadContext) : runUpload(deps, input, uploadContext);
+    },
 
     GetInfo: async ({ imageId }) => {
       const record = await repository.find(imageId);
@@ -82,12 +87,21 @@ export function imagesHandlers(deps: ImagesServiceDeps): RpcHandlers<ImagesContr
 
     Delete: async ({ imageId, callerId }, context) => {
       const record = await findOwned(imageId, callerId);
+      if (deps.transactions) {
+        await deps.transactions.delete(record, { requestId: context.requestId, deadline: context.deadline, log: context.log });
+        return {};
+      }
       // Unindex first: if it fails nothing is deleted and the caller can simply retry.
       await deps.recommendations.UnindexImage({ imageId }, downstream(context));
       await repository.remove(imageId);
       await deps.users.ReleaseUpload({ userId: record.authorId, uploadId: record.uploadId }, downstream(context)).catch((error: unknown) =>
         context.log.error({ err: error, imageId, uploadId: record.uploadId }, 'deleted image: could not give the quota unit back'));
       return {};
+    },
+
+    TransactionOutcome: async ({ txId }) => {
+      if (!deps.transactions) return { decision: 'abort' as const };
+      return { decision: await deps.transactions.decision(txId) };
     },
 
     List: async ({ author, tag, cursor, limit }) => {

@@ -1,4 +1,4 @@
-import type { Sql } from '../platform/db/database.js';
+import type { Sql, TransactionSql } from '../platform/db/database.js';
 import type { ImageInfo, ImageVariant } from '../contracts/images.js';
 import type { StoredVariant } from './variants.js';
 
@@ -90,6 +90,24 @@ export interface ImagesRepository {
   list(filter: { authorName?: string; tag?: string; after?: ListPosition; limit: number }): Promise<ImageRecord[]>;
 }
 
+/**
+ * The image's rows in the caller's transaction; returns its creation time. An invisible image
+ * (an upload transaction not finished yet) is stored but answered by no read.
+ */
+export async function insertImageRows(tx: TransactionSql, image: NewImage, variants: readonly StoredVariant[], visible: boolean): Promise<string> {
+  const [row] = await tx<{ created: Date }[]>`
+    insert into images (id, author_id, author_name, title, description, tags, type, width, height, size, sha256, upload_id, visible)
+    values (${image.id}, ${image.authorId}, ${image.authorName}, ${image.title}, ${image.description}, ${tx.array(image.tags)}::text[],
+            ${image.type}, ${image.width}, ${image.height}, ${image.size}, ${image.sha256}, ${image.uploadId}, ${visible})
+    returning created`;
+  for (const variant of variants) {
+    await tx`
+      insert into image_variants (image_id, variant, content_type, etag, bytes)
+      values (${image.id}, ${variant.variant}, ${variant.contentType}, ${variant.etag}, ${variant.bytes})`;
+  }
+  return row!.created.toISOString();
+}
+
 export function imagesRepository(sql: Sql): ImagesRepository {
   return {
     async findByIdempotencyKey(authorId, key) {
@@ -108,17 +126,8 @@ export function imagesRepository(sql: Sql): ImagesRepository {
             return { stored: false as const, imageId: first!.image_id };
           }
         }
-        const [row] = await tx<{ created: Date }[]>`
-          insert into images (id, author_id, author_name, title, description, tags, type, width, height, size, sha256, upload_id)
-          values (${image.id}, ${image.authorId}, ${image.authorName}, ${image.title}, ${image.description}, ${tx.array(image.tags)}::text[],
-                  ${image.type}, ${image.width}, ${image.height}, ${image.size}, ${image.sha256}, ${image.uploadId})
-          returning created`;
-        for (const variant of variants) {
-          await tx`
-            insert into image_variants (image_id, variant, content_type, etag, bytes)
-            values (${image.id}, ${variant.variant}, ${variant.contentType}, ${variant.etag}, ${variant.bytes})`;
-        }
-        return { stored: true as const, imageId: image.id, created: row!.created.toISOString() };
+        const created = await insertImageRows(tx, image, variants, true);
+        return { stored: true as const, imageId: image.id, created };
       });
     },
 
@@ -132,7 +141,7 @@ export function imagesRepository(sql: Sql): ImagesRepository {
     },
 
     async find(imageId) {
-      const rows = await sql<ImageRow[]>`select ${sql.unsafe(infoColumns)} from images where id = ${imageId}`;
+      const rows = await sql<ImageRow[]>`select ${sql.unsafe(infoColumns)} from images where id = ${imageId} and visible`;
       return rows[0] ? toRecord(rows[0]) : undefined;
     },
 
@@ -140,14 +149,14 @@ export function imagesRepository(sql: Sql): ImagesRepository {
       const rows = await sql<(ImageRow & { content_type: string; etag: string; bytes: Buffer })[]>`
         select ${sql.unsafe(infoColumns.split(', ').map((column) => `i.${column}`).join(', '))}, v.content_type, v.etag, v.bytes
         from images i join image_variants v on v.image_id = i.id and v.variant = 'original'
-        where i.id = ${imageId}`;
+        where i.id = ${imageId} and i.visible`;
       const row = rows[0];
       return row ? { ...toRecord(row), contentType: row.content_type, etag: row.etag, bytes: row.bytes } : undefined;
     },
 
     async findMany(imageIds) {
       if (imageIds.length === 0) return [];
-      const rows = await sql<ImageRow[]>`select ${sql.unsafe(infoColumns)} from images where id = any(${sql.array([...imageIds])}::text[])`;
+      const rows = await sql<ImageRow[]>`select ${sql.unsafe(infoColumns)} from images where id = any(${sql.array([...imageIds])}::text[]) and visible`;
       const byId = new Map(rows.map((row) => [row.id, toRecord(row)]));
       return imageIds.flatMap((id) => byId.get(id) ?? []);
     },
@@ -155,7 +164,8 @@ export function imagesRepository(sql: Sql): ImagesRepository {
     async variant(imageId, variant, ifNoneMatch) {
       const rows = await sql<{ content_type: string; etag: string; bytes: Buffer | null }[]>`
         select content_type, etag, case when etag = ${ifNoneMatch ?? null} then null else bytes end as bytes
-        from image_variants where image_id = ${imageId} and variant = ${variant}`;
+        from image_variants v where image_id = ${imageId} and variant = ${variant}
+          and exists (select 1 from images i where i.id = v.image_id and i.visible)`;
       const row = rows[0];
       return row ? { contentType: row.content_type, etag: row.etag, bytes: row.bytes } : undefined;
     },
@@ -166,21 +176,21 @@ export function imagesRepository(sql: Sql): ImagesRepository {
           title = coalesce(${changes.title ?? null}, title),
           description = coalesce(${changes.description ?? null}, description),
           tags = coalesce(${changes.tags ? sql.array(changes.tags) : null}::text[], tags)
-        where id = ${imageId}
+        where id = ${imageId} and visible
         returning ${sql.unsafe(infoColumns)}`;
       return rows[0] ? toRecord(rows[0]) : undefined;
     },
 
     async countByAuthor(authorName) {
       // Bounded by the author's upload quota; answered from images_author_created_idx.
-      const [row] = await sql<{ count: number }[]>`select count(*)::int as count from images where author_name = ${authorName}`;
+      const [row] = await sql<{ count: number }[]>`select count(*)::int as count from images where author_name = ${authorName} and visible`;
       return row?.count ?? 0;
     },
 
     async list({ authorName, tag, after, limit }) {
       const rows = await sql<ImageRow[]>`
         select ${sql.unsafe(infoColumns)} from images
-        where true
+        where visible
           ${authorName !== undefined ? sql`and author_name = ${authorName}` : sql``}
           ${tag !== undefined ? sql`and tags @> ${sql.array([tag])}::text[]` : sql``}
           ${after ? sql`and (created, id) < (${after.created}::timestamptz, ${after.id})` : sql``}

@@ -47,4 +47,37 @@ export const imagesMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: '002_upload_transactions',
+    sql: `
+      -- An image stored by an upload transaction that has not finished is answered by no read.
+      alter table images add column visible boolean not null default true;
+
+      -- The durable log of every upload and delete transaction (docs/transactions.md), saga or
+      -- two-phase commit: written before each step, so that after a crash any images instance
+      -- can drive it to its end. finished is set once it reached a final state.
+      create table upload_transactions (
+        id uuid primary key,
+        protocol text not null check (protocol in ('saga', '2pc')),
+        kind text not null check (kind in ('upload', 'delete')),
+        state text not null,
+        author_id text not null,
+        -- cleared when an upload fails or its image is deleted: a retry with the key is a new upload
+        idempotency_key text,
+        image_id text not null,
+        upload_id text not null,
+        started timestamptz not null,
+        -- the last state change or claim; a transaction not finished long after it is recovered
+        updated timestamptz not null,
+        finished timestamptz,
+        attempts integer not null default 0,
+        outcome text
+      );
+      create unique index upload_transactions_key_idx on upload_transactions (author_id, idempotency_key) where idempotency_key is not null;
+      create index upload_transactions_open_idx on upload_transactions (updated) where finished is null;
+      create index upload_transactions_image_idx on upload_transactions (image_id);
+      -- one delete at a time per image
+      create unique index upload_transactions_one_delete_idx on upload_transactions (image_id) where kind = 'delete' and finished is null;
+    `,
+  },
 ];

@@ -6,13 +6,15 @@ import type { Logger } from '../platform/log.js';
 import { AppError, isAppError } from '../platform/errors.js';
 import { inspectImage, type ImageLimits } from './image-inspection.js';
 import { validateImageText } from './image-metadata.js';
-import { makeVariants, sha256Hex } from './variants.js';
-import type { ImagesRepository } from './images.repository.js';
+import { makeVariants, sha256Hex, type StoredVariant } from './variants.js';
+import type { ImagesRepository, NewImage } from './images.repository.js';
 
 // The upload transaction, in one place: it touches users (one unit of quota), this service
 // (the bytes) and recommendations (the tag index). This version reserves, stores, indexes, and
-// on any failure after the reservation gives the unit back and removes what it stored. The
-// saga and two-phase-commit versions replace this module.
+// on any failure after the reservation gives the unit back and removes what it stored, with its
+// state in memory: a crash between two steps leaves them half done. It stays as the reference
+// the benchmark compares with; the cluster runs the saga or two-phase-commit versions
+// (upload-transactions.ts), which keep their state in a durable log.
 
 export interface UploadRequest {
   authorId: string;
@@ -53,41 +55,22 @@ export function uploadIdFor(authorId: string, imageId: string, idempotencyKey: s
   return `upload-key:${createHash('sha256').update(`${authorId}\n${idempotencyKey}`).digest('base64url')}`;
 }
 
-export async function runUpload(deps: UploadFlowDeps, request: UploadRequest, context: UploadContext): Promise<{ imageId: string }> {
-  const { repository } = deps;
-  const key = context.idempotencyKey;
-  if (key !== undefined) {
-    const first = await repository.findByIdempotencyKey(request.authorId, key);
-    if (first) return { imageId: first };
+/** QUOTA_EXCEEDED from the users service as the client sees it; any other error unchanged. */
+export function asQuotaRefusal(error: unknown): unknown {
+  if (isAppError(error) && error.code === 'QUOTA_EXCEEDED') {
+    const limit = typeof error.details?.limit === 'number' ? error.details.limit : undefined;
+    return new AppError('QUOTA_EXCEEDED', `upload quota exhausted${limit !== undefined ? ` (${limit} images)` : ''}`, { details: error.details, cause: error });
   }
+  return error;
+}
 
-  // 1. Everything that needs no other service: limits, type, text, variants.
-  const inspected = await inspectImage(request.image, deps.limits);
+/** Everything about an upload that needs no other service: limits, type, text, variants. Throws the client's error for a bad one. */
+export async function prepareUploadContent(request: UploadRequest, limits: ImageLimits, imageId: string, uploadId: string): Promise<{ image: NewImage; variants: StoredVariant[] }> {
+  const inspected = await inspectImage(request.image, limits);
   const text = validateImageText(request);
-  const variants = await makeVariants(request.image, inspected, deps.limits);
-
-  const imageId = (deps.newImageId ?? newImageId)();
-  const uploadId = uploadIdFor(request.authorId, imageId, key);
-  const callOptions = (): RpcCallOptions => ({
-    requestId: context.requestId,
-    ...(context.deadline !== undefined ? { timeoutMs: Math.max(1, context.deadline - Date.now()) } : {}),
-  });
-
-  // 2. One unit of the author's quota.
-  try {
-    await deps.users.ReserveUpload({ userId: request.authorId, uploadId }, callOptions());
-  } catch (error) {
-    if (isAppError(error) && error.code === 'QUOTA_EXCEEDED') {
-      const limit = typeof error.details?.limit === 'number' ? error.details.limit : undefined;
-      throw new AppError('QUOTA_EXCEEDED', `upload quota exhausted${limit !== undefined ? ` (${limit} images)` : ''}`, { details: error.details, cause: error });
-    }
-    throw error;
-  }
-
-  // 3. Store, 4. index; any failure from here on undoes what was done.
-  let storedImageId: string | undefined;
-  try {
-    const outcome = await repository.insert({
+  const variants = await makeVariants(request.image, inspected, limits);
+  return {
+    image: {
       id: imageId,
       authorId: request.authorId,
       authorName: request.authorName,
@@ -101,11 +84,43 @@ export async function runUpload(deps: UploadFlowDeps, request: UploadRequest, co
       size: variants[0]?.bytes.length ?? inspected.size,
       sha256: sha256Hex(variants[0]?.bytes ?? request.image),
       uploadId,
-    }, variants, key);
+    },
+    variants,
+  };
+}
+
+export async function runUpload(deps: UploadFlowDeps, request: UploadRequest, context: UploadContext): Promise<{ imageId: string }> {
+  const { repository } = deps;
+  const key = context.idempotencyKey;
+  if (key !== undefined) {
+    const first = await repository.findByIdempotencyKey(request.authorId, key);
+    if (first) return { imageId: first };
+  }
+
+  // 1. Everything that needs no other service: limits, type, text, variants.
+  const imageId = (deps.newImageId ?? newImageId)();
+  const uploadId = uploadIdFor(request.authorId, imageId, key);
+  const { image, variants } = await prepareUploadContent(request, deps.limits, imageId, uploadId);
+  const callOptions = (): RpcCallOptions => ({
+    requestId: context.requestId,
+    ...(context.deadline !== undefined ? { timeoutMs: Math.max(1, context.deadline - Date.now()) } : {}),
+  });
+
+  // 2. One unit of the author's quota.
+  try {
+    await deps.users.ReserveUpload({ userId: request.authorId, uploadId }, callOptions());
+  } catch (error) {
+    throw asQuotaRefusal(error);
+  }
+
+  // 3. Store, 4. index; any failure from here on undoes what was done.
+  let storedImageId: string | undefined;
+  try {
+    const outcome = await repository.insert(image, variants, key);
     // A concurrent retry with the same key stored it first; its reservation is the same unit.
     if (!outcome.stored) return { imageId: outcome.imageId };
     storedImageId = outcome.imageId;
-    await deps.recommendations.IndexImage({ imageId, authorId: request.authorId, tags: text.tags, createdAt: outcome.created }, callOptions());
+    await deps.recommendations.IndexImage({ imageId, authorId: request.authorId, tags: image.tags, createdAt: outcome.created }, callOptions());
     return { imageId };
   } catch (error) {
     await compensate(deps, { authorId: request.authorId, uploadId, storedImageId }, context.log);

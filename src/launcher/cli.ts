@@ -36,6 +36,8 @@ options:
   --config <file>      JSON layout overrides (also EASEL_CONFIG)
   --data-dir <dir>     where data, logs and launcher state live (default .easel)
   --port-offset <n>    add n to every fixed port (run a second cluster beside the first)
+  --upload-transaction <saga|2pc>
+                       how uploads and deletes stay consistent (default: the layout's, saga)
   --signal <name>      with kill: the signal to send (default SIGKILL)
   --json               with status: machine-readable output
 `;
@@ -48,6 +50,7 @@ async function main(argv: string[]): Promise<number> {
       config: { type: 'string' },
       'data-dir': { type: 'string' },
       'port-offset': { type: 'string' },
+      'upload-transaction': { type: 'string' },
       signal: { type: 'string', default: 'SIGKILL' },
       json: { type: 'boolean', default: false },
       follow: { type: 'boolean', short: 'f', default: false },
@@ -61,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
     return command ? 0 : 2;
   }
   const config = loadLauncherConfig();
-  const layout = cliLayout(values.config ?? config.EASEL_CONFIG, values['data-dir'], values['port-offset']);
+  const layout = cliLayout(values.config ?? config.EASEL_CONFIG, values['data-dir'], values['port-offset'], values['upload-transaction']);
   switch (command) {
     case 'up':
       return up(layout, config);
@@ -86,9 +89,10 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-function cliLayout(configFile: string | undefined, dataDir: string | undefined, portOffset: string | undefined): ClusterLayout {
+function cliLayout(configFile: string | undefined, dataDir: string | undefined, portOffset: string | undefined, uploadTransaction: string | undefined): ClusterLayout {
   let layout = configFile ? loadLayoutFile(configFile) : resolveLayout({}, 'defaults');
   if (dataDir) layout = resolveLayout({ ...layout, dataDir }, '--data-dir');
+  if (uploadTransaction) layout = resolveLayout({ ...layout, uploadTransaction }, '--upload-transaction');
   if (portOffset !== undefined) {
     const offset = Number(portOffset);
     if (!Number.isInteger(offset)) throw new LayoutError([`--port-offset: must be an integer (got ${JSON.stringify(portOffset)})`], 'command line');
@@ -216,7 +220,7 @@ async function down(layout: ClusterLayout): Promise<number> {
 async function status(layout: ClusterLayout, json: boolean): Promise<number> {
   const answer = await control(layout, 'GET', '/status');
   if (!answer) return notRunning(layout);
-  const body = answer.body as { processes: InstanceStatus[]; gatewayUrl: string; startupMs: number; redisNodes: string };
+  const body = answer.body as { processes: InstanceStatus[]; gatewayUrl: string; startupMs: number; redisNodes: string; uploadTransaction?: string };
   // The nodes answer only the ACL user the gateway logs in as (the default user is off).
   const password = loadOrCreateSecrets(layout.dataDir)['redis-easel-password'];
   const cacheRing = await describeCacheRing(body.redisNodes, (host, port) => redisAnswers(host, port, { user: serviceRedisUser, password }));
@@ -228,7 +232,7 @@ async function status(layout: ClusterLayout, json: boolean): Promise<number> {
       console.log(`${p.instance.padEnd(instanceColumn)} ${p.state.padEnd(11)} ${String(p.pid ?? '-').padEnd(8)} ${String(p.port).padEnd(6)} ${String(p.restarts).padEnd(9)} ${p.url}`);
     }
     const ready = body.processes.filter((p) => p.state === 'ready').length;
-    console.log(`\n${ready}/${body.processes.length} ready; gateway ${body.gatewayUrl}\n`);
+    console.log(`\n${ready}/${body.processes.length} ready; gateway ${body.gatewayUrl}; upload transactions: ${body.uploadTransaction ?? 'unknown'}\n`);
     for (const line of formatCacheRing(cacheRing)) console.log(line);
   }
   return body.processes.every((p) => p.state === 'ready') ? 0 : 3;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { errorCode } from '../platform/errors.js';
 import { UnknownInstanceError } from './errors.js';
+import type { ClusterLayout } from './layout.js';
 
 // A small HTTP endpoint on 127.0.0.1 through which `easel status`, `easel kill` and
 // `easel down` talk to the running launcher. A random token (kept in launcher.json,
@@ -14,6 +15,7 @@ export interface ControlledCluster {
   readonly discoveryUrls: readonly string[];
   readonly prometheusUrl: string | undefined;
   readonly redisNodes: string;
+  readonly layout: Pick<ClusterLayout, 'uploadTransaction'>;
   status(): ReadonlyArray<{ instance: string; pid: number | undefined }>;
   kill(instance: string, signal?: NodeJS.Signals): void;
   stop(): Promise<void>;
@@ -62,6 +64,7 @@ async function handle(cluster: ControlledCluster, token: string, req: IncomingMe
       discoveryUrls: cluster.discoveryUrls,
       prometheusUrl: cluster.prometheusUrl ?? null,
       redisNodes: cluster.redisNodes,
+      uploadTransaction: cluster.layout.uploadTransaction,
       processes: cluster.status(),
     });
   }

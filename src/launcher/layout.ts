@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { LayoutError } from './errors.js';
 import { repoRoot } from './paths.js';
 import { freePort } from '../platform/ports.js';
+import { uploadTransactionModes } from '../contracts/transactions.js';
 
 export { LayoutError };
 
@@ -100,6 +101,8 @@ export const layoutSchema = z.object({
   }).strict(),
   /** Extra environment for every Easel (Node) process, e.g. UPLOAD_QUOTA in a test layout. */
   serviceEnv: z.record(z.string(), z.string()),
+  /** How uploads and deletes stay consistent across the services (docs/transactions.md): the images instances' UPLOAD_TRANSACTION. */
+  uploadTransaction: z.enum(uploadTransactionModes),
 }).strict();
 
 export type ClusterLayout = z.infer<typeof layoutSchema>;
@@ -135,6 +138,7 @@ export const defaultLayout: ClusterLayout = {
   // Measured by bench:memory under the chaos drill's mixed load (docs/read-path.md).
   memory: { maxOldSpaceMb: { gateway: 72, discovery: 40, users: 48, images: 64, recommendations: 48 }, maxSemiSpaceMb: 2 },
   serviceEnv: {},
+  uploadTransaction: 'saga',
 };
 
 

@@ -153,6 +153,7 @@ export async function buildProcessSpecs(layout: ClusterLayout, config: LauncherC
         DATABASE_URL: serviceDatabaseUrl(layout, service),
         DATABASE_PASSWORD: servicePassword(secrets, service),
         ...(service === 'users' ? { SIGNING_KEY_SECRET: secrets['signing-key-secret'] } : {}),
+        ...(service === 'images' ? { UPLOAD_TRANSACTION: layout.uploadTransaction } : {}),
         // Registered with discovery, which lists it as this instance's Prometheus target.
         METRICS_PORT: String(await freePort(layout.host)),
       }));

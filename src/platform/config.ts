@@ -70,6 +70,19 @@ export const env = {
   requiredSecret: () => z.string().min(16, 'must be set to a generated secret (at least 16 characters)'),
 };
 
+/**
+ * Variables of the services taking part in the upload and delete transactions (users, images,
+ * recommendations): when a prepared transaction counts as left behind, and the test-only failpoints.
+ */
+export const transactionEnvShape = {
+  /** A prepared transaction older than this is finished by asking the coordinator (presumed abort). */
+  PREPARED_RESOLVE_AFTER_MS: env.milliseconds(30_000),
+  /** How often the prepared-transaction resolver looks. */
+  PREPARED_RESOLVE_INTERVAL_MS: env.milliseconds(5_000),
+  /** Test only, never set by the launcher: comma-separated failpoint names at which the process SIGKILLs itself. */
+  EASEL_FAILPOINTS: z.string().default('').transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)),
+};
+
 /** Variables every Easel service process takes; the launcher sets them. */
 export const serviceEnvShape = {
   /** This process's instance name, e.g. "users-1". */

@@ -11,6 +11,11 @@ import { recommendationsContract } from '../contracts/recommendations.js';
 import type { RecommendationsConfig } from './config.js';
 import { daysToMs } from './interests.js';
 import { systemClock, type Clock } from '../platform/clock.js';
+import type { RpcClient } from '../platform/rpc/client.js';
+import type { ImagesContract } from '../contracts/images.js';
+import { createFailpoints } from '../platform/failpoints.js';
+import { startPreparedResolver } from '../platform/db/two-phase.js';
+import { askCoordinator } from '../contracts/transactions.js';
 import { recommendationsMigrations } from './migrations.js';
 import { createRecommendationsRepository } from './recommendations.repository.js';
 import { createRecommendationsHandlers, defaultRecommendationSettings } from './handlers.js';
@@ -21,6 +26,8 @@ export interface RecommendationsAppDeps {
   metrics: Registry;
   /** Tests move time forward to see interests decay; the system clock otherwise. */
   clock?: Clock;
+  /** The upload coordinator, asked about prepared transactions left behind; without it they wait for the coordinator. */
+  images?: Pick<RpcClient<ImagesContract['methods']>, 'TransactionOutcome'>;
 }
 
 /** Builds the recommendations service: its database, migrations and RPC handlers. Tests call this directly. */
@@ -31,14 +38,22 @@ export async function buildRecommendationsApp(deps: RecommendationsAppDeps): Pro
   });
   const halfLifeMs = daysToMs(deps.config.INTEREST_HALF_LIFE_DAYS);
   const app = createHttpServer({ logger: deps.logger, metrics: deps.metrics, healthCheck: databaseHealthCheck(sql) });
+  const clock = deps.clock ?? systemClock;
+  const resolver = deps.images ? startPreparedResolver({
+    sql, service: 'recommendations', logger: deps.logger, metrics: deps.metrics, clock,
+    olderThanMs: deps.config.PREPARED_RESOLVE_AFTER_MS, intervalMs: deps.config.PREPARED_RESOLVE_INTERVAL_MS,
+    decision: askCoordinator(deps.images),
+  }) : undefined;
   app.addHook('onClose', async () => {
+    resolver?.stop();
     await sql.end({ timeout: 5 });
   });
   // A database failover holds requests instead of failing them (platform/db/failover.ts).
   registerRpcService(app, recommendationsContract, rideThroughHandlers(recommendationsContract.methods, createRecommendationsHandlers({
     repository: createRecommendationsRepository(sql, { halfLifeMs }),
-    clock: deps.clock ?? systemClock,
+    clock,
     settings: { halfLifeMs, ...defaultRecommendationSettings },
+    failpoints: createFailpoints(deps.config.EASEL_FAILPOINTS, deps.logger),
   }), failoverProbeOf(sql)), { credentials: credentialsFor(deps.config, recommendationsContract.serviceName), access: recommendationsAccess });
   return app;
 }

@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { env, loadConfig, serviceEnvShape, type Env } from '../platform/config.js';
+import { env, loadConfig, serviceEnvShape, transactionEnvShape, type Env } from '../platform/config.js';
 
 export const recommendationsConfigSchema = z.object({
   ...serviceEnvShape,
+  ...transactionEnvShape,
   /** The service's own role (easel_recommendations) on both data nodes; its password comes apart, in DATABASE_PASSWORD. */
   DATABASE_URL: z.string().startsWith('postgres').default('postgres://easel_recommendations@127.0.0.1:5441,127.0.0.1:5442/recommendations?target_session_attrs=primary'),
   DATABASE_PASSWORD: env.secret(),

@@ -4,6 +4,7 @@ import type { RecommendationsContract } from '../contracts/recommendations.js';
 import { interestWeights, topInterests, viewCooldownMs } from './interests.js';
 import { normaliseTag, normaliseTags } from '../contracts/tags.js';
 import type { Clock } from '../platform/clock.js';
+import { noFailpoints, type Failpoints } from '../platform/failpoints.js';
 import { mixRecommendations, planQuotas } from './recommend.js';
 import type { RecommendationsRepository } from './recommendations.repository.js';
 
@@ -33,11 +34,14 @@ export interface RecommendationsServiceDeps {
   repository: RecommendationsRepository;
   clock: Clock;
   settings: RecommendationSettings;
+  /** Test-only crash points (EASEL_FAILPOINTS). */
+  failpoints?: Failpoints;
 }
 
 /** The RPC handlers: input checks and the recommendation flow; SQL lives in the repository. */
 export function createRecommendationsHandlers(deps: RecommendationsServiceDeps): RpcHandlers<RecommendationsContract['methods']> {
   const { repository, clock, settings } = deps;
+  const failpoints = deps.failpoints ?? noFailpoints;
 
   return {
     async IndexImage(input) {
@@ -54,6 +58,30 @@ export function createRecommendationsHandlers(deps: RecommendationsServiceDeps):
 
     async UnindexImage(input) {
       await repository.unindexImage(input.imageId);
+      return {};
+    },
+
+    async PrepareIndexImage(input) {
+      const createdAt = new Date(input.createdAt);
+      if (Number.isNaN(createdAt.getTime())) throw invalidArgument('createdAt: not a timestamp');
+      await repository.prepareIndexImage(input.txId, { imageId: input.imageId, authorId: input.authorId, tags: indexTags(input.tags), createdAt }, interestWeights.upload, new Date(clock.now()));
+      failpoints.hit('recommendations.prepared');
+      return {};
+    },
+
+    async PrepareUnindexImage(input) {
+      await repository.prepareUnindexImage(input.txId, input.imageId);
+      failpoints.hit('recommendations.prepared');
+      return {};
+    },
+
+    async CommitPrepared(input) {
+      await repository.commitPrepared(input.txId);
+      return {};
+    },
+
+    async AbortPrepared(input) {
+      await repository.rollbackPrepared(input.txId);
       return {};
     },
 

@@ -63,4 +63,15 @@ export const recommendationsMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: '002_unindexed_images',
+    sql: `
+      -- Image ids unindexed once (deleted, or a failed upload's compensation): ids are never
+      -- reused, so an IndexImage arriving after the UnindexImage of its id is refused.
+      create table unindexed_images (
+        image_id text primary key,
+        unindexed_at timestamptz not null default now()
+      );
+    `,
+  },
 ];

@@ -1,5 +1,6 @@
 import type { Sql, TransactionSql } from '../platform/db/database.js';
 import type { StoredInterest } from './interests.js';
+import { commitPrepared, prepareTransaction, rollbackPrepared } from '../platform/db/two-phase.js';
 
 // All SQL of the recommendations service. Callers pass "now" (from an injected clock) so that
 // decay and recency are testable.
@@ -38,8 +39,13 @@ export interface RecommendationsRepository {
   indexImage(image: IndexedImage, authorInterest: number, now: Date): Promise<boolean>;
   /** Replaces the image's tags (counts follow); false when the image is unknown. */
   retagImage(imageId: string, tags: readonly string[]): Promise<boolean>;
-  /** True when the image existed. */
+  /** True when the image existed. The id is closed for good: a later indexImage of it does nothing. */
   unindexImage(imageId: string): Promise<boolean>;
+  /** indexImage and unindexImage in a transaction prepared as `txId` (two-phase commit). */
+  prepareIndexImage(txId: string, image: IndexedImage, authorInterest: number, now: Date): Promise<void>;
+  prepareUnindexImage(txId: string, imageId: string): Promise<void>;
+  commitPrepared(txId: string): Promise<boolean>;
+  rollbackPrepared(txId: string): Promise<boolean>;
   /** Counts the view; for a signed-in viewer adds `interest` unless they viewed it since `cooldownStart`. */
   recordView(view: { imageId: string; userId: string | undefined; now: Date; interest: number; cooldownStart: Date }): Promise<void>;
   /**
@@ -90,25 +96,49 @@ export function createRecommendationsRepository(sql: Sql, settings: { halfLifeMs
     return rows.map((row) => row.tag);
   }
 
+  async function indexIn(tx: TransactionSql, image: IndexedImage, authorInterest: number, now: Date): Promise<boolean> {
+    const closed = await tx`select 1 from unindexed_images where image_id = ${image.imageId}`;
+    if (closed.length > 0) return false;
+    const inserted = await tx`
+      insert into images (image_id, author_id, created_at) values (${image.imageId}, ${image.authorId}, ${image.createdAt}::timestamptz)
+      on conflict (image_id) do nothing returning image_id`;
+    if (inserted.length === 0) return false;
+    if (image.tags.length > 0) {
+      await tx`
+        insert into image_tags (image_id, tag, author_id, created_at)
+        select ${image.imageId}::text, tag, ${image.authorId}::text, ${image.createdAt}::timestamptz from unnest(${image.tags}::text[]) as tag`;
+      await tx`
+        insert into tag_counts (tag, count) select tag, 1 from unnest(${[...image.tags].sort()}::text[]) as tag
+        on conflict (tag) do update set count = tag_counts.count + 1`;
+      await changeInterest(tx, { userId: image.authorId, tags: image.tags, delta: authorInterest, now });
+    }
+    return true;
+  }
+
+  async function unindexIn(tx: TransactionSql, imageId: string): Promise<boolean> {
+    const tags = await imageTags(tx, imageId);
+    const deleted = await tx`delete from images where image_id = ${imageId} returning image_id`;
+    if (tags.length > 0) {
+      await tx`update tag_counts set count = count - 1 where tag = any(${tags}::text[])`;
+      await tx`delete from tag_counts where tag = any(${tags}::text[]) and count <= 0`;
+    }
+    await tx`insert into unindexed_images (image_id) values (${imageId}) on conflict do nothing`;
+    return deleted.length > 0;
+  }
+
   return {
     async indexImage(image, authorInterest, now) {
-      return sql.begin(async (tx) => {
-        const inserted = await tx`
-          insert into images (image_id, author_id, created_at) values (${image.imageId}, ${image.authorId}, ${image.createdAt}::timestamptz)
-          on conflict (image_id) do nothing returning image_id`;
-        if (inserted.length === 0) return false;
-        if (image.tags.length > 0) {
-          await tx`
-            insert into image_tags (image_id, tag, author_id, created_at)
-            select ${image.imageId}::text, tag, ${image.authorId}::text, ${image.createdAt}::timestamptz from unnest(${image.tags}::text[]) as tag`;
-          await tx`
-            insert into tag_counts (tag, count) select tag, 1 from unnest(${[...image.tags].sort()}::text[]) as tag
-            on conflict (tag) do update set count = tag_counts.count + 1`;
-          await changeInterest(tx, { userId: image.authorId, tags: image.tags, delta: authorInterest, now });
-        }
-        return true;
-      });
+      return sql.begin((tx) => indexIn(tx, image, authorInterest, now));
     },
+
+    prepareIndexImage: (txId, image, authorInterest, now) => prepareTransaction(sql, 'recommendations', txId, async (tx) => {
+      await indexIn(tx, image, authorInterest, now);
+    }),
+    prepareUnindexImage: (txId, imageId) => prepareTransaction(sql, 'recommendations', txId, async (tx) => {
+      await unindexIn(tx, imageId);
+    }),
+    commitPrepared: (txId) => commitPrepared(sql, 'recommendations', txId),
+    rollbackPrepared: (txId) => rollbackPrepared(sql, 'recommendations', txId),
 
     async retagImage(imageId, tags) {
       return sql.begin(async (tx) => {
@@ -136,15 +166,7 @@ export function createRecommendationsRepository(sql: Sql, settings: { halfLifeMs
     },
 
     async unindexImage(imageId) {
-      return sql.begin(async (tx) => {
-        const tags = await imageTags(tx, imageId);
-        const deleted = await tx`delete from images where image_id = ${imageId} returning image_id`;
-        if (tags.length > 0) {
-          await tx`update tag_counts set count = count - 1 where tag = any(${tags}::text[])`;
-          await tx`delete from tag_counts where tag = any(${tags}::text[]) and count <= 0`;
-        }
-        return deleted.length > 0;
-      });
+      return sql.begin((tx) => unindexIn(tx, imageId));
     },
 
     async recordView(view) {

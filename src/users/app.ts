@@ -16,6 +16,11 @@ import { openSigningKeyRing } from './signing-keys.js';
 import { createSigningKeysRepository } from './signing-keys.repository.js';
 import { usersHandlers } from './handlers.js';
 import { systemClock, type Clock } from '../platform/clock.js';
+import type { RpcClient } from '../platform/rpc/client.js';
+import type { ImagesContract } from '../contracts/images.js';
+import { createFailpoints } from '../platform/failpoints.js';
+import { startPreparedResolver } from '../platform/db/two-phase.js';
+import { askCoordinator } from '../contracts/transactions.js';
 
 export interface UsersAppDeps {
   config: UsersConfig;
@@ -23,6 +28,8 @@ export interface UsersAppDeps {
   metrics: Registry;
   /** Tests may pass their own clock (token expiry); the system clock otherwise. */
   clock?: Clock;
+  /** The upload coordinator, asked about prepared transactions left behind; without it they wait for the coordinator. */
+  images?: Pick<RpcClient<ImagesContract['methods']>, 'TransactionOutcome'>;
 }
 
 /** Builds the users service: migrations, the shared signing key, and the Users RPC methods. Tests call this directly. */
@@ -56,8 +63,14 @@ export async function buildUsersApp(deps: UsersAppDeps): Promise<FastifyInstance
       accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
       maxSessionsPerUser: config.MAX_SESSIONS_PER_USER,
       refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
-    }, config.UPLOAD_QUOTA, deps.metrics), failoverProbeOf(sql), { keyedByRequest: ['Register'] }), { credentials: credentialsFor(config, usersContract.serviceName), access: usersAccess });
+    }, config.UPLOAD_QUOTA, deps.metrics, createFailpoints(config.EASEL_FAILPOINTS, logger)), failoverProbeOf(sql), { keyedByRequest: ['Register'] }), { credentials: credentialsFor(config, usersContract.serviceName), access: usersAccess });
+    const resolver = deps.images ? startPreparedResolver({
+      sql, service: 'users', logger, metrics: deps.metrics, clock: deps.clock ?? systemClock,
+      olderThanMs: config.PREPARED_RESOLVE_AFTER_MS, intervalMs: config.PREPARED_RESOLVE_INTERVAL_MS,
+      decision: askCoordinator(deps.images),
+    }) : undefined;
     app.addHook('onClose', async () => {
+      resolver?.stop();
       signingKeys.close();
       await sql.end({ timeout: 5 });
     });

@@ -4,7 +4,8 @@ import type { UsersContract } from '../contracts/users.js';
 import { isAppError } from '../platform/errors.js';
 import type { RpcContext, RpcHandlers } from '../platform/rpc/server.js';
 import { login, logout, refresh, register, type AccountsDeps } from './accounts.js';
-import { currentQuota, releaseUpload, reserveUpload } from './quota.js';
+import { currentQuota, prepareReleaseUpload, prepareReserveUpload, releaseUpload, reserveUpload } from './quota.js';
+import { noFailpoints, type Failpoints } from '../platform/failpoints.js';
 
 type AuthEvents = Counter<'event' | 'outcome'>;
 
@@ -38,7 +39,7 @@ function userIdOf(context: RpcContext): string {
 }
 
 /** The Users RPC methods: thin adapters over accounts.ts and quota.ts. */
-export function usersHandlers(accounts: AccountsDeps, uploadQuota: number, metrics: Registry): RpcHandlers<UsersContract['methods']> {
+export function usersHandlers(accounts: AccountsDeps, uploadQuota: number, metrics: Registry, failpoints: Failpoints = noFailpoints): RpcHandlers<UsersContract['methods']> {
   const { repo } = accounts;
   const events: AuthEvents = new Counter({
     name: 'users_auth_events_total',
@@ -72,7 +73,25 @@ export function usersHandlers(accounts: AccountsDeps, uploadQuota: number, metri
     },
     SigningKeys: async () => ({ keys: accounts.signingKeys.published() as Array<Record<string, unknown>> }),
     ReserveUpload: ({ userId, uploadId }) => reserveUpload(repo, uploadQuota, userId, uploadId),
-    ReleaseUpload: ({ userId, uploadId }) => releaseUpload(repo, uploadQuota, userId, uploadId),
+    ReleaseUpload: ({ userId, uploadId, final }) => releaseUpload(repo, uploadQuota, userId, uploadId, final),
+    PrepareReserveUpload: async ({ txId, userId, uploadId }) => {
+      await prepareReserveUpload(repo, uploadQuota, txId, userId, uploadId);
+      failpoints.hit('users.prepared');
+      return {};
+    },
+    PrepareReleaseUpload: async ({ txId, userId, uploadId }) => {
+      await prepareReleaseUpload(repo, txId, userId, uploadId);
+      failpoints.hit('users.prepared');
+      return {};
+    },
+    CommitPrepared: async ({ txId }) => {
+      await repo.commitPrepared(txId);
+      return {};
+    },
+    AbortPrepared: async ({ txId }) => {
+      await repo.rollbackPrepared(txId);
+      return {};
+    },
     GetQuota: ({ userId }) => currentQuota(repo, uploadQuota, userId),
   };
 }

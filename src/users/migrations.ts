@@ -78,4 +78,17 @@ export const usersMigrations: readonly Migration[] = [
       alter table signing_keys add constraint signing_keys_private_kept check (private_jwk is not null or private_key_sealed is not null);
     `,
   },
+  {
+    id: '004_upload_releases',
+    sql: `
+      -- Uploads whose unit was given back for good (a saga's compensation, a deleted image): a
+      -- reserve of one of them that arrives late is refused, so a compensated step stays undone.
+      create table upload_releases (
+        user_id uuid not null,
+        upload_id text not null,
+        released_at timestamptz not null default now(),
+        primary key (user_id, upload_id)
+      );
+    `,
+  },
 ];

@@ -1,4 +1,5 @@
 import type { Sql, TransactionSql } from '../platform/db/database.js';
+import { commitPrepared, prepareTransaction, rollbackPrepared } from '../platform/db/two-phase.js';
 
 // All SQL of the users service. Logic lives in accounts.ts, quota.ts and tokens.ts.
 
@@ -47,6 +48,14 @@ export interface UsersRepository {
   insertReservation(userId: string, uploadId: string): Promise<void>;
   /** True when a reservation was there. */
   deleteReservation(userId: string, uploadId: string): Promise<boolean>;
+  /** Whether `uploadId` was released for good (ReleaseUpload with final). */
+  isClosed(userId: string, uploadId: string): Promise<boolean>;
+  closeUpload(userId: string, uploadId: string): Promise<void>;
+
+  /** Runs `work` in a transaction prepared as `txId` (two-phase commit) instead of committing it. */
+  prepare(txId: string, work: (tx: UsersRepository) => Promise<void>): Promise<void>;
+  commitPrepared(txId: string): Promise<boolean>;
+  rollbackPrepared(txId: string): Promise<boolean>;
 }
 
 type Queryable = Sql | TransactionSql;
@@ -56,13 +65,13 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 const isUuid = (value: string) => uuidPattern.test(value);
 
 export function createUsersRepository(sql: Sql): UsersRepository {
-  return repositoryOver(sql, (work) => sql.begin((tx) => work(repositoryOver(tx, undefined))) as never);
+  return repositoryOver(sql, (work) => sql.begin((tx) => work(repositoryOver(tx, undefined, sql))) as never, sql);
 }
 
 type TransactionRunner = <T>(work: (tx: UsersRepository) => Promise<T>) => Promise<T>;
 
 /** `begin` is undefined inside a transaction: nested work joins the open one. */
-function repositoryOver(db: Queryable, begin: TransactionRunner | undefined): UsersRepository {
+function repositoryOver(db: Queryable, begin: TransactionRunner | undefined, root: Sql): UsersRepository {
   const self: UsersRepository = {
     transaction: (work) => (begin ? begin(work) : work(self)),
 
@@ -159,6 +168,18 @@ function repositoryOver(db: Queryable, begin: TransactionRunner | undefined): Us
       const rows = await db`delete from upload_reservations where user_id = ${userId} and upload_id = ${uploadId} returning 1`;
       return rows.length > 0;
     },
+    async isClosed(userId, uploadId) {
+      if (!isUuid(userId)) return false;
+      const rows = await db`select 1 from upload_releases where user_id = ${userId} and upload_id = ${uploadId}`;
+      return rows.length > 0;
+    },
+    async closeUpload(userId, uploadId) {
+      if (!isUuid(userId)) return;
+      await db`insert into upload_releases (user_id, upload_id) values (${userId}, ${uploadId}) on conflict do nothing`;
+    },
+    prepare: (txId, work) => prepareTransaction(root, 'users', txId, (tx) => work(repositoryOver(tx, undefined, root))),
+    commitPrepared: (txId) => commitPrepared(root, 'users', txId),
+    rollbackPrepared: (txId) => rollbackPrepared(root, 'users', txId),
   };
   return self;
 }

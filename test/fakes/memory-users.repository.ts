@@ -7,12 +7,15 @@ interface State {
   users: Map<string, UserRecord & { uploadLimit: number | null }>;
   tokens: Map<string, RefreshTokenRecord>;
   reservations: Map<string, Set<string>>;
+  /** "user\nupload" released for good. */
+  closed: Set<string>;
 }
 
 const clone = (state: State): State => ({
   users: new Map([...state.users].map(([k, v]) => [k, { ...v }])),
   tokens: new Map([...state.tokens].map(([k, v]) => [k, { ...v }])),
   reservations: new Map([...state.reservations].map(([k, v]) => [k, new Set(v)])),
+  closed: new Set(state.closed),
 });
 
 export interface MemoryUsersRepository extends UsersRepository {
@@ -22,7 +25,7 @@ export interface MemoryUsersRepository extends UsersRepository {
 }
 
 export function memoryUsersRepository(): MemoryUsersRepository {
-  let state: State = { users: new Map(), tokens: new Map(), reservations: new Map() };
+  let state: State = { users: new Map(), tokens: new Map(), reservations: new Map(), closed: new Set() };
   let lock: Promise<unknown> = Promise.resolve();
   let calls = 0;
   // Every call yields to the event loop, so concurrent callers really interleave.
@@ -144,6 +147,18 @@ export function memoryUsersRepository(): MemoryUsersRepository {
       await step();
       return state.reservations.get(userId)?.delete(uploadId) ?? false;
     },
+    async isClosed(userId, uploadId) {
+      await step();
+      return state.closed.has(`${userId}\n${uploadId}`);
+    },
+    async closeUpload(userId, uploadId) {
+      await step();
+      state.closed.add(`${userId}\n${uploadId}`);
+    },
+    // Two-phase commit needs PostgreSQL's PREPARE TRANSACTION: tested against the real one (test/integration/transactions).
+    prepare: () => Promise.reject(new Error('not in memory')),
+    commitPrepared: () => Promise.reject(new Error('not in memory')),
+    rollbackPrepared: () => Promise.reject(new Error('not in memory')),
   };
   return repo;
 }

@@ -18,6 +18,9 @@ import { discoveryAudience, serviceAuthHeaders } from '../../src/platform/servic
 import { buildDiscoveryApp } from '../../src/discovery/app.js';
 import { createAuthCheck } from '../../src/gateway/auth-check.js';
 import { usersHandlers } from '../../src/users/handlers.js';
+import { transactionMetrics } from '../../src/images/transaction-metrics.js';
+import type { TransactionLog } from '../../src/images/transaction-log.repository.js';
+import { registerStalePreparedGauge } from '../../src/platform/db/two-phase.js';
 import type { AccountsDeps } from '../../src/users/accounts.js';
 import { inMemorySharedState } from '../fakes/shared-state.js';
 import { manualClock } from '../fakes/manual-clock.js';
@@ -273,6 +276,18 @@ async function startExporters(): Promise<string[]> {
   const users = createHttpServer({ logger, metrics: usersMetrics });
   usersHandlers({} as AccountsDeps, 1, usersMetrics);
 
+  // An images service process: the upload transactions' metrics (fed below) and the stale
+  // prepared transactions gauge every participant exports.
+  const imagesMetrics = createMetricsRegistry('images-test');
+  const openLog = { openSummary: async () => [{ protocol: 'saga', open: 1, oldestSeconds: 12 }] } as unknown as TransactionLog;
+  const transactions = transactionMetrics(imagesMetrics, openLog, manualClock(Date.now()));
+  transactions.finished('saga', 'upload', 'done', 0.05);
+  transactions.finished('2pc', 'delete', 'aborted', 0.2);
+  transactions.recovered('saga', 'upload', 'compensated');
+  transactions.inFlight('2pc', 'upload', 1);
+  await transactions.step('saga', 'reserve', async () => undefined);
+  registerStalePreparedGauge(imagesMetrics, 'images', async () => 0);
+
   apps.push(service, discovery, users);
   const listen = async (app: FastifyInstance) => {
     await app.listen({ host: '127.0.0.1', port: 0 });
@@ -282,10 +297,10 @@ async function startExporters(): Promise<string[]> {
   };
   for (const app of apps) await listen(app);
   // What Prometheus scrapes: each process's metrics port (discovery's is closed with it).
-  const metricsApps = [createMetricsServer({ metrics: serviceMetrics }), discoveryMetricsApp, createMetricsServer({ metrics: usersMetrics })];
+  const metricsApps = [createMetricsServer({ metrics: serviceMetrics }), discoveryMetricsApp, createMetricsServer({ metrics: usersMetrics }), createMetricsServer({ metrics: imagesMetrics })];
   const addresses: string[] = [];
   for (const app of metricsApps) addresses.push(await listen(app));
-  apps.push(metricsApps[0]!, metricsApps[2]!);
+  apps.push(metricsApps[0]!, metricsApps[2]!, metricsApps[3]!);
   // The RPC transport of the service process declares the rpc_client_* metrics.
   const discoveryAddress = `127.0.0.1:${(discovery.server.address() as { port: number }).port}`;
   transport = createDiscoveryTransport({ credentials: testCredentials(), discovery: [discoveryAddress], mode: 'snapshot', logger, metrics: serviceMetrics });
