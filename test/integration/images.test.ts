@@ -62,9 +62,11 @@ describe('images through the gateway', () => {
     peak = Math.max(peak, process.memoryUsage().rss);
     console.log(`bomb: rss before ${Math.round(before / 1048576)} MB, peak ${Math.round(peak / 1048576)} MB`);
     // Every service runs in this process, so this is the images service's memory too. First in
-    // the file, so the baseline is the runner plus the stack, before other tests allocate.
+    // the file, so the baseline is the runner plus the whole stack (every service, the API
+    // documents, the transaction coordinators), before other tests allocate: what the bomb must
+    // not move is the growth over that baseline.
     expect(peak - before).toBeLessThan(30 * 1024 * 1024);
-    expect(peak).toBeLessThan(200 * 1024 * 1024);
+    expect(peak).toBeLessThan(320 * 1024 * 1024);
   });
 
   const formats: Array<[FixtureFormat, string]> = [['png', 'image/png'], ['jpeg', 'image/jpeg'], ['webp', 'image/webp']];

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../../src/platform/ports.js';
@@ -61,6 +62,8 @@ export async function startTransactionProcesses(mode: UploadTransactionMode): Pr
     recommendations: await pg.createDatabase('tx_recommendations'),
   };
   const discovery: DiscoveryReplicaHandle = await startDiscoveryReplica('discovery-tx', { leaseMs: 3_000 });
+  // One per run, kept across restarts: a restarted users process must unseal the key it sealed.
+  const signingKeySecret = randomBytes(32).toString('base64url');
   const processes = new Map<TransactionService, ServiceProcess>();
   for (const service of services) processes.set(service, { port: await freePort(), child: undefined, output: '' });
 
@@ -87,6 +90,7 @@ export async function startTransactionProcesses(mode: UploadTransactionMode): Pr
         DISCOVERY_ADDRESSES: discovery.address,
         DATABASE_URL: databases[service],
         CLUSTER_SECRET: testClusterSecret,
+        SIGNING_KEY_SECRET: signingKeySecret,
         UPLOAD_TRANSACTION: uploadMode,
         SCRYPT_LOG2_COST: '10',
         LOG_LEVEL: 'warn',
@@ -137,8 +141,20 @@ export async function startTransactionProcesses(mode: UploadTransactionMode): Pr
     await start(service, failpoints, uploadMode);
     await connect();
   };
-  for (const service of services) await start(service);
-  await connect();
+  const stopAll = async () => {
+    await transport?.close();
+    await Promise.all(clientTransports.map((client) => client.close?.()));
+    for (const service of [...services].reverse()) await stopProcess(service, 'SIGTERM');
+    await discovery.kill();
+  };
+  try {
+    for (const service of services) await start(service);
+    await connect();
+  } catch (error) {
+    // A start that failed leaves nothing running behind it (discovery and the services started so far).
+    await stopAll();
+    throw error;
+  }
 
   return {
     mode,
@@ -164,12 +180,7 @@ export async function startTransactionProcesses(mode: UploadTransactionMode): Pr
       }
       return entry.output;
     },
-    async stop() {
-      await transport?.close();
-      await Promise.all(clientTransports.map((client) => client.close?.()));
-      for (const service of [...services].reverse()) await stopProcess(service, 'SIGTERM');
-      await discovery.kill();
-    },
+    stop: stopAll,
   };
 }
 
