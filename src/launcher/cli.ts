@@ -12,7 +12,7 @@ import { ConfigError } from '../platform/config.js';
 import { signalGroup } from './process.js';
 import { backupDatabases, restoreDatabases } from './backup.js';
 import { describeCacheRing, formatCacheRing } from './cache-ring-view.js';
-import { loadOrCreateSecrets } from './secrets.js';
+import { loadOrCreateSecrets, secretFile, withoutPassword } from './secrets.js';
 import { redisAnswers } from './readiness.js';
 import { serviceRedisUser } from './redis-config.js';
 import { processAlive } from '../platform/process-alive.js';
@@ -148,7 +148,8 @@ async function up(layout: ClusterLayout, config: LauncherConfig): Promise<number
     const exporters = cluster.status().filter((p) => p.kind === 'postgres-exporter' || p.kind === 'redis-exporter');
     if (exporters.length > 0) console.log(`  exporters    ${exporters.map((p) => `${p.instance.replace(/-exporter$/, '')} ${p.url}`).join('\n               ')}`);
     else console.log('  exporters    not running (need Prometheus and the prometheus-*-exporter packages: make deps)');
-    console.log(`  postgres     ${cluster.databaseUrl('<users|images|recommendations>')}`);
+    // The URL carries the superuser's password: print where it lives instead (secrets stay out of output and logs).
+    console.log(`  postgres     ${withoutPassword(cluster.databaseUrl('<users|images|recommendations>'), `<password in ${secretFile(layout.dataDir, 'postgres-superuser-password')}>`)}`);
     console.log(`  redis        ${cluster.redisNodes}`);
     console.log(`  logs         ${layoutPaths(layout).logs}/<instance>.log`);
     // The services run on the launcher's own node binary (process.execPath).

@@ -135,8 +135,10 @@ export const defaultLayout: ClusterLayout = {
   },
   timeouts: { startMs: 60_000, postgresFirstStartMs: 120_000, stopMs: 10_000 },
   restart: { initialDelayMs: 250, maxDelayMs: 15_000, factor: 2, resetAfterMs: 30_000 },
-  // Measured by bench:memory under the chaos drill's mixed load (docs/read-path.md).
-  memory: { maxOldSpaceMb: { gateway: 72, discovery: 40, users: 48, images: 64, recommendations: 48 }, maxSemiSpaceMb: 2 },
+  // Safety bounds, not tight fits: bench:memory measured the heaps under the chaos drill's mixed
+  // load (docs/read-path.md), and users' first sign-up loads the password-strength dictionaries,
+  // which took a 48 MiB old space to a heap-out-of-memory crash.
+  memory: { maxOldSpaceMb: { gateway: 128, discovery: 64, users: 128, images: 128, recommendations: 96 }, maxSemiSpaceMb: 2 },
   serviceEnv: {},
   uploadTransaction: 'saga',
 };

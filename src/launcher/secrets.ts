@@ -62,3 +62,8 @@ function loadOrCreateSecret(dir: string, name: SecretName): string {
   writeFileSync(file, `${value}\n`, { mode: 0o600 });
   return value;
 }
+
+/** A connection URL with its password replaced by `shown` (e.g. where the password lives), for output and logs. */
+export function withoutPassword(url: string, shown: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, `//$1:${shown}@`);
+}

@@ -35,7 +35,13 @@ export function ensureDirFor(dir: string, runAs: RunAs | undefined, mode = 0o700
 }
 
 function chownRecursive(path: string, runAs: RunAs): void {
-  const stat = statSync(path);
-  if (stat.uid !== runAs.uid || stat.gid !== runAs.gid) chownSync(path, runAs.uid, runAs.gid);
-  if (stat.isDirectory()) for (const entry of readdirSync(path)) chownRecursive(join(path, entry), runAs);
+  try {
+    const stat = statSync(path);
+    if (stat.uid !== runAs.uid || stat.gid !== runAs.gid) chownSync(path, runAs.uid, runAs.gid);
+    if (stat.isDirectory()) for (const entry of readdirSync(path)) chownRecursive(join(path, entry), runAs);
+  } catch (error) {
+    // A running PostgreSQL renames files under its data folder (current_logfiles.tmp): one that
+    // went away between the listing and the stat needs no owner.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadOrCreateSecrets, secretFile, secretNames, secretsDir } from '../../../src/launcher/secrets.js';
+import { loadOrCreateSecrets, secretFile, secretNames, secretsDir, withoutPassword } from '../../../src/launcher/secrets.js';
 
 describe('cluster secrets', () => {
   const dirs: string[] = [];
@@ -37,5 +37,12 @@ describe('cluster secrets', () => {
     expect(second['cluster-secret']).not.toBe(first['cluster-secret']);
     expect(second['postgres-users-password']).toBe(first['postgres-users-password']);
     expect(readFileSync(secretFile(dir, 'cluster-secret'), 'utf8').trim()).toBe(second['cluster-secret']);
+  });
+
+  it('keeps passwords out of the URLs the launcher prints', () => {
+    const printed = withoutPassword('postgres://postgres:s3cr3t-Value_x@127.0.0.1:5441,127.0.0.1:5442/users?target_session_attrs=primary', '<password in .easel/secrets/postgres-superuser-password>');
+    expect(printed).toBe('postgres://postgres:<password in .easel/secrets/postgres-superuser-password>@127.0.0.1:5441,127.0.0.1:5442/users?target_session_attrs=primary');
+    expect(printed).not.toContain('s3cr3t');
+    expect(withoutPassword('postgres://postgres@127.0.0.1:5441/users', 'x')).toBe('postgres://postgres@127.0.0.1:5441/users');
   });
 });
