@@ -138,7 +138,7 @@ export const defaultLayout: ClusterLayout = {
   // Safety bounds, not tight fits: bench:memory measured the heaps under the chaos drill's mixed
   // load (docs/read-path.md), and users' first sign-up loads the password-strength dictionaries,
   // which took a 48 MiB old space to a heap-out-of-memory crash.
-  memory: { maxOldSpaceMb: { gateway: 128, discovery: 64, users: 128, images: 128, recommendations: 96 }, maxSemiSpaceMb: 2 },
+  memory: { maxOldSpaceMb: { gateway: 112, discovery: 64, users: 112, images: 112, recommendations: 96 }, maxSemiSpaceMb: 2 },
   serviceEnv: {},
   uploadTransaction: 'saga',
 };
