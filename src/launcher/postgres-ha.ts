@@ -241,10 +241,20 @@ export function postgresHaSpecs(layout: ClusterLayout, config: LauncherConfig, s
       afterFirstReady: async () => {
         // The keeper's failover timeouts (failover-tuning.ts) go into its pg_autoctl.cfg, which
         // restarts read again; `config set` also makes the running keeper reload it.
-        for (const args of keeperConfigCommands(pgdata)) {
-          await runChecked('pg_autoctl', args, { environment: config.childEnvironment, runAs, env, timeoutMs: 15_000 });
-        }
+        // After the formation settles: a standby's keeper rewrites its configuration file while
+        // it initialises, and a `config set` meanwhile finds it half written. Retried for the same reason.
         await waitForSettledFormation(layout, layout.timeouts.postgresFirstStartMs, admin);
+        for (const args of keeperConfigCommands(pgdata)) {
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await runChecked('pg_autoctl', args, { environment: config.childEnvironment, runAs, env, timeoutMs: 15_000 });
+              break;
+            } catch (error) {
+              if (attempt >= 10) throw error;
+              await new Promise((resolve) => setTimeout(resolve, 500));
+            }
+          }
+        }
         await secureNode(adminUrl(port, 'postgres'), pgdata, runAs, dataNodeSecurity(layout, secrets), adminDatabaseUrl(layout, secrets, 'postgres'), layout.timeouts.postgresFirstStartMs);
       },
     };

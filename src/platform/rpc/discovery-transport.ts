@@ -227,12 +227,22 @@ export function createDiscoveryTransport(settings: DiscoveryTransportSettings): 
   async function sendBalanced(request: RpcRequest, tried: Set<string>, firstError?: AppError): Promise<RpcResponse> {
     let lastError = firstError;
     let databaseWaits = 0;
+    let refreshedForEmpty = false;
     while (tried.size < maxAttempts) {
       const hosts = instances.get(request.serviceName) ?? [];
       const host = balancer.pick(request.serviceName, hosts, (h) => !tried.has(h) && breakers.isAvailable(h));
       if (!host) {
         if (lastError) break;
-        if (hosts.length === 0) throw new AppError('UNAVAILABLE', `no live instance of ${request.serviceName}`, { retryAfterSeconds: 1 });
+        if (hosts.length === 0) {
+          // The snapshot is up to a refresh old: a service that registered since (a cluster just
+          // started, an instance back after a restart) is asked about once before giving up.
+          if (!refreshedForEmpty && Date.now() < request.deadline) {
+            refreshedForEmpty = true;
+            await firstSnapshot();
+            continue;
+          }
+          throw new AppError('UNAVAILABLE', `no live instance of ${request.serviceName}`, { retryAfterSeconds: 1 });
+        }
         // Instances that could take the call but are all at their bulkhead limit: wait for room.
         if (balancer.allFull(hosts.filter((h) => !tried.has(h) && breakers.isAvailable(h)))) {
           await waitForSlot(request);
