@@ -124,7 +124,8 @@ export const imagesRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = as
   }, async (request, reply) => {
     // Content-type schemas are not inferred; the schema above has checked this shape.
     const body = request.body as UploadBody | undefined;
-    if (!body) throw invalidArgument('imageBlob is required (base64 in JSON, or a file field "image" in a form)');
+    // Only JSON and forms are checked by the schema above; any other type (text/plain parses to a string) is refused here.
+    if (!body || typeof body !== 'object') throw invalidArgument('imageBlob is required (base64 in JSON, or a file field "image" in a form)');
     const caller = await request.caller();
     // A form without its file is refused before it counts as an upload.
     const file = request.isMultipart() ? uploadedFile(body) : undefined;

@@ -261,6 +261,13 @@ describe('good input reaches the services as before', () => {
     expect(calls).toEqual([]);
   });
 
+  it('an upload in a type the schema does not cover (text/plain) is a 400 in the upload shape, not a 500', async () => {
+    const answer = await app.inject({ method: 'POST', url: '/img', headers: { ...bearer, 'content-type': 'text/plain' }, payload: ' ' });
+    expect(answer.statusCode).toBe(400);
+    expect(answer.json()).toMatchObject({ message: 'failure', imageID: '', code: 'INVALID_ARGUMENT' });
+    expect(calls).toEqual([]);
+  });
+
   it('an upload without a token is a 401, checked after the schema', async () => {
     const answer = await send('POST', '/img', { json: { imageBlob }, headers: { authorization: '' } });
     expect(answer).toMatchObject({ status: 401, body: { message: 'failure', imageID: '', code: 'UNAUTHENTICATED' } });
