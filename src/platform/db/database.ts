@@ -59,7 +59,12 @@ export function createDatabase(settings: DatabaseSettings): Sql {
   }) as unknown as Sql;
   probes.set(sql, {
     answers: async () => {
-      const probe = postgres(settings.url, { max: 1, connect_timeout: 1, idle_timeout: 1, onnotice: () => undefined });
+      // The same credentials as the pool: a probe refused for want of a password would call
+      // every slow attempt a hung server and reconnect the pool under everyone's feet.
+      const probe = postgres(settings.url, {
+        ...(settings.password === undefined ? {} : { password: settings.password }),
+        max: 1, connect_timeout: 1, idle_timeout: 1, onnotice: () => undefined,
+      });
       try {
         await probe`select 1`;
         return true;

@@ -1,0 +1,47 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Sql } from 'postgres';
+import { integrationPostgres } from '../../../harness/context.js';
+import { createDatabase, failoverProbeOf } from '../../../../src/platform/db/database.js';
+import { rideThroughFailover } from '../../../../src/platform/db/failover.js';
+import { createLogger } from '../../../../src/platform/log.js';
+
+// The failover probe of a service's pool on a real PostgreSQL that asks for a password, with the
+// password given apart from the URL as the launcher does (DATABASE_PASSWORD). A probe that could
+// not log in called every slow statement a hung server and reconnected the whole pool, cutting
+// every other request in flight.
+
+let sql: Sql;
+
+beforeAll(async () => {
+  const url = new URL(await integrationPostgres().createDatabase('failover_probe'));
+  const password = decodeURIComponent(url.password);
+  url.password = '';
+  sql = createDatabase({ url: url.toString(), password, logger: createLogger({ name: 'failover-probe-test', level: 'silent' }) });
+});
+
+afterAll(async () => {
+  await sql.end({ timeout: 1 });
+});
+
+describe('failover probe', () => {
+  it('reaches a healthy server with the pool\'s own credentials', async () => {
+    expect(await failoverProbeOf(sql)!.answers()).toBe(true);
+  });
+
+  it('lets a statement slower than the stall threshold finish, and leaves the other connections alone', async () => {
+    const probe = failoverProbeOf(sql)!;
+    let reconnects = 0;
+    const counting = { ...probe, reconnect: () => { reconnects += 1; probe.reconnect(); } };
+    // A second statement in flight on another pooled connection: a reconnect would cut it too.
+    const neighbour = sql`select pg_sleep(1.2) as slept`;
+    const slow = await rideThroughFailover(() => sql`select pg_sleep(1.2), 'done' as outcome`, {
+      deadline: Date.now() + 10_000,
+      retryMaybeExecuted: false,
+      probe: counting,
+      stallMs: 300,
+    });
+    expect(slow[0]!.outcome).toBe('done');
+    expect(await neighbour).toHaveLength(1);
+    expect(reconnects).toBe(0);
+  });
+});
