@@ -168,7 +168,12 @@ describe('failover drill: the database and the cache fail under writes and reads
     expect(failures.map((s) => `${s.kind} ${s.phase} ${s.status} ${s.error ?? ''}`)).toEqual([]);
     expect(lost).toEqual([]);
     expect(report.find((r) => r.row.phase === 'freeze')!.pauseMs, 'write pause for a frozen primary').toBeLessThanOrEqual(10_000);
-    expect(samples.filter((s) => s.kind === 'write').length).toBeGreaterThan(500);
+    // Each fault met a steady stream of writes (under the load phase's four extra clients the
+    // sign-ups queue for the hasher, so the total over the run says little; each fault phase must
+    // have seen writes before, during and after its outage).
+    for (const name of ['kill', 'freeze', 'redis'] as const) {
+      expect(samples.filter((s) => s.kind === 'write' && s.phase === name).length, `writes during the ${name} phase`).toBeGreaterThan(40);
+    }
   }, 330_000);
 });
 
