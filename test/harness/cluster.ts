@@ -42,10 +42,25 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
   const dataDir = options.layout?.dataDir ?? join(repoRoot(), '.easel', 'test', `cluster-${randomBytes(4).toString('hex')}`);
   mkdirSync(dataDir, { recursive: true, mode: 0o755 });
   const defaults = testLayoutDefaults(dataDir);
-  const layout: ClusterLayout = await layoutOnFreePorts(mergeOverrides(defaults, options.layout ?? {}));
+  const start = async (attempt: number): Promise<ClusterHandle> => {
+    const layout: ClusterLayout = await layoutOnFreePorts(mergeOverrides(defaults, options.layout ?? {}));
+    try {
+      return await startCluster(layout, { ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.components ? { components: options.components } : {}) });
+    } catch (error) {
+      // A free port found here can be taken by another test's process before ours binds it:
+      // start again on other free ports (the failed start stopped what it had started).
+      // Afresh, as the data folders remember the ports they were made with.
+      if (attempt < 3 && portTaken(error)) {
+        rmSync(dataDir, { recursive: true, force: true });
+        mkdirSync(dataDir, { recursive: true, mode: 0o755 });
+        return start(attempt + 1);
+      }
+      throw error;
+    }
+  };
   let handle: ClusterHandle;
   try {
-    handle = await startCluster(layout, { ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.components ? { components: options.components } : {}) });
+    handle = await start(1);
   } catch (error) {
     if (!options.keepData) rmSync(dataDir, { recursive: true, force: true });
     throw error;
@@ -55,6 +70,11 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
     if (!options.keepData) rmSync(dataDir, { recursive: true, force: true });
   };
   return { ...handle, stop };
+}
+
+function portTaken(error: unknown): boolean {
+  const logTail = (error as { logTail?: unknown } | null)?.logTail;
+  return typeof logTail === 'string' && logTail.includes('EADDRINUSE');
 }
 
 function mergeOverrides(base: LayoutOverrides, over: LayoutOverrides): LayoutOverrides {
