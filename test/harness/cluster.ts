@@ -50,7 +50,8 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
       // A free port found here can be taken by another test's process before ours binds it:
       // start again on other free ports (the failed start stopped what it had started).
       // Afresh, as the data folders remember the ports they were made with.
-      if (attempt < 3 && portTaken(error)) {
+      // Only a folder of our own is wiped; one the caller gave may hold what it means to keep.
+      if (attempt < 3 && portTaken(error) && options.layout?.dataDir === undefined) {
         rmSync(dataDir, { recursive: true, force: true });
         mkdirSync(dataDir, { recursive: true, mode: 0o755 });
         return start(attempt + 1);
