@@ -25,12 +25,13 @@ import { testClusterSecret, testCredentials, trustedTestTransport } from '../tes
 // refresh token. The hash cost dominates by design, so the result is stated with it: the CPU
 // time of one hash at the configured cost is measured first. 127.0.0.1 only; bounded in time.
 //
-//   npm run bench:login -- [--duration=10000] [--concurrency=8] [--log2cost=14]
+//   npm run bench:login -- [--duration=10000] [--concurrency=8] [--log2cost=14] [--parallelism=2]
 
 const durationMs = Math.min(numberArg('duration', 10_000), 60_000);
 const warmupMs = numberArg('warmup', 1_000);
 const concurrency = numberArg('concurrency', 8);
 const log2Cost = numberArg('log2cost', usersConfigSchema.shape.SCRYPT_LOG2_COST.parse(undefined));
+const parallelism = numberArg('parallelism', usersConfigSchema.shape.SCRYPT_PARALLELISM.parse(undefined));
 const accounts = 20;
 
 function percentile(sorted: number[], p: number): number {
@@ -44,7 +45,7 @@ async function measureHashCpuMs(samples = 9): Promise<{ cpuMs: number; minCpuMs:
   for (let i = 0; i < samples; i++) {
     const usage = process.cpuUsage();
     const started = performance.now();
-    await hashPassword('benchmark password', scryptCost(log2Cost));
+    await hashPassword('benchmark password', scryptCost(log2Cost, parallelism));
     wall.push(performance.now() - started);
     const used = process.cpuUsage(usage);
     cpu.push((used.user + used.system) / 1000);
@@ -59,7 +60,7 @@ const cleanups: Array<() => Promise<unknown>> = [];
 try {
   const hash = await measureHashCpuMs();
   const users = await buildUsersApp({
-    config: loadConfig(usersConfigSchema, { CLUSTER_SECRET: testClusterSecret, INSTANCE_NAME: 'users-bench', DATABASE_URL: await postgres.createDatabase('users_bench'), SCRYPT_LOG2_COST: String(log2Cost), SIGNING_KEY_SECRET: 'bench-login-signing-key-secret-0123456789abcdef' }),
+    config: loadConfig(usersConfigSchema, { CLUSTER_SECRET: testClusterSecret, INSTANCE_NAME: 'users-bench', DATABASE_URL: await postgres.createDatabase('users_bench'), SCRYPT_LOG2_COST: String(log2Cost), SCRYPT_PARALLELISM: String(parallelism), SIGNING_KEY_SECRET: 'bench-login-signing-key-secret-0123456789abcdef' }),
     logger,
     metrics: createMetricsRegistry('users-bench', { defaults: false }),
   });
@@ -117,7 +118,7 @@ try {
   const elapsedS = (performance.now() - started) / 1000;
   const result = {
     bench: 'login',
-    hashCost: { algorithm: 'scrypt', N: 2 ** log2Cost, r: 8, p: 1, cpuMsPerHash: hash.cpuMs, minCpuMsPerHash: hash.minCpuMs, wallMsPerHash: hash.wallMs },
+    hashCost: { algorithm: 'scrypt', N: 2 ** log2Cost, r: 8, p: parallelism, cpuMsPerHash: hash.cpuMs, minCpuMsPerHash: hash.minCpuMs, wallMsPerHash: hash.wallMs },
     settings: { durationMs, concurrency, accounts, cores: availableParallelism(), loadAverage1m: loadavg()[0] },
     logins: latencies.length,
     errors,

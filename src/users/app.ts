@@ -57,7 +57,7 @@ export async function buildUsersApp(deps: UsersAppDeps): Promise<FastifyInstance
     // connection finds the account its earlier attempt created instead of "existing username".
     registerRpcService(app, usersContract, rideThroughHandlers(usersContract.methods, usersHandlers({
       repo,
-      hasher: createPasswordHasher(scryptCost(config.SCRYPT_LOG2_COST), { concurrency: config.HASH_CONCURRENCY }),
+      hasher: createPasswordHasher(scryptCost(config.SCRYPT_LOG2_COST, config.SCRYPT_PARALLELISM), { concurrency: config.HASH_CONCURRENCY }),
       signingKeys,
       clock,
       accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,

@@ -15,8 +15,9 @@ export interface ScryptCost {
 const saltBytes = 16;
 const keyBytes = 32;
 
-export function scryptCost(log2N: number): ScryptCost {
-  return { log2N, r: 8, p: 1 };
+/** scrypt's parameters: N = 2^log2N, r = 8, and p (parallelism: p runs over the same memory, so CPU grows with p and memory does not). */
+export function scryptCost(log2N: number, p = 1): ScryptCost {
+  return { log2N, r: 8, p };
 }
 
 function deriveKey(password: string, salt: Buffer, cost: ScryptCost): Promise<Buffer> {

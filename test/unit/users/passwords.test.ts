@@ -27,6 +27,18 @@ describe('password hashing', () => {
     expect(needsRehash(await hashPassword('x', cheap), cheap)).toBe(false);
   });
 
+  it('hashes from before the parallelism setting (p=1) still log in, and are re-hashed with p=2', async () => {
+    const parallel = scryptCost(10, 2);
+    const before = await hashPassword('pw from before', scryptCost(10));
+    expect(await verifyPassword('pw from before', before)).toBe(true);
+    expect(needsRehash(before, parallel)).toBe(true);
+    const after = await hashPassword('pw from before', parallel);
+    expect(after).toMatch(/^\$scrypt\$ln=10,r=8,p=2\$/);
+    expect(await verifyPassword('pw from before', after)).toBe(true);
+    expect(await verifyPassword('pw from befor', after)).toBe(false);
+    expect(needsRehash(after, parallel)).toBe(false);
+  });
+
   it('never matches a malformed stored hash', async () => {
     for (const stored of ['', 'plaintext', '$scrypt$ln=10,r=8,p=1$$', '$scrypt$ln=99,r=8,p=1$AAAA$AAAA', '$bcrypt$10$abc']) {
       expect(await verifyPassword('plaintext', stored), stored).toBe(false);
