@@ -1,6 +1,6 @@
+import { createRequire } from 'node:module';
 import { ZxcvbnFactory } from '@zxcvbn-ts/core';
-import { adjacencyGraphs, dictionary as commonWords } from '@zxcvbn-ts/language-common';
-import { dictionary as englishWords, translations } from '@zxcvbn-ts/language-en';
+import { asRankedDictionary, rankedWords } from './ranked-words.js';
 
 // How guessable a new password is, estimated by zxcvbn-ts (the maintained TypeScript port of
 // Dropbox's zxcvbn: common passwords, names, words, keyboard walks, repeats, dates, l33t). A
@@ -15,18 +15,48 @@ const estimatedPrefix = 40;
 
 let factory: ZxcvbnFactory | undefined;
 // Built on first use: loading the dictionaries takes a few hundred milliseconds.
-const estimator = () => (factory ??= new ZxcvbnFactory({
-  graphs: adjacencyGraphs,
-  dictionary: { ...commonWords, ...englishWords },
-  translations,
-}));
+const estimator = () => (factory ??= buildEstimator());
+
+/**
+ * zxcvbn-ts with the common and English dictionaries held as compact ranked word lists
+ * (ranked-words.ts) instead of the object per list it builds itself, which alone took a fifth
+ * of the users service's memory budget. The language packs are loaded through `require` so
+ * that, once their words are copied, nothing keeps their arrays: the module cache lets go of
+ * them. The estimate is the same, word for word (test/unit/users/password-strength.test.ts).
+ */
+function buildEstimator(): ZxcvbnFactory {
+  const require = createRequire(import.meta.url);
+  const common = require('@zxcvbn-ts/language-common') as typeof import('@zxcvbn-ts/language-common');
+  const english = require('@zxcvbn-ts/language-en') as typeof import('@zxcvbn-ts/language-en');
+  const built = new ZxcvbnFactory({ graphs: common.adjacencyGraphs, translations: english.translations });
+  const ranked: Record<string, Record<string, number>> = {};
+  const longest: Record<string, number> = {};
+  for (const [name, list] of Object.entries({ ...common.dictionary, ...english.dictionary })) {
+    const words = rankedWords(list);
+    ranked[name] = asRankedDictionary(words);
+    longest[name] = words.longestWord;
+  }
+  // zxcvbn-ts reads its ranked dictionaries from its options object (private in its types).
+  const options = (built as unknown as { options: { rankedDictionaries: unknown; rankedDictionariesMaxWordSize: unknown } }).options;
+  options.rankedDictionaries = ranked;
+  options.rankedDictionariesMaxWordSize = longest;
+  for (const path of Object.keys(require.cache)) {
+    if (path.includes('@zxcvbn-ts/language-')) delete require.cache[path];
+  }
+  return built;
+}
 
 /** Why `password` is too weak for the account `name`, or undefined when it will do. */
 export function passwordWeakness(password: string, name: string): string | undefined {
   const lowerPassword = password.toLowerCase();
   if (lowerPassword.trim() === '') return 'the password must not be only spaces';
   if (lowerPassword === name.toLowerCase()) return 'the password must not be the name';
-  const result = estimator().check([...password].slice(0, estimatedPrefix).join(''), [name]);
+  const result = estimatePassword(password, name);
   if (result.score >= minimumScore) return undefined;
   return `the password is too easy to guess${result.feedback.warning ? ` (${result.feedback.warning.replace(/\.$/, '')})` : ''}; use a longer or less common one`;
+}
+
+/** zxcvbn's estimate for `password` (its first `estimatedPrefix` characters), knowing the account name. */
+export function estimatePassword(password: string, name: string): { score: number; guesses: number; feedback: { warning: string | null } } {
+  return estimator().check([...password].slice(0, estimatedPrefix).join(''), [name]);
 }
