@@ -23,7 +23,7 @@ const settings = {
 const password = 'memory bench password';
 const easelKinds = new Set(['discovery', 'users', 'images', 'recommendations', 'gateway']);
 
-interface Sampled { instance: string; pid: number; peakKb: number; rssKb: number }
+interface Sampled { instance: string; pid: number; peakKb: number; rssKb: number; peakAnonKb: number }
 
 /** Every process of the process group led by `leader` (the gateway's workers are its children). */
 function groupPids(leader: number): number[] {
@@ -42,11 +42,13 @@ function groupPids(leader: number): number[] {
   return pids.sort((a, b) => a - b);
 }
 
-function memoryOf(pid: number): { peakKb: number; rssKb: number } | undefined {
+function memoryOf(pid: number): { peakKb: number; rssKb: number; anonKb: number } | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
-    return { peakKb: field('VmHWM'), rssKb: field('VmRSS') };
+    // RssAnon: the process's own memory; the rest of RSS is file pages (the node binary's code,
+    // about 50 MB) that every Easel process shares with the others.
+    return { peakKb: field('VmHWM'), rssKb: field('VmRSS'), anonKb: field('RssAnon') };
   } catch {
     return undefined;
   }
@@ -61,7 +63,7 @@ function sample(cluster: TestCluster, into: Map<number, Sampled>): void {
       if (!memory) continue;
       const name = pid === process.pid ? process.instance : `${process.instance} worker ${pids.indexOf(pid)}`;
       const known = into.get(pid);
-      into.set(pid, { instance: name, pid, peakKb: Math.max(known?.peakKb ?? 0, memory.peakKb), rssKb: memory.rssKb });
+      into.set(pid, { instance: name, pid, peakKb: Math.max(known?.peakKb ?? 0, memory.peakKb), rssKb: memory.rssKb, peakAnonKb: Math.max(known?.peakAnonKb ?? 0, memory.anonKb) });
     }
   }
 }
@@ -132,7 +134,7 @@ async function main(): Promise<void> {
     for (const process of cluster.status()) {
       if (!easelKinds.has(process.kind) || process.kind === 'gateway') continue;
       try {
-        const text = await (await fetch(`${process.url}/metrics`)).text();
+        const text = await (await fetch(process.metricsUrl ?? `${process.url}/metrics`)).text();
         const metric = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)`, 'm').exec(text)?.[1] ?? NaN) / 1024 / 1024;
         breakdown.set(process.instance, `heap ${metric('nodejs_heap_size_used_bytes').toFixed(0)} MB used of ${metric('nodejs_heap_size_total_bytes').toFixed(0)}, external ${metric('nodejs_external_memory_bytes').toFixed(0)} MB`);
       } catch {
@@ -148,6 +150,7 @@ async function main(): Promise<void> {
       pid: row.pid,
       'peak RSS MB': (row.peakKb / 1024).toFixed(1),
       'RSS at end MB': (row.rssKb / 1024).toFixed(1),
+      'peak own (anon) MB': (row.peakAnonKb / 1024).toFixed(1),
       [`under ${settings.limitMb} MB`]: row.peakKb / 1024 < settings.limitMb,
       'at end (own metrics)': breakdown.get(row.instance) ?? '',
     })));

@@ -69,7 +69,7 @@ export const gatewayConfigSchema = z.object({
    * MiB of image answers each worker keeps in memory (the hot tier over the ring); 0 turns it
    * off. Counted in the worker's memory budget (docs/read-path.md).
    */
-  IMAGE_HOT_TIER_MB: env.nonNegativeInt(16),
+  IMAGE_HOT_TIER_MB: env.nonNegativeInt(8),
   /** Views are sent to the recommendations service at most this long after they happen (a crash loses at most this window). */
   VIEW_FLUSH_INTERVAL_MS: env.milliseconds(1_000),
   /** The built web app served under /app/; empty means web/dist in the repository. */
