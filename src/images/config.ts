@@ -11,7 +11,7 @@ export const imagesConfigSchema = z.object({
   MAX_IMAGE_BYTES: env.positiveInt(10 * 1024 * 1024),
   /** Largest accepted width x height (default 40 megapixels); refuses decompression bombs before decoding. */
   MAX_IMAGE_PIXELS: env.positiveInt(40_000_000),
-  /** Seconds one decoding pipeline of an upload may take before it is refused (413): a small file can hold a costly image. */
+  /** Seconds one decoding pipeline of an upload may take before it is refused (413): a small file can hold a costly image. Whole seconds: libvips (sharp's `timeout`) counts no finer. */
   IMAGE_DECODE_BUDGET_SECONDS: env.positiveInt(10),
   ...transactionEnvShape,
   /** How uploads and deletes stay consistent across users, images and recommendations (docs/transactions.md). */
