@@ -17,7 +17,7 @@ import { imagesRepository } from './images.repository.js';
 import { imagesHandlers } from './handlers.js';
 import { systemClock, type Clock } from '../platform/clock.js';
 import { createFailpoints } from '../platform/failpoints.js';
-import { startPreparedResolver } from '../platform/db/two-phase.js';
+import { phaseTwoDatabase, startPreparedResolver } from '../platform/db/two-phase.js';
 import { imageTransactions, startRecovery } from './upload-transactions.js';
 import { transactionMetrics } from './transaction-metrics.js';
 import { transactionLog } from './transaction-log.repository.js';
@@ -35,12 +35,13 @@ export interface ImagesAppDeps {
 /** Builds the images service: its database, migrations and RPC methods. Tests call this directly. */
 export async function buildImagesApp(deps: ImagesAppDeps): Promise<FastifyInstance> {
   const sql = await openServiceDatabase({ url: deps.config.DATABASE_URL, password: deps.config.DATABASE_PASSWORD, logger: deps.logger, service: 'images', migrations: imagesMigrations, metrics: deps.metrics });
+  const phaseTwo = phaseTwoDatabase(sql, { url: deps.config.DATABASE_URL, password: deps.config.DATABASE_PASSWORD, logger: deps.logger });
   const app = createHttpServer({ logger: deps.logger, metrics: deps.metrics, healthCheck: databaseHealthCheck(sql) });
   const { config, logger } = deps;
   const clock = deps.clock ?? systemClock;
   const limits = { maxBytes: config.MAX_IMAGE_BYTES, maxPixels: config.MAX_IMAGE_PIXELS, decodeBudgetSeconds: config.IMAGE_DECODE_BUDGET_SECONDS };
   const transactions = imageTransactions({
-    mode: config.UPLOAD_TRANSACTION, sql, users: deps.users, recommendations: deps.recommendations, limits, clock, logger,
+    mode: config.UPLOAD_TRANSACTION, sql, phaseTwo, users: deps.users, recommendations: deps.recommendations, limits, clock, logger,
     failpoints: createFailpoints(config.EASEL_FAILPOINTS, logger),
     metrics: transactionMetrics(deps.metrics, transactionLog(sql), clock),
     recoverAfterMs: config.TRANSACTION_RECOVER_AFTER_MS,
@@ -58,14 +59,14 @@ export async function buildImagesApp(deps: ImagesAppDeps): Promise<FastifyInstan
   const recovery = startRecovery(transactions, { intervalMs: config.TRANSACTION_RECOVERY_INTERVAL_MS, clock, logger });
   // Its own prepared transactions too, should one outlive its log entry's handling.
   const resolver = startPreparedResolver({
-    sql, service: 'images', logger, metrics: deps.metrics, clock,
+    sql: phaseTwo, service: 'images', logger, metrics: deps.metrics, clock,
     olderThanMs: config.PREPARED_RESOLVE_AFTER_MS, intervalMs: config.PREPARED_RESOLVE_INTERVAL_MS,
     decision: (txId) => transactions.decision(txId),
   });
   app.addHook('onClose', async () => {
     recovery.stop();
     resolver.stop();
-    await sql.end({ timeout: 5 });
+    await Promise.all([sql.end({ timeout: 5 }), phaseTwo.end({ timeout: 5 })]);
   });
   return app;
 }

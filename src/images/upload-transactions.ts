@@ -8,7 +8,7 @@ import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/log.js';
 import type { Failpoints } from '../platform/failpoints.js';
 import { notFound, unavailable } from '../platform/errors.js';
-import { commitPrepared, prepareTransaction, rollbackPrepared } from '../platform/db/two-phase.js';
+import { commitPrepared, prepareTransaction, rollbackPrepared, voteDeadline, type PrepareOptions } from '../platform/db/two-phase.js';
 import type { ImageLimits } from './image-inspection.js';
 import { insertImageRows, type ImageRecord } from './images.repository.js';
 import { asQuotaRefusal, newImageId, prepareUploadContent, type UploadContext, type UploadRequest } from './upload-flow.js';
@@ -43,6 +43,8 @@ export interface ImageTransactions {
 export interface ImageTransactionsDeps {
   mode: UploadTransactionMode;
   sql: Sql;
+  /** The pool for this participant's COMMIT / ROLLBACK PREPARED (two-phase.ts phaseTwoDatabase); `sql` when not given. */
+  phaseTwo?: Sql;
   users: Pick<RpcClient<UsersContract['methods']>, 'ReserveUpload' | 'ReleaseUpload' | 'PrepareReserveUpload' | 'PrepareReleaseUpload' | 'CommitPrepared' | 'AbortPrepared'>;
   recommendations: Pick<RpcClient<RecommendationsContract['methods']>, 'IndexImage' | 'UnindexImage' | 'PrepareIndexImage' | 'PrepareUnindexImage' | 'CommitPrepared' | 'AbortPrepared'>;
   limits: ImageLimits;
@@ -79,6 +81,7 @@ interface Participant {
 
 export function imageTransactions(deps: ImageTransactionsDeps): ImageTransactions {
   const { sql, users, recommendations, clock, logger, failpoints, metrics } = deps;
+  const phaseTwo = deps.phaseTwo ?? sql;
   const log: TransactionLog = transactionLog(sql);
   const now = () => new Date(clock.now());
   const hit = (protocol: string, kind: string, point: string) => failpoints.hit(`${protocol}.${kind}.${point}`);
@@ -87,6 +90,9 @@ export function imageTransactions(deps: ImageTransactionsDeps): ImageTransaction
     ...(context?.requestId !== undefined ? { requestId: context.requestId } : {}),
     ...(context?.deadline !== undefined ? { timeoutMs: Math.max(1, context.deadline - clock.now()) } : {}),
   });
+
+  // This participant's own vote, by the request's deadline as the others' (two-phase.ts PrepareOptions).
+  const voteBy = (context: UploadContext): PrepareOptions => (context.deadline !== undefined ? { deadline: voteDeadline(context.deadline) } : {});
 
   const finish = (record: TransactionRecord, outcome: string) => {
     metrics.finished(record.protocol, record.kind, outcome, Math.max(0, clock.now() - record.started.getTime()) / 1000);
@@ -218,22 +224,27 @@ export function imageTransactions(deps: ImageTransactionsDeps): ImageTransaction
     if (record.state === 'preparing') {
       if (!(await log.advance(id, ['preparing'], wanted, now(), wanted === 'aborting' ? { clearKey: true } : {}))) {
         const current = await log.get(id);
-        if (!current || current.finished) return current?.state ?? 'missing';
+        if (!current) return 'missing';
+        // Aborted by recovery (or a participant's question) while its coordinator was still
+        // preparing: what that coordinator prepared since is rolled back now, not left holding
+        // its locks until a resolver asks about it.
+        if (current.finished && !(wanted === 'aborting' && current.state === 'aborted')) return current.state;
         record = current;
       } else {
         record = { ...record, state: wanted };
       }
     }
     const decided = record.state;
-    if (decided !== 'committing' && decided !== 'aborting') return decided;
+    const alreadyAborted = decided === 'aborted';
+    if (decided !== 'committing' && decided !== 'aborting' && !alreadyAborted) return decided;
     const commit = decided === 'committing';
-    const phaseTwo: Array<[string, () => Promise<unknown>]> = [
-      ['images', () => (commit ? commitPrepared(sql, 'images', id) : rollbackPrepared(sql, 'images', id))],
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ['images', () => (commit ? commitPrepared(phaseTwo, 'images', id) : rollbackPrepared(phaseTwo, 'images', id))],
       ['users', () => (commit ? users.CommitPrepared({ txId: id }) : users.AbortPrepared({ txId: id }))],
       ['recommendations', () => (commit ? recommendations.CommitPrepared({ txId: id }) : recommendations.AbortPrepared({ txId: id }))],
     ];
     let failure: unknown;
-    for (const [name, run] of phaseTwo) {
+    for (const [name, run] of calls) {
       try {
         await step('2pc', `${commit ? 'commit' : 'abort'}.${name}`, run);
         if (commit) hit('2pc', kind, `after.commit.${name}`);
@@ -243,6 +254,7 @@ export function imageTransactions(deps: ImageTransactionsDeps): ImageTransaction
       }
     }
     if (failure) throw failure;
+    if (alreadyAborted) return 'aborted';
     const outcome = commit ? 'committed' : 'aborted';
     return (await log.advance(id, [decided], outcome, now(), { finish: outcome })) ? finish(record, outcome) : outcome;
   }
@@ -255,7 +267,7 @@ export function imageTransactions(deps: ImageTransactionsDeps): ImageTransaction
         name: 'images',
         prepare: () => prepareTransaction(sql, 'images', record.id, async (tx) => {
           created = await insertImageRows(tx, content.image, content.variants, true);
-        }),
+        }, voteBy(context)),
       },
       {
         name: 'recommendations',
@@ -268,7 +280,7 @@ export function imageTransactions(deps: ImageTransactionsDeps): ImageTransaction
   function deleteParticipants(record: TransactionRecord, context: UploadContext): Participant[] {
     return [
       { name: 'users', prepare: async () => void (await users.PrepareReleaseUpload({ txId: record.id, userId: record.authorId, uploadId: record.uploadId }, rpc(context))) },
-      { name: 'images', prepare: () => prepareTransaction(sql, 'images', record.id, (tx) => removeImageRows(tx, record.imageId)) },
+      { name: 'images', prepare: () => prepareTransaction(sql, 'images', record.id, (tx) => removeImageRows(tx, record.imageId), voteBy(context)) },
       { name: 'recommendations', prepare: async () => void (await recommendations.PrepareUnindexImage({ txId: record.id, imageId: record.imageId }, rpc(context))) },
     ];
   }

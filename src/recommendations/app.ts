@@ -14,7 +14,7 @@ import { systemClock, type Clock } from '../platform/clock.js';
 import type { RpcClient } from '../platform/rpc/client.js';
 import type { ImagesContract } from '../contracts/images.js';
 import { createFailpoints } from '../platform/failpoints.js';
-import { startPreparedResolver } from '../platform/db/two-phase.js';
+import { phaseTwoDatabase, startPreparedResolver } from '../platform/db/two-phase.js';
 import { askCoordinator } from '../contracts/transactions.js';
 import { recommendationsMigrations } from './migrations.js';
 import { createRecommendationsRepository } from './recommendations.repository.js';
@@ -36,21 +36,22 @@ export async function buildRecommendationsApp(deps: RecommendationsAppDeps): Pro
     url: deps.config.DATABASE_URL, password: deps.config.DATABASE_PASSWORD, logger: deps.logger, maxConnections: deps.config.DATABASE_POOL_SIZE,
     service: 'recommendations', migrations: recommendationsMigrations, metrics: deps.metrics,
   });
+  const phaseTwo = phaseTwoDatabase(sql, { url: deps.config.DATABASE_URL, password: deps.config.DATABASE_PASSWORD, logger: deps.logger });
   const halfLifeMs = daysToMs(deps.config.INTEREST_HALF_LIFE_DAYS);
   const app = createHttpServer({ logger: deps.logger, metrics: deps.metrics, healthCheck: databaseHealthCheck(sql) });
   const clock = deps.clock ?? systemClock;
   const resolver = deps.images ? startPreparedResolver({
-    sql, service: 'recommendations', logger: deps.logger, metrics: deps.metrics, clock,
+    sql: phaseTwo, service: 'recommendations', logger: deps.logger, metrics: deps.metrics, clock,
     olderThanMs: deps.config.PREPARED_RESOLVE_AFTER_MS, intervalMs: deps.config.PREPARED_RESOLVE_INTERVAL_MS,
     decision: askCoordinator(deps.images),
   }) : undefined;
   app.addHook('onClose', async () => {
     resolver?.stop();
-    await sql.end({ timeout: 5 });
+    await Promise.all([sql.end({ timeout: 5 }), phaseTwo.end({ timeout: 5 })]);
   });
   // A database failover holds requests instead of failing them (platform/db/failover.ts).
   registerRpcService(app, recommendationsContract, rideThroughHandlers(recommendationsContract.methods, createRecommendationsHandlers({
-    repository: createRecommendationsRepository(sql, { halfLifeMs }),
+    repository: createRecommendationsRepository(sql, { halfLifeMs, phaseTwo }),
     clock,
     settings: { halfLifeMs, ...defaultRecommendationSettings },
     failpoints: createFailpoints(deps.config.EASEL_FAILPOINTS, deps.logger),

@@ -5,6 +5,7 @@ import { interestWeights, topInterests, viewCooldownMs } from './interests.js';
 import { normaliseTag, normaliseTags } from '../contracts/tags.js';
 import type { Clock } from '../platform/clock.js';
 import { noFailpoints, type Failpoints } from '../platform/failpoints.js';
+import { voteDeadline } from '../platform/db/two-phase.js';
 import { mixRecommendations, planQuotas } from './recommend.js';
 import type { RecommendationsRepository } from './recommendations.repository.js';
 
@@ -61,16 +62,16 @@ export function createRecommendationsHandlers(deps: RecommendationsServiceDeps):
       return {};
     },
 
-    async PrepareIndexImage(input) {
+    async PrepareIndexImage(input, context) {
       const createdAt = new Date(input.createdAt);
       if (Number.isNaN(createdAt.getTime())) throw invalidArgument('createdAt: not a timestamp');
-      await repository.prepareIndexImage(input.txId, { imageId: input.imageId, authorId: input.authorId, tags: indexTags(input.tags), createdAt }, interestWeights.upload, new Date(clock.now()));
+      await repository.prepareIndexImage(input.txId, { imageId: input.imageId, authorId: input.authorId, tags: indexTags(input.tags), createdAt }, interestWeights.upload, new Date(clock.now()), { deadline: voteDeadline(context.deadline) });
       failpoints.hit('recommendations.prepared');
       return {};
     },
 
-    async PrepareUnindexImage(input) {
-      await repository.prepareUnindexImage(input.txId, input.imageId);
+    async PrepareUnindexImage(input, context) {
+      await repository.prepareUnindexImage(input.txId, input.imageId, { deadline: voteDeadline(context.deadline) });
       failpoints.hit('recommendations.prepared');
       return {};
     },

@@ -1,6 +1,6 @@
 import type { Sql, TransactionSql } from '../platform/db/database.js';
 import type { StoredInterest } from './interests.js';
-import { commitPrepared, prepareTransaction, rollbackPrepared } from '../platform/db/two-phase.js';
+import { commitPrepared, prepareTransaction, rollbackPrepared, type PrepareOptions } from '../platform/db/two-phase.js';
 
 // All SQL of the recommendations service. Callers pass "now" (from an injected clock) so that
 // decay and recency are testable.
@@ -41,9 +41,9 @@ export interface RecommendationsRepository {
   retagImage(imageId: string, tags: readonly string[]): Promise<boolean>;
   /** True when the image existed. The id is closed for good: a later indexImage of it does nothing. */
   unindexImage(imageId: string): Promise<boolean>;
-  /** indexImage and unindexImage in a transaction prepared as `txId` (two-phase commit). */
-  prepareIndexImage(txId: string, image: IndexedImage, authorInterest: number, now: Date): Promise<void>;
-  prepareUnindexImage(txId: string, imageId: string): Promise<void>;
+  /** indexImage and unindexImage in a transaction prepared as `txId` (two-phase commit), by `options.deadline` or not at all. */
+  prepareIndexImage(txId: string, image: IndexedImage, authorInterest: number, now: Date, options?: PrepareOptions): Promise<void>;
+  prepareUnindexImage(txId: string, imageId: string, options?: PrepareOptions): Promise<void>;
   commitPrepared(txId: string): Promise<boolean>;
   rollbackPrepared(txId: string): Promise<boolean>;
   /** Counts the view; for a signed-in viewer adds `interest` unless they viewed it since `cooldownStart`. */
@@ -72,8 +72,10 @@ export interface RecommendationsRepository {
   generalCandidates(query: { userId: string | undefined; now: Date; pool: number; limit: number }): Promise<{ popular: string[]; newest: string[] }>;
 }
 
-export function createRecommendationsRepository(sql: Sql, settings: { halfLifeMs: number }): RecommendationsRepository {
+/** `settings.phaseTwo`: the pool for COMMIT / ROLLBACK PREPARED (two-phase.ts phaseTwoDatabase); `sql` when not given. */
+export function createRecommendationsRepository(sql: Sql, settings: { halfLifeMs: number; phaseTwo?: Sql }): RecommendationsRepository {
   const halfLifeMs = settings.halfLifeMs;
+  const phaseTwo = settings.phaseTwo ?? sql;
 
   /** Same formula as addInterest in interests.ts, done atomically in the upsert. */
   async function changeInterest(tx: TransactionSql | Sql, change: InterestChange): Promise<void> {
@@ -131,14 +133,14 @@ export function createRecommendationsRepository(sql: Sql, settings: { halfLifeMs
       return sql.begin((tx) => indexIn(tx, image, authorInterest, now));
     },
 
-    prepareIndexImage: (txId, image, authorInterest, now) => prepareTransaction(sql, 'recommendations', txId, async (tx) => {
+    prepareIndexImage: (txId, image, authorInterest, now, options) => prepareTransaction(sql, 'recommendations', txId, async (tx) => {
       await indexIn(tx, image, authorInterest, now);
-    }),
-    prepareUnindexImage: (txId, imageId) => prepareTransaction(sql, 'recommendations', txId, async (tx) => {
+    }, options),
+    prepareUnindexImage: (txId, imageId, options) => prepareTransaction(sql, 'recommendations', txId, async (tx) => {
       await unindexIn(tx, imageId);
-    }),
-    commitPrepared: (txId) => commitPrepared(sql, 'recommendations', txId),
-    rollbackPrepared: (txId) => rollbackPrepared(sql, 'recommendations', txId),
+    }, options),
+    commitPrepared: (txId) => commitPrepared(phaseTwo, 'recommendations', txId),
+    rollbackPrepared: (txId) => rollbackPrepared(phaseTwo, 'recommendations', txId),
 
     async retagImage(imageId, tags) {
       return sql.begin(async (tx) => {

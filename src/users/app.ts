@@ -19,7 +19,7 @@ import { systemClock, type Clock } from '../platform/clock.js';
 import type { RpcClient } from '../platform/rpc/client.js';
 import type { ImagesContract } from '../contracts/images.js';
 import { createFailpoints } from '../platform/failpoints.js';
-import { startPreparedResolver } from '../platform/db/two-phase.js';
+import { phaseTwoDatabase, startPreparedResolver } from '../platform/db/two-phase.js';
 import { askCoordinator } from '../contracts/transactions.js';
 
 export interface UsersAppDeps {
@@ -37,8 +37,9 @@ export async function buildUsersApp(deps: UsersAppDeps): Promise<FastifyInstance
   const { config, logger } = deps;
   const sql = await openServiceDatabase({ url: config.DATABASE_URL, password: config.DATABASE_PASSWORD, logger, service: 'users', migrations: usersMigrations, metrics: deps.metrics });
   let closeSigningKeys = () => undefined as void;
+  const phaseTwo = phaseTwoDatabase(sql, { url: config.DATABASE_URL, password: config.DATABASE_PASSWORD, logger });
   try {
-    const repo = createUsersRepository(sql);
+    const repo = createUsersRepository(sql, phaseTwo);
     // Sealed at rest, rotated, shared by every replica through the table (signing-keys.ts).
     const clock = deps.clock ?? systemClock;
     const signingKeys = await openSigningKeyRing({
@@ -65,19 +66,19 @@ export async function buildUsersApp(deps: UsersAppDeps): Promise<FastifyInstance
       refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
     }, config.UPLOAD_QUOTA, deps.metrics, createFailpoints(config.EASEL_FAILPOINTS, logger)), failoverProbeOf(sql), { keyedByRequest: ['Register'] }), { credentials: credentialsFor(config, usersContract.serviceName), access: usersAccess });
     const resolver = deps.images ? startPreparedResolver({
-      sql, service: 'users', logger, metrics: deps.metrics, clock: deps.clock ?? systemClock,
+      sql: phaseTwo, service: 'users', logger, metrics: deps.metrics, clock: deps.clock ?? systemClock,
       olderThanMs: config.PREPARED_RESOLVE_AFTER_MS, intervalMs: config.PREPARED_RESOLVE_INTERVAL_MS,
       decision: askCoordinator(deps.images),
     }) : undefined;
     app.addHook('onClose', async () => {
       resolver?.stop();
       signingKeys.close();
-      await sql.end({ timeout: 5 });
+      await Promise.all([sql.end({ timeout: 5 }), phaseTwo.end({ timeout: 5 })]);
     });
     return app;
   } catch (error) {
     closeSigningKeys();
-    await sql.end({ timeout: 1 }).catch(() => undefined);
+    await Promise.all([sql.end({ timeout: 1 }), phaseTwo.end({ timeout: 1 })]).catch(() => undefined);
     throw error;
   }
 }

@@ -4,6 +4,7 @@ import type { UsersContract } from '../contracts/users.js';
 import { isAppError } from '../platform/errors.js';
 import type { RpcContext, RpcHandlers } from '../platform/rpc/server.js';
 import { login, logout, refresh, register, type AccountsDeps } from './accounts.js';
+import { voteDeadline } from '../platform/db/two-phase.js';
 import { currentQuota, prepareReleaseUpload, prepareReserveUpload, releaseUpload, reserveUpload } from './quota.js';
 import { noFailpoints, type Failpoints } from '../platform/failpoints.js';
 
@@ -74,13 +75,13 @@ export function usersHandlers(accounts: AccountsDeps, uploadQuota: number, metri
     SigningKeys: async () => ({ keys: accounts.signingKeys.published() as Array<Record<string, unknown>> }),
     ReserveUpload: ({ userId, uploadId }) => reserveUpload(repo, uploadQuota, userId, uploadId),
     ReleaseUpload: ({ userId, uploadId, final }) => releaseUpload(repo, uploadQuota, userId, uploadId, final),
-    PrepareReserveUpload: async ({ txId, userId, uploadId }) => {
-      await prepareReserveUpload(repo, uploadQuota, txId, userId, uploadId);
+    PrepareReserveUpload: async ({ txId, userId, uploadId }, context) => {
+      await prepareReserveUpload(repo, uploadQuota, txId, userId, uploadId, { deadline: voteDeadline(context.deadline) });
       failpoints.hit('users.prepared');
       return {};
     },
-    PrepareReleaseUpload: async ({ txId, userId, uploadId }) => {
-      await prepareReleaseUpload(repo, txId, userId, uploadId);
+    PrepareReleaseUpload: async ({ txId, userId, uploadId }, context) => {
+      await prepareReleaseUpload(repo, txId, userId, uploadId, { deadline: voteDeadline(context.deadline) });
       failpoints.hit('users.prepared');
       return {};
     },

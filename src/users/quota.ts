@@ -1,5 +1,6 @@
 import { AppError, isAppError, notFound } from '../platform/errors.js';
 import type { UsersRepository } from './users.repository.js';
+import type { PrepareOptions } from '../platform/db/two-phase.js';
 
 // The upload quota: one reservation row per upload. Reserving locks the user's row, so
 // concurrent reservations for one user are decided one at a time and never exceed the limit;
@@ -31,18 +32,18 @@ async function reserveIn(tx: UsersRepository, defaultLimit: number, userId: stri
 }
 
 /** Two-phase commit: the reservation, prepared as `txId`. */
-export async function prepareReserveUpload(repo: UsersRepository, defaultLimit: number, txId: string, userId: string, uploadId: string): Promise<void> {
+export async function prepareReserveUpload(repo: UsersRepository, defaultLimit: number, txId: string, userId: string, uploadId: string, options?: PrepareOptions): Promise<void> {
   await repo.prepare(txId, async (tx) => {
     await reserveIn(tx, defaultLimit, userId, uploadId);
-  });
+  }, options);
 }
 
 /** Two-phase commit: the release (for good), prepared as `txId`. */
-export async function prepareReleaseUpload(repo: UsersRepository, txId: string, userId: string, uploadId: string): Promise<void> {
+export async function prepareReleaseUpload(repo: UsersRepository, txId: string, userId: string, uploadId: string, options?: PrepareOptions): Promise<void> {
   await repo.prepare(txId, async (tx) => {
     await tx.deleteReservation(userId, uploadId);
     await tx.closeUpload(userId, uploadId);
-  });
+  }, options);
 }
 
 /**

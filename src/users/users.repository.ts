@@ -1,5 +1,5 @@
 import type { Sql, TransactionSql } from '../platform/db/database.js';
-import { commitPrepared, prepareTransaction, rollbackPrepared } from '../platform/db/two-phase.js';
+import { commitPrepared, prepareTransaction, rollbackPrepared, type PrepareOptions } from '../platform/db/two-phase.js';
 
 // All SQL of the users service. Logic lives in accounts.ts, quota.ts and tokens.ts.
 
@@ -52,8 +52,8 @@ export interface UsersRepository {
   isClosed(userId: string, uploadId: string): Promise<boolean>;
   closeUpload(userId: string, uploadId: string): Promise<void>;
 
-  /** Runs `work` in a transaction prepared as `txId` (two-phase commit) instead of committing it. */
-  prepare(txId: string, work: (tx: UsersRepository) => Promise<void>): Promise<void>;
+  /** Runs `work` in a transaction prepared as `txId` (two-phase commit) instead of committing it; by `options.deadline` or not at all. */
+  prepare(txId: string, work: (tx: UsersRepository) => Promise<void>, options?: PrepareOptions): Promise<void>;
   commitPrepared(txId: string): Promise<boolean>;
   rollbackPrepared(txId: string): Promise<boolean>;
 }
@@ -64,14 +64,15 @@ type Queryable = Sql | TransactionSql;
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const isUuid = (value: string) => uuidPattern.test(value);
 
-export function createUsersRepository(sql: Sql): UsersRepository {
-  return repositoryOver(sql, (work) => sql.begin((tx) => work(repositoryOver(tx, undefined, sql))) as never, sql);
+/** `phaseTwo`: the pool for COMMIT / ROLLBACK PREPARED (two-phase.ts phaseTwoDatabase); `sql` when not given. */
+export function createUsersRepository(sql: Sql, phaseTwo: Sql = sql): UsersRepository {
+  return repositoryOver(sql, (work) => sql.begin((tx) => work(repositoryOver(tx, undefined, sql, phaseTwo))) as never, sql, phaseTwo);
 }
 
 type TransactionRunner = <T>(work: (tx: UsersRepository) => Promise<T>) => Promise<T>;
 
 /** `begin` is undefined inside a transaction: nested work joins the open one. */
-function repositoryOver(db: Queryable, begin: TransactionRunner | undefined, root: Sql): UsersRepository {
+function repositoryOver(db: Queryable, begin: TransactionRunner | undefined, root: Sql, phaseTwo: Sql): UsersRepository {
   const self: UsersRepository = {
     transaction: (work) => (begin ? begin(work) : work(self)),
 
@@ -177,9 +178,9 @@ function repositoryOver(db: Queryable, begin: TransactionRunner | undefined, roo
       if (!isUuid(userId)) return;
       await db`insert into upload_releases (user_id, upload_id) values (${userId}, ${uploadId}) on conflict do nothing`;
     },
-    prepare: (txId, work) => prepareTransaction(root, 'users', txId, (tx) => work(repositoryOver(tx, undefined, root))),
-    commitPrepared: (txId) => commitPrepared(root, 'users', txId),
-    rollbackPrepared: (txId) => rollbackPrepared(root, 'users', txId),
+    prepare: (txId, work, options) => prepareTransaction(root, 'users', txId, (tx) => work(repositoryOver(tx, undefined, root, phaseTwo)), options),
+    commitPrepared: (txId) => commitPrepared(phaseTwo, 'users', txId),
+    rollbackPrepared: (txId) => rollbackPrepared(phaseTwo, 'users', txId),
   };
   return self;
 }

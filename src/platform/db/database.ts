@@ -97,6 +97,18 @@ export function createDatabase(settings: DatabaseSettings): Sql {
   return sql;
 }
 
+/**
+ * Makes `companion` (another pool to the same database, e.g. two-phase.ts phaseTwoDatabase)
+ * reconnect whenever `main` does: the ride-through probes only the main pool, and a connection
+ * of the companion stuck on a hung primary would never fail by itself either.
+ */
+export function reconnectTogether(main: Sql, companion: Sql): void {
+  const probe = probes.get(main);
+  const other = probes.get(companion);
+  if (!probe || !other) return;
+  probes.set(main, { ...probe, reconnect: () => { probe.reconnect(); other.reconnect(); } });
+}
+
 const outages = new WeakMap<object, (seconds: number) => void>();
 
 /**

@@ -1,7 +1,8 @@
 import { Gauge, type Registry } from 'prom-client';
-import type { Sql, TransactionSql } from './database.js';
+import { createDatabase, reconnectTogether, type DatabaseSettings, type Sql, type TransactionSql } from './database.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../clock.js';
+import { unavailable } from '../errors.js';
 
 // The participant's side of two-phase commit, shared by every service that takes part: a
 // prepare is a real PREPARE TRANSACTION (the work survives a crash and holds its locks until
@@ -28,17 +29,61 @@ export async function isPrepared(sql: Sql, participant: string, txId: string): P
   return rows.length > 0;
 }
 
+export interface PrepareOptions {
+  /**
+   * Epoch ms when the coordinator stops waiting for this vote (the RPC attempt's deadline less a
+   * margin, see voteDeadline). A prepare still running after that would vote yes to nobody: the
+   * coordinator has aborted meanwhile, and the prepared transaction would hold its row locks
+   * (the user's quota row, a tag's counter) until a resolver asks about it, while every other
+   * prepare for that row queues behind it holding a pooled connection, and the commit that would
+   * free them finds none. So lock waits and statements end by the deadline, and past it the work
+   * is rolled back instead of prepared.
+   */
+  deadline?: number;
+  now?: () => number;
+}
+
+/** How long before its RPC attempt's deadline a participant stops working towards a yes vote. */
+export const voteMarginMs = 500;
+
+/** The prepare deadline for an RPC attempt that ends at `attemptDeadline` (the handler's context.deadline). */
+export function voteDeadline(attemptDeadline: number): number {
+  return attemptDeadline - voteMarginMs;
+}
+
+// 55P03 lock_not_available (lock_timeout), 57014 query_canceled (statement_timeout).
+const outOfTime = (error: unknown) => ['55P03', '57014'].includes((error as { code?: string } | null)?.code ?? '');
+
+class VoteTooLate extends Error {}
+
 /**
  * Runs `work` and prepares it under `txId` instead of committing. A repeated prepare of a
- * transaction that is still prepared votes yes again without doing the work twice.
+ * transaction that is still prepared votes yes again without doing the work twice. With a
+ * deadline, a prepare that cannot finish in time votes no (UNAVAILABLE, worth a retry) and
+ * leaves nothing behind.
  */
-export async function prepareTransaction(sql: Sql, participant: string, txId: string, work: (tx: TransactionSql) => Promise<void>): Promise<void> {
+export async function prepareTransaction(sql: Sql, participant: string, txId: string, work: (tx: TransactionSql) => Promise<void>, options: PrepareOptions = {}): Promise<void> {
   const gid = preparedId(participant, txId);
+  const now = options.now ?? Date.now;
+  const { deadline } = options;
   if (await isPrepared(sql, participant, txId)) return;
-  await sql.begin(async (tx) => {
-    await work(tx);
-    tx.prepare(gid);
-  });
+  try {
+    await sql.begin(async (tx) => {
+      if (deadline !== undefined) {
+        const budgetMs = Math.floor(deadline - now());
+        if (budgetMs <= 0) throw new VoteTooLate();
+        await tx`select set_config('lock_timeout', ${`${budgetMs}ms`}, true), set_config('statement_timeout', ${`${budgetMs}ms`}, true)`;
+      }
+      await work(tx);
+      if (deadline !== undefined && now() >= deadline) throw new VoteTooLate();
+      tx.prepare(gid);
+    });
+  } catch (error) {
+    if (error instanceof VoteTooLate || outOfTime(error)) {
+      throw unavailable(`${participant} could not prepare before the coordinator's deadline; try again`, { retryAfterSeconds: 1, cause: error });
+    }
+    throw error;
+  }
 }
 
 // 42704 undefined_object: no prepared transaction with that id (already finished, or never prepared).
@@ -77,6 +122,22 @@ export async function stalePrepared(sql: Sql, participant: string, olderThanMs: 
 }
 
 export type Decision = 'commit' | 'abort' | 'pending';
+
+/** The pool size of phaseTwoDatabase. */
+export const phaseTwoConnections = 2;
+
+/**
+ * A participant's own small pool for phase two and its resolver (COMMIT / ROLLBACK PREPARED,
+ * pg_prepared_xacts). Those statements free the row locks that prepares in the service's main
+ * pool may be queued on; sharing that pool, they could wait for a connection held by a prepare
+ * that waits for them, and nothing would move until the prepares gave up. It reconnects with
+ * `main` (a hung primary).
+ */
+export function phaseTwoDatabase(main: Sql, settings: Omit<DatabaseSettings, 'maxConnections'>): Sql {
+  const phaseTwo = createDatabase({ ...settings, maxConnections: phaseTwoConnections });
+  reconnectTogether(main, phaseTwo);
+  return phaseTwo;
+}
 
 /** easel_prepared_transactions_stale{service}: read at scrape time with `count`. */
 export function registerStalePreparedGauge(registry: Registry, service: string, count: () => Promise<number>): void {
