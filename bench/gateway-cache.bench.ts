@@ -6,6 +6,7 @@ import { startTestCluster, type TestCluster } from '../test/harness/cluster.js';
 import { apiClient } from '../test/support/api-client.js';
 import { makeImage } from '../test/fixtures/images.js';
 import { parseCacheNodes } from '../src/platform/cache/index.js';
+import { serviceRedisUser } from '../src/launcher/redis-config.js';
 import { numberArg, reportRatios, runInterleaved, type BenchCase, type CaseResult } from './interleaved.js';
 
 // Cache hits through the cluster's real gateway (the launcher's code path: a Node cluster with
@@ -59,10 +60,12 @@ async function main(): Promise<void> {
     const fetchBytes = async (path: string) => Buffer.from(await (await fetch(`${cluster!.gatewayUrl}${path}`)).arrayBuffer());
     const answers = { answer: await fetchBytes(`/${imageId}`), info: await fetchBytes(`/${imageId}/info`), raw: await fetchBytes(`/${imageId}/raw`) };
     const node = parseCacheNodes(cluster.redisNodes)[0]!;
-    redis = new Redis({ host: node.host, port: node.port });
+    // The ring's nodes refuse anonymous clients: the reference logs in as the services do.
+    const login = { username: serviceRedisUser, password: cluster.secrets['redis-easel-password'] };
+    redis = new Redis({ host: node.host, port: node.port, enableReadyCheck: false, ...login });
     for (const [name, bytes] of Object.entries(answers)) await redis.set(`bench:ref:${name}`, bytes);
     references = fork(fileURLToPath(new URL('./reference-servers.js', import.meta.url)), [], {
-      env: { ...process.env, REFERENCE_REDIS: `${node.host}:${node.port}` },
+      env: { ...process.env, REFERENCE_REDIS: `${node.host}:${node.port}`, REFERENCE_REDIS_USER: login.username, REFERENCE_REDIS_PASSWORD: login.password },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const origins = await new Promise<{ withRedis: string; fromMemory: string }>((resolve, reject) => {

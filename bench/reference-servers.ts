@@ -7,11 +7,14 @@ import { Redis } from 'ioredis';
 // - bare Fastify: the same answer from memory.
 // Both answer GET /:imgID (JSON), /:imgID/info (JSON) and /:imgID/raw (the bytes). The answers
 // are read from Redis keys bench:ref:{answer,info,raw} (written by the bench) at start.
-// Started by bench/gateway-cache.bench.ts with REFERENCE_REDIS=host:port; reports its two
-// origins over IPC.
+// Started by bench/gateway-cache.bench.ts with REFERENCE_REDIS=host:port and the cluster's Redis
+// login (REFERENCE_REDIS_USER, REFERENCE_REDIS_PASSWORD: its nodes refuse anonymous clients);
+// reports its two origins over IPC.
 
 const [host, port] = (process.env.REFERENCE_REDIS ?? '127.0.0.1:6379').split(':') as [string, string];
-const redis = new Redis({ host, port: Number(port) });
+const login = process.env.REFERENCE_REDIS_PASSWORD ? { username: process.env.REFERENCE_REDIS_USER ?? 'default', password: process.env.REFERENCE_REDIS_PASSWORD } : {};
+// The service user may run only the commands Easel uses (no INFO for ioredis's ready check).
+const redis = new Redis({ host, port: Number(port), enableReadyCheck: false, ...login });
 const keys = { answer: 'bench:ref:answer', info: 'bench:ref:info', raw: 'bench:ref:raw' } as const;
 const contentType = process.env.REFERENCE_RAW_TYPE ?? 'image/png';
 

@@ -44,7 +44,7 @@ const closers: Array<() => Promise<unknown>> = [() => postgres.stop()];
 try {
   const env = async (name: string, extra: Record<string, string> = {}) => ({ INSTANCE_NAME: name, CLUSTER_SECRET: testClusterSecret, DATABASE_URL: await postgres.createDatabase(name.replace(/-/g, '_')), ...extra });
   const users = await buildUsersApp({
-    config: loadConfig(usersConfigSchema, await env('bench-users', { SCRYPT_LOG2_COST: '10', UPLOAD_QUOTA: '100000000' })),
+    config: loadConfig(usersConfigSchema, await env('bench-users', { SCRYPT_LOG2_COST: '10', UPLOAD_QUOTA: '100000000', SIGNING_KEY_SECRET: 'bench-upload-signing-key-secret-0123456789abcdef' })),
     logger, metrics: createMetricsRegistry('users', { defaults: false }),
   });
   const recommendations = await buildRecommendationsApp({
