@@ -1,5 +1,4 @@
 import fastifyCookie from '@fastify/cookie';
-import fastifyHelmet from '@fastify/helmet';
 import fastifyMultipart from '@fastify/multipart';
 import type { FastifyInstance } from 'fastify';
 import formBodies from '../platform/forms.js';
@@ -11,6 +10,7 @@ import { createImageCache, registerImageCacheMetrics } from './image-cache.js';
 import { gatewayApiDocs } from './plugins/api-docs.js';
 import authentication from './plugins/authentication.js';
 import inputHygiene from './plugins/input-hygiene.js';
+import { securityHeadersPlugin } from './plugins/security-headers.js';
 import { createViewBatcher, registerViewMetrics } from './view-batcher.js';
 import { authRoutes } from './routes/auth.routes.js';
 import { imagesRoutes } from './routes/images.routes.js';
@@ -66,9 +66,11 @@ export async function buildGatewayApp(deps: GatewayDeps): Promise<FastifyInstanc
   // Security headers on every answer: nosniff, no framing, and a CSP that allows nothing and
   // sandboxes the document, so image bytes and JSON can never run as a page. The web app's
   // index.html sets its own strict policy (web-app.ts). Images may be embedded by other sites.
-  await app.register(fastifyHelmet, {
-    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ['\'none\''], baseUri: ['\'none\''], formAction: ['\'none\''], frameAncestors: ['\'none\''], sandbox: [] } },
-    crossOriginResourcePolicy: { policy: 'cross-origin' },
+  await app.register(securityHeadersPlugin, {
+    helmet: {
+      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ['\'none\''], baseUri: ['\'none\''], formAction: ['\'none\''], frameAncestors: ['\'none\''], sandbox: [] } },
+      crossOriginResourcePolicy: { policy: 'cross-origin' },
+    },
   });
   // Before any route: cookie-authenticated writes from other sites are refused.
   crossSiteCheck(app, deps);
