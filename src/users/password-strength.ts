@@ -14,15 +14,17 @@ export const minimumScore = 2;
 const estimatedPrefix = 40;
 
 let factory: ZxcvbnFactory | undefined;
-// Built on first use: loading the dictionaries takes a few hundred milliseconds.
+// Built on first use, not at start-up: loading the dictionaries takes a few hundred milliseconds
+// and, for that moment, holds the word lists twice over; at start-up that moment would add to
+// the compilation of every module (the process's peak memory).
 const estimator = () => (factory ??= buildEstimator());
 
 /**
  * zxcvbn-ts with the common and English dictionaries held as compact ranked word lists
  * (ranked-words.ts) instead of the object per list it builds itself, which alone took a fifth
  * of the users service's memory budget. The language packs are loaded through `require` so
- * that, once their words are copied, nothing keeps their arrays: the module cache lets go of
- * them. Scores and guesses are those of stock zxcvbn-ts (compared on a sample in
+ * that, once their words are copied, nothing keeps their arrays (an ES module's exports live as
+ * long as the process). Scores and guesses are those of stock zxcvbn-ts (compared on a sample in
  * test/unit/users/password-strength.test.ts).
  */
 function buildEstimator(): ZxcvbnFactory {
@@ -41,8 +43,10 @@ function buildEstimator(): ZxcvbnFactory {
   const options = (built as unknown as { options: { rankedDictionaries: unknown; rankedDictionariesMaxWordSize: unknown } }).options;
   options.rankedDictionaries = ranked;
   options.rankedDictionariesMaxWordSize = longest;
+  // Let go of the word lists: the language packs and the decompressor they load leave the
+  // module cache (a cached module keeps the one that first loaded it, and so its exports).
   for (const path of Object.keys(require.cache)) {
-    if (path.includes('@zxcvbn-ts/language-')) delete require.cache[path];
+    if (/@zxcvbn-ts[\\/](language-|dictionary-compression)/.test(path)) delete require.cache[path];
   }
   return built;
 }

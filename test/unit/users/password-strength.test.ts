@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { ZxcvbnFactory } from '@zxcvbn-ts/core';
 import { adjacencyGraphs, dictionary as commonWords } from '@zxcvbn-ts/language-common';
@@ -56,5 +57,11 @@ describe('password strength', () => {
       expect(passwordWeakness(weak, 'alice'), weak).toBeDefined();
     }
     expect(passwordWeakness('purple-elephant-71 at dawn', 'alice')).toBeUndefined();
+  });
+
+  it('keeps only its compact copies: the language packs leave the module cache once copied', () => {
+    expect(passwordWeakness('12345678', 'alice')).toBeDefined();
+    const cached = Object.keys(createRequire(import.meta.url).cache);
+    expect(cached.filter((path) => /@zxcvbn-ts[\\/](language-|dictionary-compression)/.test(path))).toEqual([]);
   });
 });
