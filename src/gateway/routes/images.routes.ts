@@ -114,7 +114,7 @@ export const imagesRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = as
           400: 'malformed body: no image, bad base64, a field too long, bad tags',
           401: 'no valid access token',
           409: 'the upload quota is used up',
-          413: 'the image is too large (bytes or pixels)',
+          413: 'the image is too large (bytes or pixels) or takes too long to decode',
           415: 'not an image type we take',
           429: 'too many uploads; try again after Retry-After',
         }),
