@@ -16,6 +16,8 @@ export interface DatabaseSettings {
 }
 
 const probes = new WeakMap<object, FailoverProbe>();
+/** Pools that reconnect when a pool does (reconnectTogether). */
+const companions = new WeakMap<object, Array<() => void>>();
 
 /** The failover probe of a pool made by createDatabase (undefined for any other Sql). */
 export function failoverProbeOf(sql: Sql): FailoverProbe | undefined {
@@ -57,6 +59,7 @@ export function createDatabase(settings: DatabaseSettings): Sql {
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(current) : value;
     },
   }) as unknown as Sql;
+  companions.set(sql, []);
   probes.set(sql, {
     answers: async () => {
       // The same credentials as the pool: a probe refused for want of a password would call
@@ -82,6 +85,7 @@ export function createDatabase(settings: DatabaseSettings): Sql {
       current = open();
       settings.logger.warn('database not answering: reconnecting every pooled connection');
       void old.end({ timeout: 0 }).catch(() => undefined);
+      for (const reconnectCompanion of companions.get(sql) ?? []) reconnectCompanion();
     },
     noteUnavailable: () => {
       unavailableSince ??= Date.now();
@@ -103,10 +107,8 @@ export function createDatabase(settings: DatabaseSettings): Sql {
  * of the companion stuck on a hung primary would never fail by itself either.
  */
 export function reconnectTogether(main: Sql, companion: Sql): void {
-  const probe = probes.get(main);
   const other = probes.get(companion);
-  if (!probe || !other) return;
-  probes.set(main, { ...probe, reconnect: () => { probe.reconnect(); other.reconnect(); } });
+  if (other) companions.get(main)?.push(() => other.reconnect());
 }
 
 const outages = new WeakMap<object, (seconds: number) => void>();

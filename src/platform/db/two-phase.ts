@@ -90,20 +90,19 @@ export async function prepareTransaction(sql: Sql, participant: string, txId: st
 const finishedAlready = (error: unknown) => (error as { code?: string } | null)?.code === '42704';
 
 /** COMMIT PREPARED; true when this call committed it, false when there was nothing (left) to commit. */
-export async function commitPrepared(sql: Sql, participant: string, txId: string): Promise<boolean> {
-  try {
-    await sql.unsafe(`commit prepared '${preparedId(participant, txId)}'`);
-    return true;
-  } catch (error) {
-    if (finishedAlready(error)) return false;
-    throw error;
-  }
+export function commitPrepared(sql: Sql, participant: string, txId: string): Promise<boolean> {
+  return endPrepared(sql, 'commit', participant, txId);
 }
 
 /** ROLLBACK PREPARED; false when there was nothing to roll back. */
-export async function rollbackPrepared(sql: Sql, participant: string, txId: string): Promise<boolean> {
+export function rollbackPrepared(sql: Sql, participant: string, txId: string): Promise<boolean> {
+  return endPrepared(sql, 'rollback', participant, txId);
+}
+
+async function endPrepared(sql: Sql, verb: 'commit' | 'rollback', participant: string, txId: string): Promise<boolean> {
   try {
-    await sql.unsafe(`rollback prepared '${preparedId(participant, txId)}'`);
+    // preparedId checks both parts against strict patterns: nothing else reaches the statement.
+    await sql.unsafe(`${verb} prepared '${preparedId(participant, txId)}'`);
     return true;
   } catch (error) {
     if (finishedAlready(error)) return false;

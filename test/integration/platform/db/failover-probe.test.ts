@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sql } from 'postgres';
 import { integrationPostgres } from '../../../harness/context.js';
-import { createDatabase, failoverProbeOf } from '../../../../src/platform/db/database.js';
+import { createDatabase, failoverProbeOf, reconnectTogether } from '../../../../src/platform/db/database.js';
 import { rideThroughFailover } from '../../../../src/platform/db/failover.js';
 import { createLogger } from '../../../../src/platform/log.js';
 
@@ -11,12 +11,14 @@ import { createLogger } from '../../../../src/platform/log.js';
 // every other request in flight.
 
 let sql: Sql;
+let settings: Parameters<typeof createDatabase>[0];
 
 beforeAll(async () => {
   const url = new URL(await integrationPostgres().createDatabase('failover_probe'));
   const password = decodeURIComponent(url.password);
   url.password = '';
-  sql = createDatabase({ url: url.toString(), password, logger: createLogger({ name: 'failover-probe-test', level: 'silent' }) });
+  settings = { url: url.toString(), password, logger: createLogger({ name: 'failover-probe-test', level: 'silent' }) };
+  sql = createDatabase(settings);
 });
 
 afterAll(async () => {
@@ -43,5 +45,22 @@ describe('failover probe', () => {
     expect(slow[0]!.outcome).toBe('done');
     expect(await neighbour).toHaveLength(1);
     expect(reconnects).toBe(0);
+  });
+
+  it('reconnects a companion pool with its main one (a hung primary holds both)', async () => {
+    const main = createDatabase(settings);
+    const companion = createDatabase({ ...settings, maxConnections: 2 });
+    try {
+      reconnectTogether(main, companion);
+      const stuck = companion`select pg_sleep(5)`.then(() => 'finished', (error: { code?: string }) => error.code);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const started = Date.now();
+      failoverProbeOf(main)!.reconnect();
+      expect(await stuck).toBe('CONNECTION_DESTROYED');
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect((await companion`select 1 as one`)[0]!.one).toBe(1);
+    } finally {
+      await Promise.all([main.end({ timeout: 1 }), companion.end({ timeout: 1 })]);
+    }
   });
 });
