@@ -57,13 +57,21 @@ export function serviceEntry(service: string): string {
   return join(repoRoot(), 'dist', 'src', service, 'main.js');
 }
 
-/** V8's heap bounds for one kind of Easel process, from the layout (a gateway's workers inherit them). */
+/**
+ * V8's memory settings for one kind of Easel process (a gateway's workers inherit them): the heap
+ * bounds from the layout, and WebAssembly kept on its baseline compiler. undici parses HTTP with
+ * llhttp compiled to WebAssembly; once warm, V8 recompiles that parser with its optimizing
+ * compiler, which for its one huge state-machine function takes some 13 MB of compiler memory
+ * for a moment, in every process, around the time it comes up (a third of each one's peak above
+ * its resting size). The baseline code parses an RPC answer about 2 us slower (bench notes in
+ * docs/read-path.md), small beside the call itself.
+ */
 export function nodeMemoryArgs(layout: ClusterLayout, kind: 'discovery' | DomainService | 'gateway'): string[] {
-  return [`--max-old-space-size=${layout.memory.maxOldSpaceMb[kind]}`, `--max-semi-space-size=${layout.memory.maxSemiSpaceMb}`];
+  return [`--max-old-space-size=${layout.memory.maxOldSpaceMb[kind]}`, `--max-semi-space-size=${layout.memory.maxSemiSpaceMb}`, '--liftoff-only'];
 }
 
 /**
- * glibc's allocator, told to give memory back: scrypt (16 MiB per hash) and libvips allocate
+ * glibc's allocator, told to give memory back: scrypt (8 MiB per hash) and libvips allocate
  * large blocks on the thread pool; by default glibc then raises its mmap threshold and keeps
  * such blocks in per-thread arenas after they are freed, which held users' RSS at 250+ MB after
  * a burst of logins. A fixed threshold keeps large blocks mmapped (returned on free), and two

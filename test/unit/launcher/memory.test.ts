@@ -7,12 +7,19 @@ import { nativeMemoryEnv, nodeMemoryArgs } from '../../../src/launcher/specs.js'
 describe('memory bounds from the layout', () => {
   it('give each kind of process its own old-space limit and one young-generation limit', () => {
     const layout = resolveLayout({ dataDir: '/tmp/easel-memory-test', memory: { maxOldSpaceMb: { users: 40 } } });
-    expect(nodeMemoryArgs(layout, 'users')).toEqual(['--max-old-space-size=40', `--max-semi-space-size=${layout.memory.maxSemiSpaceMb}`]);
+    expect(nodeMemoryArgs(layout, 'users')).toEqual(['--max-old-space-size=40', `--max-semi-space-size=${layout.memory.maxSemiSpaceMb}`, '--liftoff-only']);
     expect(nodeMemoryArgs(layout, 'gateway')[0]).toBe(`--max-old-space-size=${layout.memory.maxOldSpaceMb.gateway}`);
     for (const kind of ['gateway', 'discovery', 'users', 'images', 'recommendations'] as const) {
       expect(layout.memory.maxOldSpaceMb[kind]).toBeLessThan(120);
     }
     expect(nativeMemoryEnv).toMatchObject({ MALLOC_ARENA_MAX: '2' });
+  });
+
+  it('keep WebAssembly (undici\'s HTTP parser) off the optimizing compiler, whose compile of it is a 13 MB peak in every process', () => {
+    const layout = resolveLayout({ dataDir: '/tmp/easel-memory-test' });
+    for (const kind of ['gateway', 'discovery', 'users', 'images', 'recommendations'] as const) {
+      expect(nodeMemoryArgs(layout, kind)).toContain('--liftoff-only');
+    }
   });
 
   it('refuses a limit V8 cannot run in, naming it', () => {
