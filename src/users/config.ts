@@ -10,18 +10,18 @@ export const usersConfigSchema = z.object({
   /** Images a user may have at once unless their account says otherwise. */
   UPLOAD_QUOTA: env.positiveInt(100),
   /**
-   * scrypt's N = 2^cost, with r=8 and p=SCRYPT_PARALLELISM. 14 with p=2 costs as much CPU as 15
-   * with p=1 (about 75-95 ms per hash on the reference machine, npm run bench:login) in half the
-   * memory (16 MiB per hash in flight), which keeps the users process within its 120 MB budget
+   * scrypt's N = 2^cost, with r=8 and p=SCRYPT_PARALLELISM. 13 with p=4 costs as much CPU as 14
+   * with p=2 or 15 with p=1 (60-90 ms per hash on the reference machine, npm run bench:login)
+   * and holds 8 MiB per hash in flight, which keeps the users process within its 120 MB budget
    * (docs/security.md). Hashes carry their parameters: older ones are re-hashed at the owner's
    * next login.
    */
-  SCRYPT_LOG2_COST: z.coerce.number().int().min(10).max(20).default(14),
+  SCRYPT_LOG2_COST: z.coerce.number().int().min(10).max(20).default(13),
   /** scrypt's p: CPU per hash grows with it, memory does not. */
-  SCRYPT_PARALLELISM: z.coerce.number().int().min(1).max(16).default(2),
+  SCRYPT_PARALLELISM: z.coerce.number().int().min(1).max(16).default(4),
   /** Live sessions per user; a login past it ends the oldest. */
   MAX_SESSIONS_PER_USER: env.positiveInt(20),
-  /** Password hashes computed at once (each holds 128 * 2^cost * 8 bytes: 16 MiB at cost 14); more wait their turn. */
+  /** Password hashes computed at once (each holds 128 * 2^cost * 8 bytes: 8 MiB at cost 13); more wait their turn. */
   HASH_CONCURRENCY: env.positiveInt(1),
   ACCESS_TOKEN_TTL_SECONDS: env.positiveInt(15 * 60),
   /**

@@ -31,7 +31,10 @@ function deriveKey(password: string, salt: Buffer, cost: ScryptCost): Promise<Bu
 
 export async function hashPassword(password: string, cost: ScryptCost): Promise<string> {
   const salt = randomBytes(saltBytes);
-  const key = await deriveKey(password, salt, cost);
+  return storedForm(cost, salt, await deriveKey(password, salt, cost));
+}
+
+function storedForm(cost: ScryptCost, salt: Buffer, key: Buffer): string {
   return `$scrypt$ln=${cost.log2N},r=${cost.r},p=${cost.p}$${salt.toString('base64url')}$${key.toString('base64url')}`;
 }
 
@@ -64,21 +67,26 @@ export function needsRehash(stored: string, cost: ScryptCost): boolean {
   return !parsed || parsed.cost.log2N !== cost.log2N || parsed.cost.r !== cost.r || parsed.cost.p !== cost.p;
 }
 
+/** A well-formed stored hash at `cost` that no password matches (its key is random, not derived). */
+export function standInHash(cost: ScryptCost): string {
+  return storedForm(cost, randomBytes(saltBytes), randomBytes(keyBytes));
+}
+
 export interface PasswordHasher {
   readonly cost: ScryptCost;
   hash(password: string): Promise<string>;
   /**
    * Verifies `password` against `stored`; with no stored hash (unknown user) it verifies against a
-   * dummy hash of the same cost, so both failures take the same time.
+   * stand-in hash of the same cost, so both failures take the same time.
    */
   verify(password: string, stored: string | undefined): Promise<boolean>;
 }
 
 export interface HashingLimits {
   /**
-   * Hashes computed at once. Each scrypt hash holds 128 * N * r bytes (16 MiB at the default
+   * Hashes computed at once. Each scrypt hash holds 128 * N * r bytes (8 MiB at the default
    * cost) while it runs on the thread pool, so this bounds the service's memory: a burst of
-   * logins queues instead of taking 4 x 16 MiB (the whole pool) or more. Default 1: hashing is
+   * logins queues instead of taking 4 x 8 MiB (the whole pool) or more. Default 1: hashing is
    * CPU-bound, so more at once than cores adds memory, not throughput (and there are two replicas).
    */
   concurrency?: number;
@@ -88,16 +96,16 @@ export interface HashingLimits {
 
 export function createPasswordHasher(cost: ScryptCost, limits: HashingLimits = {}): PasswordHasher {
   const hashing = new Semaphore({ permits: limits.concurrency ?? 1, maxWaiting: limits.maxWaiting ?? 256, name: 'password hashing' });
-  // Made once up front, so the first unknown-user login costs no more than later ones.
-  const dummy = hashing.run(() => hashPassword(randomBytes(16).toString('hex'), cost));
-  dummy.catch(() => undefined);
+  // Checked for unknown names: that derives a key at the full cost like any other check. Its own
+  // key is random, not derived (no password needs to match it), which spares a full hash at
+  // start-up, when everything else is starting too.
+  const standIn = standInHash(cost);
   return {
     cost,
     hash: (password) => hashing.run(() => hashPassword(password, cost)),
     verify: async (password, stored) => {
       if (stored !== undefined) return hashing.run(() => verifyPassword(password, stored));
-      const dummyHash = await dummy;
-      await hashing.run(() => verifyPassword(password, dummyHash));
+      await hashing.run(() => verifyPassword(password, standIn));
       return false;
     },
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createPasswordHasher, hashPassword, needsRehash, scryptCost, verifyPassword } from '../../../src/users/passwords.js';
+import { createPasswordHasher, hashPassword, needsRehash, scryptCost, standInHash, verifyPassword } from '../../../src/users/passwords.js';
 
 // A low cost keeps these fast; the production cost is measured in bench/login.bench.ts.
 const cheap = scryptCost(10);
@@ -56,9 +56,17 @@ describe('password hashing', () => {
     expect(await hasher.verify('anything at all', await hasher.hash('anything at all'))).toBe(true);
   });
 
-  it('bounds the hashes in flight (16 MiB each at the real cost): a burst queues, and past the queue is refused with UNAVAILABLE', async () => {
+  it('the stand-in hash for unknown names carries the configured cost (a check against it derives a key at that cost) and matches nothing', async () => {
+    const cost = scryptCost(11, 2);
+    const standIn = standInHash(cost);
+    expect(needsRehash(standIn, cost)).toBe(false);
+    expect(standIn).not.toBe(standInHash(cost));
+    expect(await verifyPassword('', standIn)).toBe(false);
+  });
+
+  it('bounds the hashes in flight (8 MiB each at the default cost): a burst queues, and past the queue is refused with UNAVAILABLE', async () => {
+    // Nothing queued at construction: the stand-in hash for unknown names is not derived.
     const hasher = createPasswordHasher(cheap, { concurrency: 1, maxWaiting: 1 });
-    await hasher.hash('warm up the dummy hash');
     const burst = await Promise.allSettled([hasher.hash('one password'), hasher.hash('two password'), hasher.hash('three password')]);
     expect(burst.map((outcome) => outcome.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
     expect((burst[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'UNAVAILABLE' });
