@@ -1,6 +1,10 @@
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vitest/config';
 
+// The users service's password-strength word file, generated (not committed) into src/users/ for
+// the tiers that run the TypeScript sources; `npm run build` writes the built service's own.
+const passwordWordsSetup = 'test/support/password-words-setup.ts';
+
 // Test tiers, each with its own script: unit (no network, no real sleeps), web (the web app's
 // components in happy-dom), integration (real Redis/PostgreSQL started by test/harness), e2e
 // (the whole cluster through the launcher, including chaos), security (attacks on real services
@@ -13,6 +17,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          globalSetup: [passwordWordsSetup],
           testTimeout: 10_000,
         },
       },
@@ -30,7 +35,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          globalSetup: ['test/harness/integration-setup.ts'],
+          globalSetup: [passwordWordsSetup, 'test/harness/integration-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
           fileParallelism: false,
@@ -50,7 +55,7 @@ export default defineConfig({
           name: 'security',
           include: ['test/security/**/*.test.ts'],
           // One cluster for the whole tier (test/security/cluster-setup.ts).
-          globalSetup: ['test/security/cluster-setup.ts'],
+          globalSetup: [passwordWordsSetup, 'test/security/cluster-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 180_000,
           fileParallelism: false,

@@ -1,6 +1,6 @@
-import { createRequire } from 'node:module';
 import { ZxcvbnFactory } from '@zxcvbn-ts/core';
-import { asRankedDictionary, rankedWords } from './ranked-words.js';
+import { readPasswordWords } from './password-words.js';
+import { asRankedDictionary, rankedWordsFromJoined } from './ranked-words.js';
 
 // How guessable a new password is, estimated by zxcvbn-ts (the maintained TypeScript port of
 // Dropbox's zxcvbn: common passwords, names, words, keyboard walks, repeats, dates, l33t). A
@@ -14,28 +14,27 @@ export const minimumScore = 2;
 const estimatedPrefix = 40;
 
 let factory: ZxcvbnFactory | undefined;
-// Built on first use, not at start-up: loading the dictionaries takes a few hundred milliseconds
-// and, for that moment, holds the word lists twice over; at start-up that moment would add to
-// the compilation of every module (the process's peak memory).
+// Built on first use, not at start-up: indexing the word lists takes some tens of milliseconds
+// and, for that moment, holds the file's text besides the lists; at start-up that moment would add
+// to the compilation of every module (the process's peak memory).
 const estimator = () => (factory ??= buildEstimator());
 
 /**
  * zxcvbn-ts with the common and English dictionaries held as compact ranked word lists
  * (ranked-words.ts) instead of the object per list it builds itself, which alone took a fifth
- * of the users service's memory budget. The language packs are loaded through `require` so
- * that, once their words are copied, nothing keeps their arrays (an ES module's exports live as
- * long as the process). Scores and guesses are those of stock zxcvbn-ts (compared on a sample in
+ * of the users service's memory budget. The lists, keyboard graphs and messages come from the
+ * word file generated at build time (password-words.ts), one string per list: the language
+ * packs, whose loading and decompression raised the peak by over 30 MB, are never loaded here.
+ * Scores and guesses are those of stock zxcvbn-ts (compared on a sample in
  * test/unit/users/password-strength.test.ts).
  */
 function buildEstimator(): ZxcvbnFactory {
-  const require = createRequire(import.meta.url);
-  const common = require('@zxcvbn-ts/language-common') as typeof import('@zxcvbn-ts/language-common');
-  const english = require('@zxcvbn-ts/language-en') as typeof import('@zxcvbn-ts/language-en');
-  const built = new ZxcvbnFactory({ graphs: common.adjacencyGraphs, translations: english.translations });
+  const { separator, dictionaries, graphs, translations } = readPasswordWords();
+  const built = new ZxcvbnFactory({ graphs, translations });
   const ranked: Record<string, Record<string, number>> = {};
   const longest: Record<string, number> = {};
-  for (const [name, list] of Object.entries({ ...common.dictionary, ...english.dictionary })) {
-    const words = rankedWords(list);
+  for (const [name, joined] of Object.entries(dictionaries)) {
+    const words = rankedWordsFromJoined(joined, separator);
     ranked[name] = asRankedDictionary(words);
     longest[name] = words.longestWord;
   }
@@ -43,11 +42,6 @@ function buildEstimator(): ZxcvbnFactory {
   const options = (built as unknown as { options: { rankedDictionaries: unknown; rankedDictionariesMaxWordSize: unknown } }).options;
   options.rankedDictionaries = ranked;
   options.rankedDictionariesMaxWordSize = longest;
-  // Let go of the word lists: the language packs and the decompressor they load leave the
-  // module cache (a cached module keeps the one that first loaded it, and so its exports).
-  for (const path of Object.keys(require.cache)) {
-    if (/@zxcvbn-ts[\\/](language-|dictionary-compression)/.test(path)) delete require.cache[path];
-  }
   return built;
 }
 
