@@ -17,6 +17,16 @@ export default tseslint.config(
     },
   },
   {
+    // undici's package entry loads all of it (about 3 MB of heap per process); src takes Pool from
+    // src/platform/http-pool.ts. Types may still come from the entry (they are erased).
+    files: ['src/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        paths: [{ name: 'undici', allowTypeImports: true, message: "Import Pool from src/platform/http-pool.ts: undici's entry loads all of undici into every process." }],
+      }],
+    },
+  },
+  {
     // Each process's one config loader (src/*/config.ts); tests and benchmarks build environments
     // of their own; the web app's build configuration names the dev server's API target.
     files: ['src/*/config.ts', 'test/**', 'bench/**', 'web/vite.config.ts'],

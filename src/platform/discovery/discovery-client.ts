@@ -1,4 +1,4 @@
-import { Pool } from 'undici';
+import { Pool } from '../http-pool.js';
 import { AppError, isErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { discoveryAudience, newNonce, serviceAuthHeaders, type ServiceCredentials } from '../service-auth.js';

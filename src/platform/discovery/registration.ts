@@ -1,4 +1,4 @@
-import { Pool } from 'undici';
+import { Pool } from '../http-pool.js';
 import type { Logger } from '../log.js';
 import { requestReplica } from './discovery-client.js';
 import type { ServiceCredentials } from '../service-auth.js';

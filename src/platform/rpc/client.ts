@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { Pool } from 'undici';
+import { Pool } from '../http-pool.js';
 import { AppError, EaselError } from '../errors.js';
 import { errorFromWire } from './wire.js';
 import { newNonce, serviceAuthHeaders, type ActingUser, type ServiceCredentials } from '../service-auth.js';

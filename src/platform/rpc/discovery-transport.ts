@@ -1,4 +1,4 @@
-import { Pool } from 'undici';
+import { Pool } from '../http-pool.js';
 import { BrokenCircuitError } from 'cockatiel';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { AppError } from '../errors.js';
