@@ -1,3 +1,5 @@
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- the declarations must reach every program that compiles this file (test/browser has its own tsconfig)
+/// <reference path="./undici-pool.d.ts" />
 import type { Pool as UndiciPool } from 'undici';
 import PoolFromItsModule from 'undici/lib/dispatcher/pool.js';
 import Dispatcher from 'undici/lib/dispatcher/dispatcher.js';
