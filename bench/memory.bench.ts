@@ -7,7 +7,8 @@ import { numberArg } from './interleaved.js';
 
 // Peak resident memory of every Easel process (discovery, users, images, recommendations, the
 // gateway's primary and each worker) under the chaos drill's mixed load (GET /{imgID}, likes,
-// logins, uploads; 6 concurrent clients), through the launcher with its layout (so with the
+// logins, uploads; 6 concurrent clients; reads spread over every uploaded image, so the
+// gateway workers' hot tiers fill), through the launcher with its layout (so with the
 // --max-old-space-size it sets). Peak = the kernel's high-water mark (VmHWM) of each process;
 // the heap / external split comes from each process's own /metrics at the end.
 //
@@ -108,7 +109,9 @@ async function main(): Promise<void> {
       while (Date.now() - started < settings.durationMs) {
         const kind = kinds[n++ % kinds.length]!;
         const account = accounts[n % accounts.length]!;
-        const imageId = imageIds[n % imageIds.length]!;
+        // Reads go to every image uploaded so far, not only the seed ones, so each gateway
+        // worker's hot tier fills up to its bound as it would in use.
+        const imageId = imageIds[(n * 7919) % imageIds.length]!;
         let status = 0;
         try {
           if (kind === 'get') status = (await client.request('GET', `/${imageId}`)).status;
@@ -116,7 +119,9 @@ async function main(): Promise<void> {
           else if (kind === 'login') status = (await client.request('POST', '/login', { json: { name: account.name, password } })).status;
           else {
             const image = await makeImage('png', 200 + (uploads++ % 200), 150);
-            status = (await client.request('POST', '/img', { token: account.accessToken, json: { imageBlob: image.toString('base64'), tags: ['memory'] }, headers: { 'idempotency-key': randomUUID() } })).status;
+            const upload = await client.request('POST', '/img', { token: account.accessToken, json: { imageBlob: image.toString('base64'), tags: ['memory'] }, headers: { 'idempotency-key': randomUUID() } });
+            status = upload.status;
+            if (status === 201) imageIds.push((upload.body as { imageID: string }).imageID);
           }
         } catch {
           status = 0;
@@ -141,8 +146,19 @@ async function main(): Promise<void> {
         // metrics may live on another port; the peak RSS is what counts
       }
     }
+    // How full the workers' hot tiers got (the gateway's metrics sum its workers).
+    let hotTier = 'hot tiers: not reported';
+    const gateway = cluster.status().find((process) => process.kind === 'gateway');
+    try {
+      const text = await (await fetch(gateway?.metricsUrl ?? `${gateway?.url}/metrics`)).text();
+      const bytes = /^image_hot_tier_bytes(?:\{[^}]*\})? ([0-9.e+]+)/m.exec(text)?.[1];
+      if (bytes !== undefined) hotTier = `hot tiers of the gateway's workers hold ${(Number(bytes) / 1024 / 1024).toFixed(1)} MB in all`;
+    } catch {
+      // the peak RSS is what counts
+    }
     await client.close();
 
+    console.log(hotTier);
     console.log(`mixed load for ${settings.durationMs / 1000} s, ${settings.concurrency} clients:`, Object.entries(counts).map(([kind, c]) => `${kind} ${c.ok} ok / ${c.failed} failed`).join(', '));
     const rows = [...samples.values()].sort((a, b) => a.instance.localeCompare(b.instance));
     console.table(rows.map((row) => ({

@@ -67,9 +67,11 @@ export const gatewayConfigSchema = z.object({
   IMAGE_CACHE_TTL_SECONDS: env.positiveInt(300),
   /**
    * MiB of image answers each worker keeps in memory (the hot tier over the ring); 0 turns it
-   * off. Counted in the worker's memory budget (docs/read-path.md).
+   * off. Counted in the worker's 120 MB budget: a worker under load without it sits at about
+   * 116 MB, and bench:memory fills it (docs/read-path.md). A few dozen popular answers fit;
+   * raise it where workers may use more memory.
    */
-  IMAGE_HOT_TIER_MB: env.nonNegativeInt(8),
+  IMAGE_HOT_TIER_MB: env.nonNegativeInt(2),
   /** Views are sent to the recommendations service at most this long after they happen (a crash loses at most this window). */
   VIEW_FLUSH_INTERVAL_MS: env.milliseconds(1_000),
   /** The built web app served under /app/; empty means web/dist in the repository. */

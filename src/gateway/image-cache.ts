@@ -31,7 +31,7 @@ export interface ImageCacheSettings {
   ttlSeconds: number;
   /** Generations must outlive every entry written under them. */
   generationTtlSeconds?: number;
-  /** Bytes of answers this worker keeps in memory; 0 turns the hot tier off. Default 8 MiB (the gateway passes IMAGE_HOT_TIER_MB, 8 by default). */
+  /** Bytes of answers this worker keeps in memory; 0 turns the hot tier off. Default 2 MiB (the gateway passes IMAGE_HOT_TIER_MB, 2 by default). */
   hotTierBytes?: number;
   /** Larger answers are not kept in memory (they still come from the ring). Default a quarter of hotTierBytes. */
   hotTierMaxEntryBytes?: number;
@@ -68,7 +68,7 @@ export interface ImageCache {
   hotTierStats(): { entries: number; bytes: number; hits: number; misses: number };
 }
 
-const defaultHotTierBytes = 8 * 1024 * 1024;
+const defaultHotTierBytes = 2 * 1024 * 1024;
 
 const generationKey = (imageId: string) => `img:${imageId}:gen`;
 const infoKey = (imageId: string, generation: string) => `img:${imageId}:${generation}:info`;
