@@ -136,8 +136,8 @@ export const defaultLayout: ClusterLayout = {
   timeouts: { startMs: 60_000, postgresFirstStartMs: 120_000, stopMs: 10_000 },
   restart: { initialDelayMs: 250, maxDelayMs: 15_000, factor: 2, resetAfterMs: 30_000 },
   // Safety bounds, not tight fits: bench:memory measured the heaps under the chaos drill's mixed
-  // load (docs/read-path.md), and users' first sign-up loads the password-strength dictionaries,
-  // which took a 48 MiB old space to a heap-out-of-memory crash.
+  // load (docs/read-path.md). A 48 MiB old space once took users to a heap-out-of-memory crash
+  // when its first sign-up loaded the password-strength dictionaries (now a compact word file).
   memory: { maxOldSpaceMb: { gateway: 112, discovery: 64, users: 112, images: 112, recommendations: 96 }, maxSemiSpaceMb: 2 },
   serviceEnv: {},
   uploadTransaction: 'saga',

@@ -58,16 +58,15 @@ export function serviceEntry(service: string): string {
 }
 
 /**
- * V8's memory settings for one kind of Easel process (a gateway's workers inherit them): the heap
- * bounds from the layout, WebAssembly kept on its baseline compiler, and a small heap growth
- * step. undici parses HTTP with llhttp compiled to WebAssembly; once warm, V8 recompiles that parser with its optimizing
- * compiler, which for its one huge state-machine function takes some 13 MB of compiler memory
- * for a moment, in every process, around the time it comes up (a third of each one's peak above
- * its resting size). The baseline code parses an RPC answer about 2 us slower (bench notes in
- * docs/read-path.md), small beside the call itself. And the old generation may grow by 10% past
- * what the last full collection kept before the next one (V8 picks between 10% and 300% by how
- * fast it collects): the gateway workers' peaks under load were 2-3 MB lower, at no cost the
- * benchmarks could see.
+ * V8's memory settings for one kind of Easel process (a gateway's workers inherit them): the
+ * heap bounds from the layout, WebAssembly kept on its baseline compiler, and a small heap
+ * growth step. undici parses HTTP with llhttp compiled to WebAssembly; once warm, V8 recompiled
+ * that parser with its optimizing compiler, which for its one huge state-machine function took
+ * some 13 MB of compiler memory for a moment, in every process, around the time it came up. The
+ * baseline code parses an answer about 2 us slower (docs/read-path.md), small beside an RPC call.
+ * The old generation may grow by 10% past what the last full collection kept before the next
+ * one (V8 otherwise picks 10% to 300% by how fast it collects): the gateway workers' peaks under
+ * load were 2-3 MB lower, at no cost the benchmarks could see.
  */
 export function nodeMemoryArgs(layout: ClusterLayout, kind: 'discovery' | DomainService | 'gateway'): string[] {
   return [`--max-old-space-size=${layout.memory.maxOldSpaceMb[kind]}`, `--max-semi-space-size=${layout.memory.maxSemiSpaceMb}`, '--liftoff-only', '--heap-growing-percent=10'];
