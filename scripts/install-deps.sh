@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Easel needs and is missing: the Debian packages (redis-server, postgresql,
-# pg_auto_failover, jemalloc for the Easel processes, prometheus with promtool, the PostgreSQL
-# and Redis exporters, docker-compose to validate deploy/docker-compose.yml, chromium with a
-# font for the web app's browser tests) with apt-get when run as root, otherwise one line naming the command to run; then Node.js 24
+# pg_auto_failover, prometheus with promtool, the PostgreSQL and Redis exporters, docker-compose
+# to validate deploy/docker-compose.yml, chromium with a font for the web app's browser tests)
+# with apt-get when run as root, otherwise one line naming the command to run; then Node.js 24
 # into .toolchain/ when the node on PATH is older; then the npm packages with `npm ci` when
 # node_modules is missing, stale or was installed under another Node major.
 set -euo pipefail
@@ -21,8 +21,6 @@ command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 # The browser tier drives Debian's chromium (nothing downloads a browser); DejaVu gives it text to draw.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
-# The launcher preloads jemalloc into every Easel process (src/launcher/specs.ts nativeMemoryEnv).
-compgen -G '/usr/lib/*-linux-gnu/libjemalloc.so.2' >/dev/null || missing+=(libjemalloc2)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -34,11 +32,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
     echo "install-deps: missing system packages; run: sudo apt-get install -y ${missing[*]}" >&2
     # Observability and deployment checks are optional for `make start` (the launcher runs
     # without Prometheus and its exporters), and chromium only serves the browser tests (which
-    # say so when it is missing), and without jemalloc the launcher bounds glibc's allocator
-    # instead; the databases are not.
+    # say so when it is missing); the databases are not.
     for package in "${missing[@]}"; do
       case "$package" in
-        prometheus | prometheus-postgres-exporter | prometheus-redis-exporter | docker-compose | chromium | fonts-dejavu-core | libjemalloc2) ;;
+        prometheus | prometheus-postgres-exporter | prometheus-redis-exporter | docker-compose | chromium | fonts-dejavu-core) ;;
         *) exit 1 ;;
       esac
     done

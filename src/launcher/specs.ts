@@ -77,30 +77,13 @@ export function nodeMemoryArgs(layout: ClusterLayout, kind: 'discovery' | Domain
  * large blocks on the thread pool; by default glibc then raises its mmap threshold and keeps
  * such blocks in per-thread arenas after they are freed, which held users' RSS at 250+ MB after
  * a burst of logins. A fixed threshold keeps large blocks mmapped (returned on free), and two
- * arenas bound the per-thread fragmentation. Used as they are when jemalloc is not installed.
+ * arenas bound the per-thread fragmentation. The layout's serviceEnv can override these.
  */
-export const glibcMemoryEnv: Record<string, string> = {
+export const nativeMemoryEnv: Record<string, string> = {
   MALLOC_ARENA_MAX: '2',
   MALLOC_MMAP_THRESHOLD_: '131072',
   MALLOC_TRIM_THRESHOLD_: '262144',
 };
-
-/** Where Debian's libjemalloc2 puts the library, per architecture. */
-export const jemallocCandidates = ['/usr/lib/x86_64-linux-gnu/libjemalloc.so.2', '/usr/lib/aarch64-linux-gnu/libjemalloc.so.2'];
-
-/**
- * The allocator settings of every Easel process. glibc frees only the top of its heap: under
- * load each process kept 10-12 MB there that it no longer used (holes between live blocks).
- * jemalloc (preloaded; sharp's own documentation recommends it with glibc for the same reason)
- * gives freed pages back at once (no decay), from one arena and without per-thread caches: 2-4 MB
- * less at peak in bench:memory with the same throughput. Without the library, glibc's settings
- * above. The layout's serviceEnv can override either (LD_PRELOAD='' turns jemalloc off).
- */
-export function nativeMemoryEnv(candidates: readonly string[] = jemallocCandidates): Record<string, string> {
-  const jemalloc = candidates.find((path) => existsSync(path));
-  if (!jemalloc) return { ...glibcMemoryEnv };
-  return { ...glibcMemoryEnv, LD_PRELOAD: jemalloc, MALLOC_CONF: 'narenas:1,tcache:false,dirty_decay_ms:0,muzzy_decay_ms:0' };
-}
 
 /** Internal metrics ports (METRICS_PORT) of the processes Prometheus finds statically: discovery's and the gateway's. */
 export interface MetricsPorts {
@@ -133,7 +116,7 @@ function nodeService(layout: ClusterLayout, kind: 'discovery' | DomainService | 
         command: process.execPath,
         args: [...nodeMemoryArgs(layout, kind), '--enable-source-maps', entry],
         cwd: repoRoot(),
-        env: { ...nativeMemoryEnv(), ...layout.serviceEnv, INSTANCE_NAME: instance, HOST: layout.host, PORT: String(port), LOG_LEVEL: layout.logLevel, ...env },
+        env: { ...nativeMemoryEnv, ...layout.serviceEnv, INSTANCE_NAME: instance, HOST: layout.host, PORT: String(port), LOG_LEVEL: layout.logLevel, ...env },
       };
     },
     ready: () => httpOk(`${base}/health`),
