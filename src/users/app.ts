@@ -15,6 +15,7 @@ import { createPasswordHasher, scryptCost } from './passwords.js';
 import { openSigningKeyRing } from './signing-keys.js';
 import { createSigningKeysRepository } from './signing-keys.repository.js';
 import { usersHandlers } from './handlers.js';
+import { checkPasswordWordsPresent } from './password-words.js';
 import { systemClock, type Clock } from '../platform/clock.js';
 import type { RpcClient } from '../platform/rpc/client.js';
 import type { ImagesContract } from '../contracts/images.js';
@@ -35,6 +36,7 @@ export interface UsersAppDeps {
 /** Builds the users service: migrations, the shared signing key, and the Users RPC methods. Tests call this directly. */
 export async function buildUsersApp(deps: UsersAppDeps): Promise<FastifyInstance> {
   const { config, logger } = deps;
+  checkPasswordWordsPresent();
   const sql = await openServiceDatabase({ url: config.DATABASE_URL, password: config.DATABASE_PASSWORD, logger, service: 'users', migrations: usersMigrations, metrics: deps.metrics });
   let closeSigningKeys = () => undefined as void;
   const phaseTwo = phaseTwoDatabase(sql, { url: config.DATABASE_URL, password: config.DATABASE_PASSWORD, logger });

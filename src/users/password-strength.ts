@@ -6,9 +6,10 @@ import { asRankedDictionary, rankedWordsFromJoined } from './ranked-words.js';
 // Dropbox's zxcvbn: common passwords, names, words, keyboard walks, repeats, dates, l33t). A
 // password must reach score 2 ("somewhat guessable": more than 10^6 guesses), which with the
 // login rate limits and scrypt leaves online guessing hopeless, and it must not be the account
-// name (which the estimate also counts as a known word). The estimate is made on the first `estimatedPrefix` characters only: its cost
-// grows with length (a 128-character run of one digit takes near a second), and a prefix is
-// never stronger than the whole, so a password refused this way is at worst one we could have taken.
+// name (which the estimate also counts as a known word). The estimate is made on the first
+// `estimatedPrefix` characters only: its cost grows with length (a 128-character run of one digit
+// takes near a second), and a prefix is never stronger than the whole, so a password refused this
+// way is at worst one we could have taken.
 
 export const minimumScore = 2;
 const estimatedPrefix = 40;

@@ -1,4 +1,4 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,15 +82,34 @@ export function writePasswordWords(directory = fileURLToPath(new URL('.', passwo
   return path;
 }
 
+const remedy = 'run `npm run build` (it writes the file next to the compiled users service; the unit, integration and security tests write it into src/users/ in their global setup)';
+
+function missingFile(path: string, cause: unknown): Error {
+  return new Error(`the password-strength word file ${path} is missing: ${remedy}`, { cause });
+}
+
+/**
+ * Throws, saying what to run, when the file is not there. The users service checks at start-up,
+ * so a build without the file fails to start instead of answering its first sign-up with a 500
+ * (the file itself is read on first use: password-strength.ts).
+ */
+export function checkPasswordWordsPresent(file: URL = passwordWordsFile): void {
+  try {
+    statSync(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw missingFile(fileURLToPath(file), error);
+    throw error;
+  }
+}
+
 /** Reads the file at `file`; says what to run when it is missing or not in this version's format. */
 export function readPasswordWords(file: URL = passwordWordsFile): PasswordWords {
   const path = fileURLToPath(file);
-  const remedy = 'run `npm run build` (it writes the file next to the compiled users service; the unit, integration and security tests write it into src/users/ in their global setup)';
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`the password-strength word file ${path} is missing: ${remedy}`, { cause: error });
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw missingFile(path, error);
     throw error;
   }
   const words = JSON.parse(text) as Partial<PasswordWords>;

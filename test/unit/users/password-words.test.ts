@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { adjacencyGraphs, dictionary as commonWords } from '@zxcvbn-ts/language-common';
 import { dictionary as englishWords, translations } from '@zxcvbn-ts/language-en';
 import {
-  joinedWords, passwordWordsFile, passwordWordsFromPacks, readPasswordWords, wordSeparator, writePasswordWords,
+  checkPasswordWordsPresent, joinedWords, passwordWordsFile, passwordWordsFromPacks, readPasswordWords, wordSeparator, writePasswordWords,
 } from '../../../src/users/password-words.js';
 
 describe('the password-strength word file', () => {
@@ -44,6 +44,11 @@ describe('the password-strength word file', () => {
     const stale = join(directory, 'stale.json');
     writeFileSync(stale, JSON.stringify({ dictionaries: {} }));
     expect(() => readPasswordWords(pathToFileURL(stale))).toThrow(/not in the format this version reads: run `npm run build`/);
+  });
+
+  it('is checked for at start-up: present, nothing happens; missing, the error says to run the build', () => {
+    expect(() => checkPasswordWordsPresent(pathToFileURL(writePasswordWords(directory)))).not.toThrow();
+    expect(() => checkPasswordWordsPresent(pathToFileURL(join(directory, 'absent.json')))).toThrow(/absent\.json is missing: run `npm run build`/);
   });
 
   it('is where the service reads it, written by the test setup as the build writes it into dist/', () => {
