@@ -91,10 +91,27 @@ export interface MetricsPorts {
   gateway: number;
 }
 
-export async function pickMetricsPorts(layout: ClusterLayout): Promise<MetricsPorts> {
+/**
+ * Free ports for one cluster, never the same one twice: each port is released as soon as it is
+ * found, and the kernel may hand a released port out again to the next request (two processes
+ * once got the same METRICS_PORT).
+ */
+export function distinctPorts(host: string, find: (host: string) => Promise<number> = freePort): () => Promise<number> {
+  const given = new Set<number>();
+  return async () => {
+    for (;;) {
+      const port = await find(host);
+      if (given.has(port)) continue;
+      given.add(port);
+      return port;
+    }
+  };
+}
+
+export async function pickMetricsPorts(layout: ClusterLayout, nextPort: () => Promise<number> = distinctPorts(layout.host)): Promise<MetricsPorts> {
   const discovery: number[] = [];
-  for (let i = 0; i < layout.discovery.ports.length; i++) discovery.push(await freePort(layout.host));
-  return { discovery, gateway: await freePort(layout.host) };
+  for (let i = 0; i < layout.discovery.ports.length; i++) discovery.push(await nextPort());
+  return { discovery, gateway: await nextPort() };
 }
 
 function nodeService(layout: ClusterLayout, kind: 'discovery' | DomainService | 'gateway', instance: string, port: number, after: string[], env: Record<string, string>): ProcessSpec {
@@ -131,7 +148,8 @@ function nodeService(layout: ClusterLayout, kind: 'discovery' | DomainService | 
 export async function buildProcessSpecs(layout: ClusterLayout, config: LauncherConfig, components: readonly Component[] = ['redis', 'postgres', 'prometheus', 'services'], secrets: ClusterSecrets = loadOrCreateSecrets(layout.dataDir)): Promise<ProcessSpec[]> {
   const specs: ProcessSpec[] = [];
   const want = (c: Component) => components.includes(c);
-  const metricsPorts = await pickMetricsPorts(layout);
+  const nextPort = distinctPorts(layout.host);
+  const metricsPorts = await pickMetricsPorts(layout, nextPort);
   if (want('redis')) specs.push(...redisSpecs(layout, secrets));
   if (want('postgres')) specs.push(...postgresHaSpecs(layout, config, secrets));
   if (want('prometheus') && exportersWanted(layout)) {
@@ -157,7 +175,7 @@ export async function buildProcessSpecs(layout: ClusterLayout, config: LauncherC
   for (const service of domainServices) {
     for (let i = 1; i <= layout.services[service]; i++) {
       const instance = `${service}-${i}`;
-      const port = await freePort(layout.host);
+      const port = await nextPort();
       specs.push(nodeService(layout, service, instance, port, [...discoveryNames, ...redisNames, ...postgresReady], {
         ...shared,
         DATABASE_URL: serviceDatabaseUrl(layout, service),
@@ -165,7 +183,7 @@ export async function buildProcessSpecs(layout: ClusterLayout, config: LauncherC
         ...(service === 'users' ? { SIGNING_KEY_SECRET: secrets['signing-key-secret'] } : {}),
         ...(service === 'images' ? { UPLOAD_TRANSACTION: layout.uploadTransaction } : {}),
         // Registered with discovery, which lists it as this instance's Prometheus target.
-        METRICS_PORT: String(await freePort(layout.host)),
+        METRICS_PORT: String(await nextPort()),
       }));
     }
   }
