@@ -16,10 +16,13 @@ import { join } from 'node:path';
 // prepare_promotion (primary -> draining), -> stop_replication (primary -> demote_timeout),
 // and once `primary_demote_timeout` has passed since that, the standby -> wait_primary
 // (promoted, writable). Worst case for a frozen primary:
-//   last report (t=0) .. health check BAD by ~3.3 s, report older than 3 s  -> unhealthy  ~3.3 s
-//   prepare_promotion, stop_replication (keeper loops)                      ->            ~5.5 s
-//   primary_demote_timeout (overlaps the keeper steps) + promotion          ->            ~7 s
-// leaving ~3 s of the 10 s for services to reconnect.
+//   last report (t=0) .. health check BAD, report older than 2 s            -> unhealthy  ~2-3 s
+//   prepare_promotion, stop_replication (keeper loops, ~1 s each; promoting
+//   PostgreSQL inside stop_replication takes 2-3 s on a loaded machine)     ->            ~5-7 s
+//   primary_demote_timeout (overlaps the keeper steps) + wait_primary       ->            ~5-8 s
+// leaving ~2 s of the 10 s for services to reconnect. A killed primary's node is slower to
+// replace (the drill measured 6-8.5 s): the launcher restarts it at once and its keeper takes
+// part in the demotion.
 
 /** Monitor settings (milliseconds), written to the monitor's postgresql.conf (all reloadable, PGC_SIGHUP). */
 export const monitorFailoverSettings = {
@@ -32,9 +35,11 @@ export const monitorFailoverSettings = {
   // a race, a restart in progress) does not mark a node bad, two failures in a row do.
   'pgautofailover.health_check_max_retries': 1,
   'pgautofailover.health_check_retry_delay': 250,
-  // Keepers report every second (PG_AUTOCTL_KEEPER_SLEEP_TIME); three missed reports in a row is
-  // a stalled or dead keeper, not a slow one. The health check above must also fail.
-  'pgautofailover.node_considered_unhealthy_timeout': 3_000,
+  // Keepers report every second (PG_AUTOCTL_KEEPER_SLEEP_TIME); two missed reports in a row is
+  // a stalled or dead keeper. A slow one stays put: the health check above must fail as well
+  // (twice), and a busy postmaster still accepts connections. Every second here is a second
+  // of every failover (3 s made a killed primary's replacement take 9-10 s under the drill).
+  'pgautofailover.node_considered_unhealthy_timeout': 2_000,
   // How long the monitor waits for the old primary to demote itself before promoting the
   // standby. Waiting protects against two writable primaries; here synchronous replication
   // already does: the standby stops replicating before it is promoted (stop_replication), so

@@ -58,16 +58,17 @@ describe('failover drill: the database and the cache fail under writes and reads
     const prefix = randomBytes(3).toString('hex');
     let counter = 0;
 
+    // A request belongs to the phase it ended in: one sent just before a fault and held through
+    // it is the fault's.
     const record = async (kind: Kind, work: () => Promise<{ ok: boolean; status: number; error?: string }>) => {
       const startedAt = Date.now();
-      const at = phase;
       let outcome: { ok: boolean; status: number; error?: string };
       try {
         outcome = await work();
       } catch (error) {
         outcome = { ok: false, status: 0, error: (error as Error).message };
       }
-      samples.push({ kind, phase: at, startedAt, endedAt: Date.now(), ...outcome });
+      samples.push({ kind, phase, startedAt, endedAt: Date.now(), ...outcome });
     };
     const signUp = (kind: Kind) => record(kind, async () => {
       const name = `d${prefix}_${(counter++).toString(36)}`;
@@ -165,7 +166,8 @@ describe('failover drill: the database and the cache fail under writes and reads
 
     expect(primaryAfterLoad, 'no failover under load').toBe(primaryBefore);
     expect(report[0]!.promoted, 'no promotion during the load phase').toBeUndefined();
-    expect(failures.map((s) => `${s.kind} ${s.phase} ${s.status} ${s.error ?? ''}`)).toEqual([]);
+    const faultAt = (name: PhaseName) => phases.find((p) => p.name === name)!.faultAt;
+    expect(failures.map((s) => `${s.kind} ${s.phase} ${s.status} ${s.error ?? ''} (sent ${s.startedAt - faultAt(s.phase)} ms after the phase began, answered in ${s.endedAt - s.startedAt} ms)`)).toEqual([]);
     expect(lost).toEqual([]);
     expect(report.find((r) => r.row.phase === 'freeze')!.pauseMs, 'write pause for a frozen primary').toBeLessThanOrEqual(10_000);
     // Each fault met a steady stream of writes (under the load phase's four extra clients the

@@ -85,7 +85,11 @@ export interface RideThroughOptions {
   probe?: FailoverProbe;
   /** How long an attempt may go unanswered before the database is probed (default 1500 ms). */
   stallMs?: number;
-  /** Pause before the first retry, doubling up to `maxDelayMs` (defaults 100 ms, 1000 ms). */
+  /**
+   * Pause before the first retry, doubling up to `maxDelayMs` (defaults 100 ms, 500 ms). The cap
+   * is how late a held request may notice the new primary: a retry costs one refused connection
+   * or one read-only answer, so it is kept short.
+   */
   initialDelayMs?: number;
   maxDelayMs?: number;
   /** Called before each retry (logs, metrics). */
@@ -101,7 +105,7 @@ export interface RideThroughOptions {
 export async function rideThroughFailover<T>(work: () => Promise<T>, options: RideThroughOptions): Promise<T> {
   const clock = options.clock ?? systemClock;
   const stallMs = options.stallMs ?? 1_500;
-  const maxDelayMs = options.maxDelayMs ?? 1_000;
+  const maxDelayMs = options.maxDelayMs ?? 500;
   let delay = options.initialDelayMs ?? 100;
   for (let attempt = 1; ; attempt++) {
     let error: unknown;

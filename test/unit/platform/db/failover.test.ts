@@ -59,6 +59,24 @@ describe('rideThroughFailover', () => {
     expect(result).toBe('ok');
   });
 
+  it('tries again at least every 500 ms while the database stays away, so a held request notices the new primary quickly', async () => {
+    const clock = manualClock();
+    const { work, calls } = flaky(...Array.from({ length: 6 }, () => pgError('25006')));
+    let result: string | undefined;
+    void rideThroughFailover(work, { deadline: clock.now() + 10_000, retryMaybeExecuted: false, clock }).then((r) => (result = r));
+    await settle();
+    // Pauses 100, 200, 400, then 500 ms each, not doubling on to 800.
+    for (const [pause, expectedCalls] of [[100, 2], [200, 3], [400, 4], [500, 5], [500, 6], [500, 7]] as const) {
+      clock.advance(pause - 1);
+      await settle();
+      expect(calls()).toBe(expectedCalls - 1);
+      clock.advance(1);
+      await settle();
+      expect(calls()).toBe(expectedCalls);
+    }
+    expect(result).toBe('ok');
+  });
+
   it('does not repeat a write that may have committed unless it is safe to retry', async () => {
     const clock = manualClock();
     const unsafe = flaky(pgError('CONNECTION_CLOSED'));
