@@ -22,6 +22,15 @@ describe('memory bounds from the layout', () => {
     }
   });
 
+  it('stop the gateway and images at the mid-tier compiler (TurboFan\'s code and compiles cost them 3-4 MB), and only them', () => {
+    const layout = resolveLayout({ dataDir: '/tmp/easel-memory-test' });
+    expect(nodeMemoryArgs(layout, 'gateway')).toContain('--max-opt=2');
+    expect(nodeMemoryArgs(layout, 'images')).toContain('--max-opt=2');
+    for (const kind of ['discovery', 'users', 'recommendations'] as const) {
+      expect(nodeMemoryArgs(layout, kind).some((arg) => arg.startsWith('--max-opt'))).toBe(false);
+    }
+  });
+
   it('refuses a limit V8 cannot run in, naming it', () => {
     expect(() => resolveLayout({ memory: { maxOldSpaceMb: { images: 4 } } })).toThrow(LayoutError);
     expect(() => resolveLayout({ memory: { maxOldSpaceMb: { images: 4 } } })).toThrow(/memory\.maxOldSpaceMb\.images/);
