@@ -46,7 +46,16 @@ export function checkRequestText(request: Pick<FastifyRequest, 'params' | 'query
 
 async function inputHygiene(app: FastifyInstance): Promise<void> {
   // preValidation: after the body is parsed (forms included), before the route's schema and handler.
-  app.addHook('preValidation', async (request) => checkRequestText(request));
+  // Callback style: it runs on every request, and an async hook costs a promise each time.
+  app.addHook('preValidation', (request, _reply, done) => {
+    try {
+      checkRequestText(request);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    done();
+  });
 }
 
 export default fastifyPlugin(inputHygiene, { name: 'input-hygiene' });

@@ -1,4 +1,3 @@
-import postgres from 'postgres';
 import { AppError } from '../errors.js';
 
 // What a PostgreSQL failure means for the request that met it. A data exception (SQLSTATE class
@@ -16,9 +15,18 @@ const outageClasses = new Set(['08', '53', '57']);
 /** postgres.js's own codes for a connection that could not be made or was lost. */
 const connectionCodes = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE']);
 
+/**
+ * A server error as postgres.js reports it. Told by its class name rather than `instanceof`:
+ * every HTTP server renders errors through this module, the gateway included, which has no
+ * database and should not load a PostgreSQL client for it.
+ */
+function isPostgresError(error: unknown): error is Error & { code?: unknown } {
+  return error instanceof Error && error.name === 'PostgresError';
+}
+
 /** The AppError a database failure stands for, or undefined when `error` is not one. */
 export function databaseFailure(error: unknown): AppError | undefined {
-  if (error instanceof postgres.PostgresError) {
+  if (isPostgresError(error)) {
     const sqlState = typeof error.code === 'string' ? error.code : '';
     const sqlClass = sqlState.slice(0, 2);
     if (badValueClasses.has(sqlClass)) return new AppError('INVALID_ARGUMENT', 'a value was refused by the database (out of range or not allowed)', { cause: error, details: { sqlState } });
