@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { AppError } from '../platform/errors.js';
 import { forbidden } from '../platform/errors.js';
 import type { GatewayDeps } from './deps.js';
 
@@ -28,28 +27,20 @@ export function isSameOrigin(origin: string, host: string | undefined): boolean 
 export function crossSiteCheck(app: FastifyInstance, deps: Pick<GatewayDeps, 'config'>): void {
   const trusted = new Set(deps.config.TRUSTED_ORIGINS.map((origin) => origin.toLowerCase()));
 
-  // Callback style: it runs on every request (reads included), and an async hook costs a promise each time.
-  app.addHook('onRequest', (request, _reply, done) => {
-    const refusal = safeMethods.has(request.method) ? undefined : crossSiteRefusalOf(request, trusted);
-    if (refusal) done(refusal);
-    else done();
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    if (safeMethods.has(request.method)) return;
+    if (typeof request.headers.authorization === 'string') return;
+    const origin = request.headers.origin;
+    if (typeof origin === 'string') {
+      if (isSameOrigin(origin, request.headers.host) || trusted.has(origin.toLowerCase())) return;
+      request.log.warn({ origin, method: request.method, url: request.url }, 'cross-site write refused');
+      throw forbidden(crossSiteRefusal);
+    }
+    // No Origin (older browsers on same-origin requests, or not a browser at all): trust the fetch metadata if any.
+    const site = request.headers['sec-fetch-site'];
+    if (site === 'cross-site' || site === 'same-site') {
+      request.log.warn({ site, method: request.method, url: request.url }, 'cross-site write refused');
+      throw forbidden(crossSiteRefusal);
+    }
   });
-}
-
-/** Why a write is refused as cross-site, or undefined when it may go on. */
-function crossSiteRefusalOf(request: FastifyRequest, trusted: ReadonlySet<string>): AppError | undefined {
-  if (typeof request.headers.authorization === 'string') return undefined;
-  const origin = request.headers.origin;
-  if (typeof origin === 'string') {
-    if (isSameOrigin(origin, request.headers.host) || trusted.has(origin.toLowerCase())) return undefined;
-    request.log.warn({ origin, method: request.method, url: request.url }, 'cross-site write refused');
-    return forbidden(crossSiteRefusal);
-  }
-  // No Origin (older browsers on same-origin requests, or not a browser at all): trust the fetch metadata if any.
-  const site = request.headers['sec-fetch-site'];
-  if (site === 'cross-site' || site === 'same-site') {
-    request.log.warn({ site, method: request.method, url: request.url }, 'cross-site write refused');
-    return forbidden(crossSiteRefusal);
-  }
-  return undefined;
 }

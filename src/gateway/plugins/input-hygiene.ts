@@ -46,16 +46,7 @@ export function checkRequestText(request: Pick<FastifyRequest, 'params' | 'query
 
 async function inputHygiene(app: FastifyInstance): Promise<void> {
   // preValidation: after the body is parsed (forms included), before the route's schema and handler.
-  // Callback style: it runs on every request, and an async hook costs a promise each time.
-  app.addHook('preValidation', (request, _reply, done) => {
-    try {
-      checkRequestText(request);
-    } catch (error) {
-      done(error as Error);
-      return;
-    }
-    done();
-  });
+  app.addHook('preValidation', async (request) => checkRequestText(request));
 }
 
 export default fastifyPlugin(inputHygiene, { name: 'input-hygiene' });
