@@ -77,12 +77,13 @@ export function nodeMemoryArgs(layout: ClusterLayout, kind: 'discovery' | Domain
 /**
  * Kinds whose JavaScript goes no further than V8's mid-tier compiler (Maglev): TurboFan's own
  * machine code is some 5 MB of the node binary that a process pages in once it optimizes
- * anything, and its compiles take memory of their own. Without it images peaked 3-4 MB lower
- * under bench:memory (114-116 MB against 118-119); it spends its time in libvips, not in
- * JavaScript. The gateway's workers were 3-4 MB lower too, but bench:gateway-cache's `/raw`
- * fell from 0.56-0.63x bare Fastify to 0.45-0.56x (its target is 0.5x), so they keep every tier.
+ * anything, and its compiles take memory of their own. Without it the gateway's workers and the
+ * images service peaked 3-4 MB lower under bench:memory (115-117 MB against 118-121), and
+ * bench:gateway-cache saw no loss (the workers' hot path is Node's own built-in code: HTTP
+ * parsing, streams, buffers; images spends its time in libvips). The other kinds are well under
+ * the bound and keep every tier.
  */
-const maglevTopTier: ReadonlySet<string> = new Set(['images']);
+const maglevTopTier: ReadonlySet<string> = new Set(['gateway', 'images']);
 
 /**
  * glibc's allocator, told to give memory back: scrypt (8 MiB per hash) and libvips allocate
