@@ -78,10 +78,12 @@ export function nodeMemoryArgs(layout: ClusterLayout, kind: 'discovery' | Domain
  * Kinds whose JavaScript goes no further than V8's mid-tier compiler (Maglev): TurboFan's own
  * machine code is some 5 MB of the node binary that a process pages in once it optimizes
  * anything, and its compiles take memory of their own. Without it the gateway's workers and the
- * images service peaked 3-4 MB lower under bench:memory (115-117 MB against 118-121), and
- * bench:gateway-cache saw no loss (the workers' hot path is Node's own built-in code: HTTP
- * parsing, streams, buffers; images spends its time in libvips). The other kinds are well under
- * the bound and keep every tier.
+ * images service peaked 3-4 MB lower under bench:memory (workers 114.7-116.9 MB against
+ * 117.9-121.0, images 113.5-116.4 against 118-119): with it the workers crossed the 120 MB
+ * bound in two of five runs. The price is the gateway's speed on `/raw`, whose JavaScript (the
+ * ring client, Fastify's hooks) Maglev runs slower: 0.45-0.56x bare Fastify (mean 0.52, six
+ * runs) against 0.56-0.63x (docs/read-path.md). Images spends its time in libvips. The other
+ * kinds are well under the bound and keep every tier.
  */
 const maglevTopTier: ReadonlySet<string> = new Set(['gateway', 'images']);
 
