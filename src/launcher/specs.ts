@@ -80,10 +80,10 @@ export function nodeMemoryArgs(layout: ClusterLayout, kind: 'discovery' | Domain
  * anything, and its compiles take memory of their own. Without it the gateway's workers and the
  * images service peaked 3-4 MB lower under bench:memory (workers 114.7-116.9 MB against
  * 117.9-121.0, images 113.5-116.4 against 118-119): with it the workers crossed the 120 MB
- * bound in two of five runs. The price is the gateway's speed on `/raw`, whose JavaScript (the
- * ring client, Fastify's hooks) Maglev runs slower: 0.45-0.56x bare Fastify (mean 0.52, six
- * runs) against 0.56-0.63x (docs/read-path.md). Images spends its time in libvips. The other
- * kinds are well under the bound and keep every tier.
+ * bound in two of five runs. The price may be some of the gateway's speed on `/raw`: 0.45-0.56x
+ * bare Fastify (mean 0.52, six runs) against 0.41-0.63x with TurboFan (four runs); on the shared
+ * machine the spread from run to run is larger than the difference (docs/read-path.md). Images
+ * spends its time in libvips. The other kinds are well under the bound and keep every tier.
  */
 const maglevTopTier: ReadonlySet<string> = new Set(['gateway', 'images']);
 
