@@ -21,7 +21,7 @@ import { join } from 'node:path';
 //   PostgreSQL inside stop_replication takes 2-3 s on a loaded machine)     ->            ~5-7 s
 //   primary_demote_timeout (overlaps the keeper steps) + wait_primary       ->            ~5-8 s
 // leaving ~2 s of the 10 s for services to reconnect. A killed primary's node is slower to
-// replace (the drill measured 6-8.5 s): the launcher restarts it at once and its keeper takes
+// replace (the drill measured 6-10.5 s): the launcher restarts it at once and its keeper takes
 // part in the demotion.
 
 /** Monitor settings (milliseconds), written to the monitor's postgresql.conf (all reloadable, PGC_SIGHUP). */

@@ -85,7 +85,7 @@ export function nodeMemoryArgs(layout: ClusterLayout, kind: 'discovery' | Domain
  * machine the spread from run to run is larger than the difference (docs/read-path.md). Images
  * spends its time in libvips. The other kinds are well under the bound and keep every tier.
  */
-const maglevTopTier: ReadonlySet<string> = new Set(['gateway', 'images']);
+const maglevTopTier: ReadonlySet<'discovery' | DomainService | 'gateway'> = new Set(['gateway', 'images'] as const);
 
 /**
  * glibc's allocator, told to give memory back: scrypt (8 MiB per hash) and libvips allocate
