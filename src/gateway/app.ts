@@ -51,6 +51,7 @@ export async function buildGatewayApp(deps: GatewayDeps): Promise<FastifyInstanc
   const imageCache = createImageCache(deps.images, deps.sharedState, {
     ttlSeconds: deps.config.IMAGE_CACHE_TTL_SECONDS,
     hotTierBytes: deps.config.IMAGE_HOT_TIER_MB * 1024 * 1024,
+    generationLeaseMs: deps.config.IMAGE_GENERATION_LEASE_MS,
   });
   registerImageCacheMetrics(deps.metrics, imageCache);
   const views = deps.views ?? createViewBatcher({

@@ -72,6 +72,12 @@ export const gatewayConfigSchema = z.object({
    * raise it where workers may use more memory.
    */
   IMAGE_HOT_TIER_MB: env.nonNegativeInt(2),
+  /**
+   * How long a worker reuses an image's generation read from the ring, and how long every PATCH
+   * and DELETE waits before it answers (so no read after it can be stale). 0 asks the ring on
+   * every read. The same value on every gateway; at most 1000 (it is added to every change).
+   */
+  IMAGE_GENERATION_LEASE_MS: z.coerce.number().int().min(0).max(1_000).default(100),
   /** Views are sent to the recommendations service at most this long after they happen (a crash loses at most this window). */
   VIEW_FLUSH_INTERVAL_MS: env.milliseconds(1_000),
   /** The built web app served under /app/; empty means web/dist in the repository. */

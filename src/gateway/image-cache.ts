@@ -15,11 +15,19 @@ import type { SharedState } from './shared-state.js';
 // image's generation, which every change bumps (in the ring) before it answers, so a late write
 // lands under a generation nobody reads again.
 //
-// The hot tier: every read still asks the ring for the image's generation (a few bytes: this is
-// what keeps every worker of every gateway never-stale after a PATCH or DELETE elsewhere), and
-// answers from this worker's memory when it holds the answer of that very generation. Only a
-// miss reads the answer from the ring (and only a ring miss asks the images service). The tier is
-// an LRU bounded in bytes; one entry per image and kind, so a newer generation replaces the old.
+// The hot tier: a read asks the ring for the image's generation (a few bytes), and answers from
+// this worker's memory when it holds the answer of that very generation. Only a miss reads the
+// answer from the ring (and only a ring miss asks the images service). The tier is an LRU bounded
+// in bytes; one entry per image and kind, so a newer generation replaces the old.
+//
+// The generation lease: a generation read from the ring is used again, without asking the ring,
+// by reads that start within `generationLeaseMs` of the moment that ring read was sent. In return
+// every change (PATCH, DELETE) waits that long after its new generation is in the ring before it
+// answers. So any read that starts after a change has answered uses a ring read sent after the
+// new generation was written, in any worker of any gateway: never stale, as without the lease, and
+// a popular image costs each worker one ring read per lease instead of one per request. The lease
+// is measured on the monotonic clock, which keeps counting while a process is frozen, so a worker
+// thawed after a change holds no valid lease.
 //
 // What is kept is the final answer: GET /{imgID}'s JSON with its base64 blob is built once per
 // generation and sent as it is; variants are kept as their bytes, sent without a copy.
@@ -35,8 +43,14 @@ export interface ImageCacheSettings {
   hotTierBytes?: number;
   /** Larger answers are not kept in memory (they still come from the ring). Default a quarter of hotTierBytes. */
   hotTierMaxEntryBytes?: number;
-  /** Time source of the hot tier's TTL (tests inject one). */
-  clock?: Pick<Clock, 'now'>;
+  /**
+   * How long a generation read from the ring serves later reads in this worker, and how long every
+   * change made here waits before it answers. Every gateway must use the same value (a reader's
+   * lease may never outlast a writer's wait). Default 0: every read asks the ring.
+   */
+  generationLeaseMs?: number;
+  /** Time source of the hot tier's TTL and of the generation lease (tests inject one). */
+  clock?: Clock;
 }
 
 /** A variant's bytes as the routes send them. */
@@ -78,6 +92,22 @@ const variantTagKey = (imageId: string, generation: string, variant: ImageVarian
 
 type Kind = 'info' | 'answer' | 'get' | ImageVariant | `${ImageVariant}:tag`;
 
+/** A generation as read from the ring (or started by this read), with when that ring read was sent. */
+interface Generation {
+  generation: string;
+  /** This read created it: the image had none in the ring (see generationOf). */
+  fresh: boolean;
+}
+
+interface LeasedGeneration {
+  /** Monotonic clock time the ring read was sent: the lease runs from there. */
+  readSentAt: number;
+  read: Promise<Generation>;
+}
+
+/** Images whose generation one worker keeps a lease on; a lease is short, so only hot images are here. */
+const leasedGenerationsMax = 1024;
+
 interface HotEntry {
   generation: string;
   value: unknown;
@@ -116,13 +146,46 @@ export function createImageCache(images: ImagesClient, cache: SharedState, setti
     return next;
   };
 
-  const generationOf = async (imageId: string): Promise<{ generation: string; fresh: boolean }> => {
+  const generationInRing = async (imageId: string): Promise<Generation> => {
     const stored = await cache.get(generationKey(imageId));
     if (stored) return { generation: stored.toString(), fresh: false };
     // No generation known: never cached, expired, or lost (a node flushed on its return while the
     // other replica is unreachable). Start a fresh one before reading the service, so that entries
     // written under a lost generation can never be read again.
     return { generation: await bumpGeneration(imageId), fresh: true };
+  };
+
+  const leaseMs = settings.generationLeaseMs ?? 0;
+  const leases = leaseMs > 0 ? new LRUCache<string, LeasedGeneration>({ max: leasedGenerationsMax }) : undefined;
+
+  /**
+   * The image's generation: from a ring read sent less than a lease ago (finished or still in
+   * flight, so a burst of reads shares one), else from a new ring read.
+   */
+  const generationOf = (imageId: string): Promise<Generation> => {
+    if (!leases) return generationInRing(imageId);
+    const now = clock.monotonic();
+    const leased = leases.get(imageId);
+    if (leased && now - leased.readSentAt < leaseMs) return leased.read;
+    const read = generationInRing(imageId);
+    const lease: LeasedGeneration = { readSentAt: now, read };
+    leases.set(imageId, lease);
+    read.catch(() => forgetLease(imageId, lease));
+    return read;
+  };
+
+  /** Drops this worker's lease on the image's generation (only `lease`, when given: a newer one stays). */
+  const forgetLease = (imageId: string, lease?: LeasedGeneration): void => {
+    if (!lease || leases?.peek(imageId) === lease) leases?.delete(imageId);
+  };
+
+  /** Resolves once every lease another worker may hold on a generation older than `writtenAt` has run out. */
+  const leasesRunOut = async (writtenAt: number): Promise<void> => {
+    // Checked against the clock rather than trusting one timer: a timer may fire a little early.
+    // The extra millisecond covers the two processes' clocks running at slightly different rates.
+    for (let left = writtenAt + leaseMs + 1 - clock.monotonic(); left > 0; left = writtenAt + leaseMs + 1 - clock.monotonic()) {
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, Math.ceil(left)));
+    }
   };
 
   /**
@@ -133,7 +196,10 @@ export function createImageCache(images: ImagesClient, cache: SharedState, setti
     try {
       return await read();
     } catch (error) {
-      if (fresh && errorCode(error) === 'NOT_FOUND') await cache.delete(generationKey(imageId));
+      if (fresh && errorCode(error) === 'NOT_FOUND') {
+        forgetLease(imageId);
+        await cache.delete(generationKey(imageId));
+      }
       throw error;
     }
   };
@@ -183,11 +249,13 @@ export function createImageCache(images: ImagesClient, cache: SharedState, setti
         return await call(input, options);
       } finally {
         // Also after a failure: the change may have been applied before the answer was lost.
+        forgetLease(input.imageId);
         await bumpGeneration(input.imageId);
+        if (leaseMs > 0) await leasesRunOut(clock.monotonic());
       }
     };
 
-  const variantAt = (imageId: string, variant: ImageVariant, { generation, fresh }: { generation: string; fresh: boolean }, options?: RpcCallOptions) =>
+  const variantAt = (imageId: string, variant: ImageVariant, { generation, fresh }: Generation, options?: RpcCallOptions) =>
     through(imageId, variant, generation, variantKey(imageId, generation, variant), variantCodec, async () => {
       // Asked without If-None-Match so that what comes back can be cached for everyone.
       const { contentType, etag, image } = await readThrough(imageId, fresh, () => images.GetVariant({ imageId, variant }, options));

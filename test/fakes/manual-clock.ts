@@ -13,6 +13,7 @@ export function manualClock(start = 1_000_000): ManualClock {
   const timers = new Map<number, { at: number; callback: () => void }>();
   return {
     now: () => now,
+    monotonic: () => now,
     setTimeout: (callback, ms) => {
       const id = nextId++;
       timers.set(id, { at: now + Math.max(0, ms), callback });

@@ -40,6 +40,11 @@ export interface StackOptions {
   logSink?: string[];
   /** Makes a fresh database; defaults to the integration tier's shared PostgreSQL. */
   createDatabase?: (prefix: string) => Promise<string>;
+  /**
+   * Gateways sharing the services and the shared state, each with its own memory (as the
+   * cluster's workers are). Default 1; the others are in `gateways`.
+   */
+  gateways?: number;
 }
 
 export interface RunningService {
@@ -49,6 +54,8 @@ export interface RunningService {
 
 export interface Stack {
   gatewayUrl: string;
+  /** Every gateway, the first being `gateway` (see StackOptions.gateways). */
+  gateways: RunningService[];
   /** The stack's cluster secret (what its processes derive their credentials from). */
   clusterSecret: string;
   gateway: RunningService;
@@ -116,18 +123,22 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await own.ring.ready();
       sharedState = own.state;
     }
-    const gateway = await listen(await buildGatewayApp({
-      config: loadConfig(gatewayConfigSchema, { INSTANCE_NAME: 'gateway', GATEWAY_WORKERS: '1', CLUSTER_SECRET: clusterSecret, ...options.env?.gateway }),
-      logger: logger('gateway'),
-      metrics: createMetricsRegistry('gateway', { defaults: false }),
-      users: createRpcClient(usersContract, transportTo(users.url, gatewayServiceName)),
-      images: createRpcClient(imagesContract, transportTo(images.url, gatewayServiceName)),
-      recommendations: createRpcClient(recommendationsContract, transportTo(recommendations.url, gatewayServiceName)),
-      sharedState,
-    }));
+    const gateways: RunningService[] = [];
+    for (let i = 0; i < (options.gateways ?? 1); i++) {
+      gateways.push(await listen(await buildGatewayApp({
+        config: loadConfig(gatewayConfigSchema, { INSTANCE_NAME: 'gateway', GATEWAY_WORKERS: '1', CLUSTER_SECRET: clusterSecret, ...options.env?.gateway }),
+        logger: logger('gateway'),
+        metrics: createMetricsRegistry('gateway', { defaults: false }),
+        users: createRpcClient(usersContract, transportTo(users.url, gatewayServiceName)),
+        images: createRpcClient(imagesContract, transportTo(images.url, gatewayServiceName)),
+        recommendations: createRpcClient(recommendationsContract, transportTo(recommendations.url, gatewayServiceName)),
+        sharedState,
+      })));
+    }
+    const gateway = gateways[0]!;
     return {
       gatewayUrl: gateway.url, clusterSecret,
-      gateway, users, images, recommendations, sharedState, cacheRing: rings[0],
+      gateway, gateways, users, images, recommendations, sharedState, cacheRing: rings[0],
       stop: () => stopAll(started, transports, rings),
     };
   } catch (error) {

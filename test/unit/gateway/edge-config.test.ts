@@ -28,3 +28,11 @@ describe('Secure cookies', () => {
     expect(secureCookies(load({ COOKIE_SECURE: 'true' }))).toBe(true);
   });
 });
+
+describe('IMAGE_GENERATION_LEASE_MS', () => {
+  it('is 100 ms by default, may be 0, and is refused past a second (every change waits that long)', () => {
+    expect(load({}).IMAGE_GENERATION_LEASE_MS).toBe(100);
+    expect(load({ IMAGE_GENERATION_LEASE_MS: '0' }).IMAGE_GENERATION_LEASE_MS).toBe(0);
+    expect(() => load({ IMAGE_GENERATION_LEASE_MS: '5000' })).toThrow(/IMAGE_GENERATION_LEASE_MS/);
+  });
+});

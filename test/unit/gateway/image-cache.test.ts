@@ -3,6 +3,7 @@ import type { RpcClient } from '../../../src/platform/rpc/client.js';
 import type { ImagesContract, ImageInfo } from '../../../src/contracts/images.js';
 import { AppError } from '../../../src/platform/errors.js';
 import { inMemorySharedState } from '../../fakes/shared-state.js';
+import { manualClock } from '../../fakes/manual-clock.js';
 import { createImageCache, withImageCache } from '../../../src/gateway/image-cache.js';
 import type { SharedState } from '../../../src/gateway/shared-state.js';
 
@@ -112,11 +113,11 @@ describe('withImageCache', () => {
   });
 
   it('expires entries after the TTL', async () => {
-    let now = 0;
+    const clock = manualClock(0);
     const images = fakeImages();
-    const cached = withImageCache(images.client, inMemorySharedState(() => now), { ttlSeconds: 300, clock: { now: () => now } });
+    const cached = withImageCache(images.client, inMemorySharedState(() => clock.now()), { ttlSeconds: 300, clock });
     await cached.GetInfo({ imageId: 'img1' });
-    now += 301_000;
+    clock.advance(301_000);
     await cached.GetInfo({ imageId: 'img1' });
     expect(images.calls.info).toBe(2);
   });
@@ -234,5 +235,83 @@ describe('the hot tier', () => {
     expect(ring.reads.some((key) => key.endsWith(':thumb'))).toBe(false);
     expect(await other.variantTag('img1', 'medium')).toBeUndefined();
     expect(images.calls.variant).toBe(1);
+  });
+});
+
+describe('the generation lease', () => {
+  const lease = { ttlSeconds: 300, generationLeaseMs: 100 };
+  /** Lets every promise that can settle settle (the fakes answer at once). */
+  const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+  it('reuses a generation read less than a lease ago, and asks the ring again once it has run out', async () => {
+    const clock = manualClock();
+    const images = fakeImages();
+    const ring = countingState();
+    const cache = createImageCache(images.client, ring.state, { ...lease, clock });
+    const generationReads = () => ring.reads.filter((key) => key.endsWith(':gen')).length;
+    await cache.variant('img1', 'original');
+    const afterFirst = generationReads();
+    for (let i = 0; i < 5; i++) {
+      clock.advance(15);
+      expect([...(await cache.variant('img1', 'original')).image]).toEqual([1, 2, 3]);
+    }
+    expect(generationReads()).toBe(afterFirst);
+    clock.advance(30);
+    await cache.variant('img1', 'original');
+    expect(generationReads()).toBe(afterFirst + 1);
+  });
+
+  it('shares one ring read among a burst of reads', async () => {
+    const clock = manualClock();
+    const images = fakeImages();
+    const ring = countingState();
+    const cache = createImageCache(images.client, ring.state, { ...lease, clock });
+    await cache.images.GetInfo({ imageId: 'img1' });
+    clock.advance(200);
+    ring.reads.length = 0;
+    await Promise.all(Array.from({ length: 10 }, () => cache.images.GetInfo({ imageId: 'img1' })));
+    expect(ring.reads.filter((key) => key.endsWith(':gen'))).toHaveLength(1);
+  });
+
+  it('makes a change wait out the lease before it answers, so no worker holding one answers the old version after it', async () => {
+    const clock = manualClock();
+    const images = fakeImages();
+    const ring = inMemorySharedState(() => clock.now());
+    const reader = createImageCache(images.client, ring, { ...lease, clock });
+    const writer = createImageCache(images.client, ring, { ...lease, clock });
+    expect(await reader.images.GetInfo({ imageId: 'img1' })).toMatchObject({ title: 'first' });
+    let answered = false;
+    const change = writer.images.Modify({ imageId: 'img1', callerId: 'u1', title: 'second' }).then(() => (answered = true));
+    await settle();
+    // The change is in the service and its generation in the ring, but the reader's lease still
+    // runs: a read now overlaps the change and may see either version; the change must not answer.
+    expect(answered).toBe(false);
+    clock.advance(100);
+    await settle();
+    expect(answered).toBe(false);
+    clock.advance(1);
+    await change;
+    expect(await reader.images.GetInfo({ imageId: 'img1' })).toMatchObject({ title: 'second' });
+  });
+
+  it('takes back the generation it started for an image that does not exist', async () => {
+    const clock = manualClock();
+    const state = inMemorySharedState(() => clock.now());
+    const missing = { GetInfo: async () => { throw new AppError('NOT_FOUND', 'image not found'); } } as unknown as ImagesClient;
+    const ring = countingState(state);
+    const cache = createImageCache(missing, ring.state, { ...lease, clock });
+    await expect(cache.images.GetInfo({ imageId: 'made-up' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(await state.get('img:made-up:gen')).toBeNull();
+    // The next read asks the ring again instead of reusing the generation taken back.
+    await expect(cache.images.GetInfo({ imageId: 'made-up' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(ring.reads.filter((key) => key === 'img:made-up:gen')).toHaveLength(2);
+  });
+
+  it('asks the ring on every read when the lease is 0', async () => {
+    const images = fakeImages();
+    const ring = countingState();
+    const cache = createImageCache(images.client, ring.state, { ttlSeconds: 300, generationLeaseMs: 0 });
+    for (let i = 0; i < 3; i++) await cache.variant('img1', 'original');
+    expect(ring.reads.filter((key) => key.endsWith(':gen'))).toHaveLength(3);
   });
 });
