@@ -105,6 +105,13 @@ interface LeasedGeneration {
   read: Promise<Generation>;
 }
 
+/**
+ * Answers of the images service to a change that prove nothing was changed: it checks the caller
+ * and the fields before it writes. NOT_FOUND is not one: a retried DELETE whose first try was
+ * applied (and its answer lost) answers NOT_FOUND.
+ */
+const refusedUnchanged = new Set(['INVALID_ARGUMENT', 'UNAUTHENTICATED', 'FORBIDDEN']);
+
 /** Images whose generation one worker keeps a lease on; a lease is short, so only hot images are here. */
 const leasedGenerationsMax = 1024;
 
@@ -243,16 +250,27 @@ export function createImageCache(images: ImagesClient, cache: SharedState, setti
     }
   };
 
+  /** After a change: a new generation in the ring, answered only once no lease on the old one can be used. */
+  const replaceGeneration = async (imageId: string): Promise<void> => {
+    forgetLease(imageId);
+    await bumpGeneration(imageId);
+    if (leaseMs > 0) await leasesRunOut(clock.monotonic());
+  };
+
   const invalidating = <I extends { imageId: string }, O>(call: (input: I, options?: RpcCallOptions) => Promise<O>) =>
     async (input: I, options?: RpcCallOptions): Promise<O> => {
+      let answer: O;
       try {
-        return await call(input, options);
-      } finally {
-        // Also after a failure: the change may have been applied before the answer was lost.
-        forgetLease(input.imageId);
-        await bumpGeneration(input.imageId);
-        if (leaseMs > 0) await leasesRunOut(clock.monotonic());
+        answer = await call(input, options);
+      } catch (error) {
+        // Also after a failure (the change may have been applied before the answer was lost),
+        // unless the service refused it before changing anything: someone else's bad request
+        // (not the author, a bad field) must not empty the cache for everyone.
+        if (!refusedUnchanged.has(errorCode(error) ?? '')) await replaceGeneration(input.imageId);
+        throw error;
       }
+      await replaceGeneration(input.imageId);
+      return answer;
     };
 
   const variantAt = (imageId: string, variant: ImageVariant, { generation, fresh }: Generation, options?: RpcCallOptions) =>

@@ -97,6 +97,35 @@ describe('withImageCache', () => {
     expect(await cached.GetInfo({ imageId: 'img1' })).toMatchObject({ title: 'first' });
   });
 
+  it('keeps the cached answers when the service refused a change before making it, and drops them when the outcome is unknown', async () => {
+    const clock = manualClock();
+    const images = fakeImages();
+    let lostOnTheWay = false;
+    const service = {
+      ...images.client,
+      Modify: async (input: Parameters<ImagesClient['Modify']>[0]) => {
+        if (lostOnTheWay) throw new AppError('UNAVAILABLE', 'no answer');
+        return images.client.Modify(input);
+      },
+    } as ImagesClient;
+    const state = inMemorySharedState(() => clock.now());
+    const cache = createImageCache(service, state, { ttlSeconds: 300, generationLeaseMs: 100, clock });
+    await cache.images.GetInfo({ imageId: 'img1' });
+    const generation = async () => (await state.get('img:img1:gen'))?.toString();
+    const before = await generation();
+    // Not the author: refused at once (no lease to wait out), the generation left as it was.
+    await expect(cache.images.Modify({ imageId: 'img1', callerId: 'intruder', title: 'x' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    expect(await generation()).toBe(before);
+    expect(images.calls.info).toBe(1);
+    // Lost on the way: it may have been applied, so the generation is replaced all the same.
+    lostOnTheWay = true;
+    const lost = expect(cache.images.Modify({ imageId: 'img1', callerId: 'u1', title: 'y' })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    clock.advance(101);
+    await lost;
+    expect(await generation()).not.toBe(before);
+  });
+
   it('writes nothing to the cache for an image that does not exist', async () => {
     const writes: string[] = [];
     const state = inMemorySharedState();
