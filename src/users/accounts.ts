@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { limits, patterns } from '../contracts/limits.js';
 import { invalidCredentialsMessage, type TokenPair } from '../contracts/users.js';
-import { conflict, invalidArgument, unauthenticated } from '../platform/errors.js';
+import { AppError, conflict, invalidArgument, unauthenticated } from '../platform/errors.js';
 import { passwordWeakness } from './password-strength.js';
 import { needsRehash, type PasswordHasher } from './passwords.js';
 import { issueAccessToken, newRefreshToken, refreshTokenDigest } from './tokens.js';
@@ -47,7 +47,31 @@ export const defaultMaxSessionsPerUser = 20;
  * Creates an account under `userId`. Called again with the same id (a re-run after the
  * database connection was cut mid-insert), it recognises the account it already created.
  */
-export async function register(deps: AccountsDeps, name: string, password: string, userId: string = randomUUID()): Promise<{ userId: string }> {
+/** Who asked, for how long: `deadline` (epoch ms, the RPC's) is when the caller stops waiting. */
+export interface AccountCall {
+  deadline?: number;
+}
+
+/**
+ * Runs `work` with a signal that aborts at the caller's deadline: a password hash still waiting
+ * for the hasher then is dropped instead of computed for nobody, so a burst of logins whose callers
+ * gave up does not keep the hasher busy (and later logins waiting) long after.
+ */
+async function withinDeadline<T>(clock: Clock, { deadline }: AccountCall, work: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+  if (deadline === undefined) return work(undefined);
+  const stopped = new AbortController();
+  const timer = clock.setTimeout(
+    () => stopped.abort(new AppError('DEADLINE_EXCEEDED', 'the caller stopped waiting before the password was checked')),
+    Math.max(0, deadline - clock.now()),
+  );
+  try {
+    return await work(stopped.signal);
+  } finally {
+    clock.clearTimeout(timer);
+  }
+}
+
+export async function register(deps: AccountsDeps, name: string, password: string, userId: string = randomUUID(), call: AccountCall = {}): Promise<{ userId: string }> {
   if (!isValidName(name) || !isValidPassword(password)) throw invalidArgument(accountErrors.invalidCredentials);
   const weakness = passwordWeakness(password, name);
   if (weakness) throw invalidArgument(weakness, { details: { reason: 'weak-password' } });
@@ -57,7 +81,8 @@ export async function register(deps: AccountsDeps, name: string, password: strin
     if (existing.id === userId) return { userId };
     throw conflict(accountErrors.existingUsername);
   }
-  const created = await deps.repo.insertUser({ id: userId, name, passwordHash: await deps.hasher.hash(password) });
+  const passwordHash = await withinDeadline(deps.clock, call, (signal) => deps.hasher.hash(password, signal));
+  const created = await deps.repo.insertUser({ id: userId, name, passwordHash });
   if (!created) {
     if ((await deps.repo.findUserByName(name))?.id === userId) return { userId };
     throw conflict(accountErrors.existingUsername);
@@ -65,12 +90,12 @@ export async function register(deps: AccountsDeps, name: string, password: strin
   return { userId };
 }
 
-export async function login(deps: AccountsDeps, name: string, password: string): Promise<TokenPair> {
+export async function login(deps: AccountsDeps, name: string, password: string, call: AccountCall = {}): Promise<TokenPair> {
   // Over-long input is refused before hashing (it would only cost us CPU); everything else pays one
   // hash, against a dummy when the name is unknown, so wrong name and wrong password look alike.
   if (name.length > limits.account.loginNameMax || password.length > passwordLength.max) throw unauthenticated(accountErrors.loginFailed);
   const user = await deps.repo.findUserByName(name);
-  const matches = await deps.hasher.verify(password, user?.passwordHash);
+  const matches = await withinDeadline(deps.clock, call, (signal) => deps.hasher.verify(password, user?.passwordHash, signal));
   if (!user || !matches) throw unauthenticated(accountErrors.loginFailed);
   if (needsRehash(user.passwordHash, deps.hasher.cost)) {
     await deps.repo.updatePasswordHash(user.id, await deps.hasher.hash(password));

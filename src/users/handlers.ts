@@ -50,13 +50,13 @@ export function usersHandlers(accounts: AccountsDeps, uploadQuota: number, metri
   });
   return {
     Register: async ({ name, password }, context) => {
-      const created = await register(accounts, name, password, userIdOf(context)).catch(noteRefusal(context, events, 'register'));
+      const created = await register(accounts, name, password, userIdOf(context), { deadline: context.deadline }).catch(noteRefusal(context, events, 'register'));
       events.inc({ event: 'register', outcome: 'ok' });
       context.log.info({ userId: created.userId }, 'account created');
       return created;
     },
     Login: async ({ name, password }, context) => {
-      const pair = await login(accounts, name, password).catch(noteRefusal(context, events, 'login'));
+      const pair = await login(accounts, name, password, { deadline: context.deadline }).catch(noteRefusal(context, events, 'login'));
       events.inc({ event: 'login', outcome: 'ok' });
       context.log.info({ userId: pair.userId }, 'logged in');
       return pair;

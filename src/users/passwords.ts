@@ -74,12 +74,13 @@ export function standInHash(cost: ScryptCost): string {
 
 export interface PasswordHasher {
   readonly cost: ScryptCost;
-  hash(password: string): Promise<string>;
+  /** `signal`: the caller stopped waiting; a hash still queued then is dropped (rejects with the signal's reason). */
+  hash(password: string, signal?: AbortSignal): Promise<string>;
   /**
    * Verifies `password` against `stored`; with no stored hash (unknown user) it verifies against a
-   * stand-in hash of the same cost, so both failures take the same time.
+   * stand-in hash of the same cost, so both failures take the same time. `signal` as for hash().
    */
-  verify(password: string, stored: string | undefined): Promise<boolean>;
+  verify(password: string, stored: string | undefined, signal?: AbortSignal): Promise<boolean>;
 }
 
 export interface HashingLimits {
@@ -102,10 +103,10 @@ export function createPasswordHasher(cost: ScryptCost, limits: HashingLimits = {
   const standIn = standInHash(cost);
   return {
     cost,
-    hash: (password) => hashing.run(() => hashPassword(password, cost)),
-    verify: async (password, stored) => {
-      if (stored !== undefined) return hashing.run(() => verifyPassword(password, stored));
-      await hashing.run(() => verifyPassword(password, standIn));
+    hash: (password, signal) => hashing.run(() => hashPassword(password, cost), signal),
+    verify: async (password, stored, signal) => {
+      if (stored !== undefined) return hashing.run(() => verifyPassword(password, stored), signal);
+      await hashing.run(() => verifyPassword(password, standIn), signal);
       return false;
     },
   };

@@ -5,6 +5,7 @@ import { AppError } from '../../../src/platform/errors.js';
 import { systemClock } from '../../../src/platform/clock.js';
 import { accountErrors, isValidName, isValidPassword, login, logout, refresh, register, type AccountsDeps } from '../../../src/users/accounts.js';
 import { memoryUsersRepository } from '../../fakes/memory-users.repository.js';
+import { manualClock } from '../../fakes/manual-clock.js';
 import { createPasswordHasher, scryptCost, type PasswordHasher } from '../../../src/users/passwords.js';
 import { generateSigningKeyMaterial, loadSigningKey } from '../../../src/users/tokens.js';
 
@@ -94,6 +95,32 @@ describe('sessions per user', () => {
 });
 
 describe('login', () => {
+  it('gives up waiting for the hasher at the caller\'s deadline', async () => {
+    await register(deps, 'Mario', 'its-a-me-mario');
+    const manual = manualClock(clock);
+    let handed: AbortSignal | undefined;
+    // A hasher with a long queue: it answers only when the signal it was handed aborts.
+    deps = {
+      ...deps,
+      clock: manual,
+      hasher: {
+        ...deps.hasher,
+        verify: (_password, _stored, signal) => new Promise((_resolve, reject) => {
+          handed = signal;
+          signal?.addEventListener('abort', () => reject(signal.reason as Error));
+        }),
+      },
+    };
+    const attempt = failure(login(deps, 'Mario', 'its-a-me-mario', { deadline: manual.now() + 6_000 }));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(handed?.aborted).toBe(false);
+    manual.advance(5_999);
+    expect(handed?.aborted).toBe(false);
+    manual.advance(1);
+    expect(await attempt).toMatchObject({ code: 'DEADLINE_EXCEEDED' });
+    expect(manual.pendingTimers).toBe(0);
+  });
+
   it('returns a token pair for the right password', async () => {
     const { userId } = await register(deps, 'Mario', 'its-a-me-mario');
     const pair = await login(deps, 'Mario', 'its-a-me-mario');

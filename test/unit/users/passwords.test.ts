@@ -71,4 +71,15 @@ describe('password hashing', () => {
     expect(burst.map((outcome) => outcome.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
     expect((burst[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'UNAVAILABLE' });
   });
+
+  it('drops a queued hash whose caller stopped waiting, before the one ahead of it is done', async () => {
+    const hasher = createPasswordHasher(cheap, { concurrency: 1 });
+    const stopped = new AbortController();
+    const first = hasher.hash('one password');
+    const queued = hasher.verify('two password', undefined, stopped.signal);
+    stopped.abort(new Error('the caller gave up'));
+    const order: string[] = [];
+    await Promise.allSettled([first.then(() => order.push('first done')), queued.catch((error: Error) => order.push(error.message))]);
+    expect(order).toEqual(['the caller gave up', 'first done']);
+  });
 });
