@@ -80,10 +80,11 @@ export function nodeMemoryArgs(layout: ClusterLayout, kind: 'discovery' | Domain
  * anything, and its compiles take memory of their own. Without it the gateway's workers and the
  * images service peaked 3-4 MB lower under bench:memory (workers 114.7-116.9 MB against
  * 117.9-121.0, images 113.5-116.4 against 118-119): with it the workers crossed the 120 MB
- * bound in two of five runs. The price may be some of the gateway's speed on `/raw`: 0.45-0.56x
- * bare Fastify (mean 0.52, six runs) against 0.41-0.63x with TurboFan (four runs); on the shared
- * machine the spread from run to run is larger than the difference (docs/read-path.md). Images
- * spends its time in libvips. The other kinds are well under the bound and keep every tier.
+ * bound in two of five runs. The price, if any, is some of the gateway's speed on cached `/raw`
+ * hits: within the shared machine's run-to-run spread when measured (0.45-0.56x bare Fastify
+ * against 0.41-0.63x with TurboFan), and 0.63-0.68x since the generation lease took the Redis
+ * round trip off a hit (docs/read-path.md). Images spends its time in libvips. The other kinds
+ * are well under the bound and keep every tier.
  */
 const maglevTopTier: ReadonlySet<'discovery' | DomainService | 'gateway'> = new Set(['gateway', 'images'] as const);
 
