@@ -92,7 +92,7 @@ const variantTagKey = (imageId: string, generation: string, variant: ImageVarian
 
 type Kind = 'info' | 'answer' | 'get' | ImageVariant | `${ImageVariant}:tag`;
 
-/** A generation as read from the ring (or started by this read), with when that ring read was sent. */
+/** An image's generation as read from the ring (or started by the read that found none). */
 interface Generation {
   generation: string;
   /** This read created it: the image had none in the ring (see generationOf). */
@@ -186,7 +186,7 @@ export function createImageCache(images: ImagesClient, cache: SharedState, setti
     if (!lease || leases?.peek(imageId) === lease) leases?.delete(imageId);
   };
 
-  /** Resolves once every lease another worker may hold on a generation older than `writtenAt` has run out. */
+  /** Resolves once every lease that any worker may hold from a ring read sent before `writtenAt` has run out. */
   const leasesRunOut = async (writtenAt: number): Promise<void> => {
     // Checked against the clock rather than trusting one timer: a timer may fire a little early.
     // The extra millisecond covers the two processes' clocks running at slightly different rates.
