@@ -42,6 +42,8 @@ export interface LauncherProcess {
   spec: ProcessSpec;
   /** The environment the launcher gives an Easel process (beyond its own), empty for the others. */
   env: Record<string, string>;
+  /** The arguments the launcher runs an Easel process's node with (flags, then the entry's path), empty for the others. */
+  args: string[];
 }
 
 export interface LauncherTopology {
@@ -55,10 +57,11 @@ export interface LauncherTopology {
 export async function launcherTopology(): Promise<LauncherTopology> {
   const layout = resolveLayout({ prometheus: { enabled: true }, exporters: { enabled: true } });
   const specs = await buildProcessSpecs(layout, loadLauncherConfig());
-  const processes = await Promise.all(specs.map(async (spec) => ({
-    spec,
-    env: isEaselKind(spec.kind) ? (await spec.launch()).env ?? {} : {},
-  })));
+  const processes = await Promise.all(specs.map(async (spec) => {
+    if (!isEaselKind(spec.kind)) return { spec, env: {}, args: [] };
+    const launch = await spec.launch();
+    return { spec, env: launch.env ?? {}, args: launch.args };
+  }));
   const instanceByPort = new Map<number, string>();
   for (const { spec } of processes) if (!['users', 'images', 'recommendations'].includes(spec.kind)) instanceByPort.set(spec.port, spec.instance);
   return { layout, processes, instanceByPort };

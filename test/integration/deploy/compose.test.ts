@@ -7,7 +7,8 @@ import { exporterTargets } from '../../../src/launcher/exporters.js';
 import { repoRoot } from '../../../src/launcher/paths.js';
 import { loadLauncherConfig } from '../../../src/launcher/config.js';
 import { alertRuleFiles, commandExists, prometheusConfig } from '../../../src/launcher/prometheus.js';
-import { countByKind, isEaselKind, launcherTopology, requiredVariables, schemaVariables, translateAddresses, type LauncherTopology } from '../../support/deploy-topology.js';
+import { nativeMemoryEnv, serviceEntry } from '../../../src/launcher/specs.js';
+import { countByKind, easelKinds, isEaselKind, launcherTopology, requiredVariables, schemaVariables, translateAddresses, type LauncherTopology } from '../../support/deploy-topology.js';
 
 // deploy/docker-compose.yml, as Debian's docker-compose resolves it (`docker-compose config`:
 // anchors merged, variables substituted), against the launcher's layout: the same processes and
@@ -99,6 +100,29 @@ describe('docker compose (deploy/docker-compose.yml)', () => {
     expect(problems).toEqual([]);
   });
 
+  it("runs every Easel process with the launcher's node flags for its kind, in its order, then its entry", () => {
+    const actual: Record<string, unknown> = {};
+    const expected: Record<string, unknown> = {};
+    for (const { spec, args } of topology.processes) {
+      if (!isEaselKind(spec.kind)) continue;
+      // The launcher's last argument is the entry; everything before it is node's flags.
+      expect(args.at(-1), spec.instance).toBe(serviceEntry(spec.kind));
+      expect(args.length, spec.instance).toBeGreaterThan(1);
+      const command = commandOf(compose.services[spec.instance]!);
+      actual[spec.instance] = { node: command[0], flags: command.slice(1, -1), entry: command.at(-1) };
+      expected[spec.instance] = { node: 'node', flags: args.slice(0, -1), entry: `dist/src/${spec.kind}/main.js` };
+    }
+    expect(new Set(topology.processes.filter((p) => Object.hasOwn(expected, p.spec.instance)).map((p) => p.spec.kind))).toEqual(new Set(easelKinds));
+    expect(actual).toEqual(expected);
+  });
+
+  it("builds the Easel image with the launcher's glibc allocator settings (deploy/Dockerfile's runtime stage)", () => {
+    const env = runtimeStageEnv(readFileSync(join(repoRoot(), 'deploy', 'Dockerfile'), 'utf8'));
+    expect(Object.keys(nativeMemoryEnv).length).toBeGreaterThan(0);
+    const actual = Object.fromEntries(Object.keys(nativeMemoryEnv).map((name) => [name, env[name]]));
+    expect(actual).toEqual(nativeMemoryEnv);
+  });
+
   it('gates start order on health checks, as the launcher waits for readiness', () => {
     const problems: string[] = [];
     for (const [name, service] of Object.entries(compose.services)) {
@@ -176,4 +200,25 @@ function jobsOf(config: PrometheusConfig): string[] {
 
 function nodeLabels(config: PrometheusConfig, job: string): string[] {
   return (config.scrape_configs.find((c) => c.job_name === job)?.static_configs ?? []).map((group) => group.labels?.node ?? '').sort();
+}
+
+/**
+ * The variables the ENV instructions of a Dockerfile's last stage (after its last FROM) set:
+ * `ENV NAME=value ...` (values optionally quoted, lines continued with a backslash) or the old
+ * `ENV NAME value`.
+ */
+function runtimeStageEnv(dockerfile: string): Record<string, string> {
+  const stage = dockerfile.split(/^FROM\s/im).at(-1)!;
+  const env: Record<string, string> = {};
+  const instructions = stage.replace(/\\\r?\n/g, ' ').split(/\r?\n/).map((line) => line.trim()).filter((line) => /^ENV\s/i.test(line));
+  for (const instruction of instructions) {
+    const rest = instruction.replace(/^ENV\s+/i, '');
+    if (!/^[A-Za-z_]\w*=/.test(rest)) {
+      const [name, ...value] = rest.split(/\s+/);
+      env[name!] = value.join(' ');
+      continue;
+    }
+    for (const [, name, value] of rest.matchAll(/([A-Za-z_]\w*)=("(?:[^"\\]|\\.)*"|'[^']*'|\S*)/g)) env[name!] = value!.replace(/^(["'])(.*)\1$/, '$2');
+  }
+  return env;
 }

@@ -7,7 +7,8 @@ import { exporterTargets } from '../../../src/launcher/exporters.js';
 import { repoRoot } from '../../../src/launcher/paths.js';
 import { loadLauncherConfig } from '../../../src/launcher/config.js';
 import { alertRuleFiles, commandExists, prometheusConfig } from '../../../src/launcher/prometheus.js';
-import { countByKind, isEaselKind, launcherTopology, requiredVariables, schemaVariables, translateAddresses, type LauncherTopology } from '../../support/deploy-topology.js';
+import { serviceEntry } from '../../../src/launcher/specs.js';
+import { countByKind, easelKinds, isEaselKind, launcherTopology, requiredVariables, schemaVariables, translateAddresses, type LauncherTopology } from '../../support/deploy-topology.js';
 
 // deploy/k8s rendered by `kubectl kustomize deploy/k8s` and checked object by object: the same
 // processes as the launcher's layout (stateful parts at the same counts, stateless ones at least
@@ -158,6 +159,33 @@ describe.skipIf(!kubectl)('Kubernetes manifests (deploy/k8s)', () => {
     expect(problems).toEqual([]);
     // No credential is committed: Secrets come from deploy/secrets.sh, not from these files.
     expect(objects.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name)).toEqual([]);
+  });
+
+  it("runs every Easel container with the launcher's node flags for its kind, in its order, then its entry", () => {
+    // Every instance of a kind gets the same flags from the launcher; a container runs them all.
+    const launcherArgs = new Map<string, string[]>();
+    for (const { spec, args } of topology.processes) {
+      if (!isEaselKind(spec.kind)) continue;
+      // The launcher's last argument is the entry; everything before it is node's flags.
+      expect(args.at(-1), spec.instance).toBe(serviceEntry(spec.kind));
+      expect(args.length, spec.instance).toBeGreaterThan(1);
+      expect(launcherArgs.get(spec.kind) ?? args, spec.instance).toEqual(args);
+      launcherArgs.set(spec.kind, args);
+    }
+    const actual: Record<string, unknown> = {};
+    const expected: Record<string, unknown> = {};
+    for (const workload of workloads()) {
+      for (const container of containersOf(workload)) {
+        const args = launcherArgs.get(container.name);
+        if (!args) continue;
+        const at = `${workload.metadata.name} ${container.name}`;
+        const command = container.command ?? [];
+        actual[at] = { node: command[0], flags: command.slice(1, -1), entry: command.at(-1) };
+        expected[at] = { node: 'node', flags: args.slice(0, -1), entry: `dist/src/${container.name}/main.js` };
+      }
+    }
+    expect(Object.keys(expected).map((at) => at.split(' ')[1]).sort()).toEqual([...easelKinds].sort());
+    expect(actual).toEqual(expected);
   });
 
   it('lets traffic in only where it belongs: the gateway from anywhere, RPC between Easel pods, data stores from their users', () => {
