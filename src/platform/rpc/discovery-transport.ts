@@ -151,6 +151,8 @@ export function createDiscoveryTransport(settings: DiscoveryTransportSettings): 
       if (!known.has(host) && balancer.outstandingOn(host) === 0) {
         pools.delete(host);
         breakers.forget(host);
+        // Its breaker is gone, so is its series: a gauge left behind would show it open forever.
+        metrics?.breakerState.remove({ service: serviceOf.get(host) ?? 'unknown', endpoint: host });
         serviceOf.delete(host);
         void pool.close().catch(() => undefined);
       }

@@ -53,6 +53,7 @@ describe('a frozen (SIGSTOPped) instance', () => {
   const healthy: Array<Awaited<ReturnType<typeof startInProcessEcho>>> = [];
   let frozen: ServiceProcessHandle;
   let transport: DiscoveryTransport;
+  const metrics = createMetricsRegistry('resilience-it', { defaults: false });
   const perTryTimeoutMs = 400;
 
   beforeAll(async () => {
@@ -61,7 +62,7 @@ describe('a frozen (SIGSTOPped) instance', () => {
     frozen = await startEchoInstance([discovery.address], echoService.serviceName, 'echo-frozen');
     transport = createDiscoveryTransport({
       credentials: testCredentials(),
-      discovery: [discovery.address], mode: 'snapshot', logger, metrics: createMetricsRegistry('resilience-it', { defaults: false }),
+      discovery: [discovery.address], mode: 'snapshot', logger, metrics,
       perTryTimeoutMs, breaker: { consecutiveFailures: 1, halfOpenAfterMs: 4_000 },
     });
     await waitFor('three instances in the snapshot', () => transport.instancesOf(echoService.serviceName).length >= 3, { timeoutMs: 5_000, intervalMs: 100 });
@@ -108,6 +109,23 @@ describe('a frozen (SIGSTOPped) instance', () => {
       return answers.some((a) => a.instance === 'echo-frozen');
     }, { timeoutMs: 8_000, intervalMs: 100 });
     expect(transport.breakerState(frozenHost)).toBe('closed');
+  }, 30_000);
+
+  it('drops the breaker series of an instance that has left the registry', async () => {
+    const client = createRpcClient(echoService, transport);
+    const leaving = await startInProcessEcho('echo-leaving', discovery.address);
+    await waitFor('the new instance in the snapshot', () => transport.instancesOf(echoService.serviceName).includes(leaving.host), { timeoutMs: 5_000, intervalMs: 50 });
+    // It stops answering; calls fail over to the others and its breaker opens.
+    await leaving.app.close();
+    await waitFor('its breaker to open', async () => {
+      await Promise.all(Array.from({ length: 6 }, () => client.Echo({ text: 'spread' })));
+      return transport.breakerState(leaving.host) === 'open';
+    }, { timeoutMs: 5_000, intervalMs: 50 });
+    const breakerSeries = async () => (await metrics.getSingleMetricAsString('rpc_client_breaker_state')).split('\n').filter((line) => line.includes(leaving.host));
+    expect(await breakerSeries()).toEqual([expect.stringMatching(/ 1$/)]);
+    // It leaves the registry: its series goes with it instead of showing it open forever.
+    await leaving.registration.stop();
+    await waitFor('its series to go', async () => (await breakerSeries()).length === 0, { timeoutMs: 8_000, intervalMs: 100 });
   }, 30_000);
 });
 
