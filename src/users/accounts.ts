@@ -43,10 +43,6 @@ export interface AccountsDeps {
 
 export const defaultMaxSessionsPerUser = 20;
 
-/**
- * Creates an account under `userId`. Called again with the same id (a re-run after the
- * database connection was cut mid-insert), it recognises the account it already created.
- */
 /** Who asked, for how long: `deadline` (epoch ms, the RPC's) is when the caller stops waiting. */
 export interface AccountCall {
   deadline?: number;
@@ -71,6 +67,10 @@ async function withinDeadline<T>(clock: Clock, { deadline }: AccountCall, work: 
   }
 }
 
+/**
+ * Creates an account under `userId`. Called again with the same id (a re-run after the
+ * database connection was cut mid-insert), it recognises the account it already created.
+ */
 export async function register(deps: AccountsDeps, name: string, password: string, userId: string = randomUUID(), call: AccountCall = {}): Promise<{ userId: string }> {
   if (!isValidName(name) || !isValidPassword(password)) throw invalidArgument(accountErrors.invalidCredentials);
   const weakness = passwordWeakness(password, name);
