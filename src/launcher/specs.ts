@@ -57,6 +57,9 @@ export function serviceEntry(service: string): string {
   return join(repoRoot(), 'dist', 'src', service, 'main.js');
 }
 
+/** The Easel processes the launcher runs on Node.js. */
+export type NodeServiceKind = 'discovery' | DomainService | 'gateway';
+
 /**
  * V8's memory settings for one kind of Easel process (a gateway's workers inherit them): the
  * heap bounds from the layout, WebAssembly kept on its baseline compiler, and a small heap
@@ -68,7 +71,7 @@ export function serviceEntry(service: string): string {
  * one (V8 otherwise picks 10% to 300% by how fast it collects): the gateway workers' peaks under
  * load were 2-3 MB lower, at no cost the benchmarks could see.
  */
-export function nodeMemoryArgs(layout: ClusterLayout, kind: 'discovery' | DomainService | 'gateway'): string[] {
+export function nodeMemoryArgs(layout: ClusterLayout, kind: NodeServiceKind): string[] {
   const args = [`--max-old-space-size=${layout.memory.maxOldSpaceMb[kind]}`, `--max-semi-space-size=${layout.memory.maxSemiSpaceMb}`, '--liftoff-only', '--heap-growing-percent=10'];
   if (maglevTopTier.has(kind)) args.push('--max-opt=2');
   return args;
@@ -86,7 +89,7 @@ export function nodeMemoryArgs(layout: ClusterLayout, kind: 'discovery' | Domain
  * round trip off a hit (docs/read-path.md). Images spends its time in libvips. The other kinds
  * are well under the bound and keep every tier.
  */
-const maglevTopTier: ReadonlySet<'discovery' | DomainService | 'gateway'> = new Set(['gateway', 'images'] as const);
+const maglevTopTier: ReadonlySet<NodeServiceKind> = new Set(['gateway', 'images'] as const);
 
 /**
  * glibc's allocator, told to give memory back: scrypt (8 MiB per hash) and libvips allocate
@@ -130,7 +133,7 @@ export async function pickMetricsPorts(layout: ClusterLayout, nextPort: () => Pr
   return { discovery, gateway: await nextPort() };
 }
 
-function nodeService(layout: ClusterLayout, kind: 'discovery' | DomainService | 'gateway', instance: string, port: number, after: string[], env: Record<string, string>): ProcessSpec {
+function nodeService(layout: ClusterLayout, kind: NodeServiceKind, instance: string, port: number, after: string[], env: Record<string, string>): ProcessSpec {
   const base = `http://${layout.host}:${port}`;
   const metricsPort = Number(env.METRICS_PORT);
   return {

@@ -40,3 +40,6 @@ export function manualClock(start = 1_000_000): ManualClock {
     },
   };
 }
+
+/** Lets every promise that can settle now settle (fakes answer at once), before a test looks or moves the clock. */
+export const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

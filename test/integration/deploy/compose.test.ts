@@ -203,22 +203,11 @@ function nodeLabels(config: PrometheusConfig, job: string): string[] {
 }
 
 /**
- * The variables the ENV instructions of a Dockerfile's last stage (after its last FROM) set:
- * `ENV NAME=value ...` (values optionally quoted, lines continued with a backslash) or the old
- * `ENV NAME value`.
+ * The variables the ENV instructions of a Dockerfile's last stage (after its last FROM) set, in
+ * the `ENV NAME=value ...` form (lines continued with a backslash); values are not quoted here.
  */
 function runtimeStageEnv(dockerfile: string): Record<string, string> {
   const stage = dockerfile.split(/^FROM\s/im).at(-1)!;
-  const env: Record<string, string> = {};
   const instructions = stage.replace(/\\\r?\n/g, ' ').split(/\r?\n/).map((line) => line.trim()).filter((line) => /^ENV\s/i.test(line));
-  for (const instruction of instructions) {
-    const rest = instruction.replace(/^ENV\s+/i, '');
-    if (!/^[A-Za-z_]\w*=/.test(rest)) {
-      const [name, ...value] = rest.split(/\s+/);
-      env[name!] = value.join(' ');
-      continue;
-    }
-    for (const [, name, value] of rest.matchAll(/([A-Za-z_]\w*)=("(?:[^"\\]|\\.)*"|'[^']*'|\S*)/g)) env[name!] = value!.replace(/^(["'])(.*)\1$/, '$2');
-  }
-  return env;
+  return Object.fromEntries(instructions.flatMap((instruction) => [...instruction.matchAll(/([A-Za-z_]\w*)=(\S*)/g)].map(([, name, value]) => [name!, value!])));
 }

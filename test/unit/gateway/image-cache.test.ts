@@ -3,7 +3,7 @@ import type { RpcClient } from '../../../src/platform/rpc/client.js';
 import type { ImagesContract, ImageInfo } from '../../../src/contracts/images.js';
 import { AppError } from '../../../src/platform/errors.js';
 import { inMemorySharedState } from '../../fakes/shared-state.js';
-import { manualClock } from '../../fakes/manual-clock.js';
+import { manualClock, settle } from '../../fakes/manual-clock.js';
 import { createImageCache, withImageCache } from '../../../src/gateway/image-cache.js';
 import type { SharedState } from '../../../src/gateway/shared-state.js';
 
@@ -72,7 +72,7 @@ describe('withImageCache', () => {
     const cached = withImageCache(images.client, inMemorySharedState(), { ttlSeconds: 300 });
     images.holdNextInfo();
     const slowRead = cached.GetInfo({ imageId: 'img1' });
-    await new Promise((r) => setImmediate(r));
+    await settle();
     await cached.Modify({ imageId: 'img1', callerId: 'u1', title: 'second' });
     images.releaseHeldInfo();
     await slowRead;
@@ -120,7 +120,7 @@ describe('withImageCache', () => {
     // Lost on the way: it may have been applied, so the generation is replaced all the same.
     lostOnTheWay = true;
     const lost = expect(cache.images.Modify({ imageId: 'img1', callerId: 'u1', title: 'y' })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await settle();
     clock.advance(101);
     await lost;
     expect(await generation()).not.toBe(before);
@@ -269,8 +269,6 @@ describe('the hot tier', () => {
 
 describe('the generation lease', () => {
   const lease = { ttlSeconds: 300, generationLeaseMs: 100 };
-  /** Lets every promise that can settle settle (the fakes answer at once). */
-  const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
   it('reuses a generation read less than a lease ago, and asks the ring again once it has run out', async () => {
     const clock = manualClock();

@@ -2,13 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { createViewBatcher, type View } from '../../../src/gateway/view-batcher.js';
 import { maxViewsPerBatch } from '../../../src/contracts/recommendations.js';
 import { createLogger } from '../../../src/platform/log.js';
-import { manualClock } from '../../fakes/manual-clock.js';
+import { manualClock, settle } from '../../fakes/manual-clock.js';
 
 // Views are counted in the gateway and sent in batches: one call per window, nothing lost on a
 // graceful stop, bounded memory when the recommendations service is away.
 
 const logger = createLogger({ name: 'test', level: 'silent' });
-const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 function recorder(options: { failing?: () => boolean } = {}) {
   const batches: View[][] = [];

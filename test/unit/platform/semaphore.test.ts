@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Semaphore } from '../../../src/platform/semaphore.js';
+import { settle } from '../../fakes/manual-clock.js';
 
 // The one concurrency bound: what matters is how many tasks run at once and who goes next.
 
@@ -14,7 +15,6 @@ function gate<T = void>() {
   return { promise, open, fail };
 }
 
-const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('Semaphore', () => {
   it('runs at most `permits` tasks at once and starts the rest in arrival order', async () => {

@@ -5,7 +5,11 @@ import { AppError } from '../../../src/platform/errors.js';
 import { systemClock } from '../../../src/platform/clock.js';
 import { accountErrors, isValidName, isValidPassword, login, logout, refresh, register, type AccountsDeps } from '../../../src/users/accounts.js';
 import { memoryUsersRepository } from '../../fakes/memory-users.repository.js';
-import { manualClock } from '../../fakes/manual-clock.js';
+import { Registry } from 'prom-client';
+import { usersHandlers } from '../../../src/users/handlers.js';
+import { createLogger } from '../../../src/platform/log.js';
+import type { RpcContext } from '../../../src/platform/rpc/server.js';
+import { manualClock, settle } from '../../fakes/manual-clock.js';
 import { createPasswordHasher, scryptCost, type PasswordHasher } from '../../../src/users/passwords.js';
 import { generateSigningKeyMaterial, loadSigningKey } from '../../../src/users/tokens.js';
 
@@ -112,13 +116,34 @@ describe('login', () => {
       },
     };
     const attempt = failure(login(deps, 'Mario', 'its-a-me-mario', { deadline: manual.now() + 6_000 }));
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await settle();
     expect(handed?.aborted).toBe(false);
     manual.advance(5_999);
     expect(handed?.aborted).toBe(false);
     manual.advance(1);
     expect(await attempt).toMatchObject({ code: 'DEADLINE_EXCEEDED' });
     expect(manual.pendingTimers).toBe(0);
+  });
+
+  it('gets the deadline of the RPC it serves: sign-up and login hashes are dropped when the caller stops waiting', async () => {
+    const manual = manualClock(clock);
+    const handed: Record<string, AbortSignal | undefined> = {};
+    const waitForAbort = (call: string, signal: AbortSignal | undefined) => new Promise<never>((_resolve, reject) => {
+      handed[call] = signal;
+      signal?.addEventListener('abort', () => reject(signal.reason as Error));
+    });
+    await register(deps, 'Mario', 'its-a-me-mario');
+    const handlers = usersHandlers({ ...deps, clock: manual, hasher: { ...deps.hasher, hash: (_p, signal) => waitForAbort('sign-up', signal), verify: (_p, _s, signal) => waitForAbort('login', signal) } }, 100, new Registry());
+    const context = (timeoutMs: number) => ({ requestId: 'r', deadline: manual.now() + timeoutMs, idempotencyKey: undefined, log: createLogger({ name: 'users-test', level: 'silent' }), caller: { service: 'GATEWAY', instance: 'gateway-1', expiresAt: 0 }, user: undefined }) as RpcContext;
+    const signUp = failure(handlers.Register({ name: 'Luigi', password: 'green-plumber-1983' }, context(14_000)));
+    const logIn = failure(handlers.Login({ name: 'Mario', password: 'its-a-me-mario' }, context(6_000)));
+    await settle();
+    expect({ signUp: handed['sign-up']?.aborted, logIn: handed.login?.aborted }).toEqual({ signUp: false, logIn: false });
+    manual.advance(6_000);
+    expect(await logIn).toMatchObject({ code: 'DEADLINE_EXCEEDED' });
+    expect(handed['sign-up']!.aborted).toBe(false);
+    manual.advance(8_000);
+    expect(await signUp).toMatchObject({ code: 'DEADLINE_EXCEEDED' });
   });
 
   it('returns a token pair for the right password', async () => {

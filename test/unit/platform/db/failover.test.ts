@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { errorCode } from '../../../../src/platform/errors.js';
 import { failoverErrorKind, rideThroughFailover, rideThroughHandlers, type FailoverProbe } from '../../../../src/platform/db/failover.js';
-import { manualClock } from '../../../fakes/manual-clock.js';
+import { manualClock, settle } from '../../../fakes/manual-clock.js';
 
 // The retry policy of a database failover, with an injected clock: which failures are held and
 // retried, which are not, and what the caller sees when the deadline runs out.
 
 const pgError = (code: string) => Object.assign(new Error(`postgres ${code}`), { code });
-const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 /** Work that fails with the given errors in turn, then answers "ok". */
 function flaky(...errors: Error[]) {
